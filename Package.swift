@@ -1,0 +1,68 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "portcullis",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "portcullis", targets: ["portcullis"]),
+        .library(name: "Kubernetes", targets: ["Kubernetes"]),
+        .library(name: "PortcullisAPI", targets: ["PortcullisAPI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Kubernetes object model shared by the API server, the client and the resource API:
+        // unstructured JSON values, YAML, object metadata, OpenAPI v3 schemas and their validation.
+        .target(
+            name: "Kubernetes",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // The portcullis.io/v1alpha1 resources (Route, UpstreamAuth, Tunnel), their CRDs and semantic validation.
+        .target(
+            name: "PortcullisAPI",
+            dependencies: ["Kubernetes"],
+            swiftSettings: swiftSettings
+        ),
+        // The thin `portcullis` command line.
+        .executableTarget(
+            name: "portcullis",
+            dependencies: [
+                "Kubernetes",
+                "PortcullisAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Fixtures shared by the test targets: the repository's own files (examples, crds).
+        .target(
+            name: "PortcullisTestSupport",
+            dependencies: ["Kubernetes"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KubernetesTests",
+            dependencies: ["Kubernetes", "PortcullisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PortcullisAPITests",
+            dependencies: ["PortcullisAPI", "Kubernetes", "PortcullisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "portcullisTests",
+            dependencies: ["PortcullisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,177 @@
+public import Kubernetes
+import Foundation
+
+extension UpstreamAuth {
+    /// Semantic rules the schema cannot express; see docs/api.md.
+    public func validate() -> [FieldError] {
+        var checks = FieldChecks()
+        let spec = FieldPath("spec")
+        let s = self.spec
+        checks.exactlyOne(
+            spec,
+            [
+                ("gatewayJWT", s.gatewayJWT != nil), ("gcpWorkloadIdentity", s.gcpWorkloadIdentity != nil),
+                ("azureAD", s.azureAD != nil), ("oauth2ClientCredentials", s.oauth2ClientCredentials != nil),
+                ("mutualTLS", s.mutualTLS != nil),
+            ]
+        )
+        if let jwt = s.gatewayJWT { UpstreamAuth.validate(jwt, refresh: s.refresh, at: spec, checks: &checks) }
+        if let gcp = s.gcpWorkloadIdentity { UpstreamAuth.validate(gcp, at: spec.child("gcpWorkloadIdentity"), checks: &checks) }
+        if let azure = s.azureAD { UpstreamAuth.validate(azure, at: spec.child("azureAD"), checks: &checks) }
+        if let oauth2 = s.oauth2ClientCredentials {
+            UpstreamAuth.validate(oauth2, at: spec.child("oauth2ClientCredentials"), checks: &checks)
+        }
+        if let mtls = s.mutualTLS {
+            UpstreamAuth.validate(mtls, at: spec.child("mutualTLS"), checks: &checks)
+            if s.header != nil {
+                checks.forbidden(spec.child("header"), "a mutualTLS credential is presented in the TLS handshake, not in a header")
+            }
+            if s.refresh != nil {
+                checks.forbidden(spec.child("refresh"), "mutualTLS certificates are renewed according to mutualTLS.renewBefore")
+            }
+        }
+        if let name = s.header?.name, FieldChecks.reservedHeaderNames.contains(name.lowercased()) {
+            checks.invalid(spec.child("header").child("name"), .string(name), "is managed by the gateway and cannot carry a credential")
+        }
+        if let before = s.refresh?.before, before.duration == .zero {
+            checks.invalid(spec.child("refresh").child("before"), .string(before.description), "must be greater than 0")
+        }
+        return checks.errors
+    }
+
+    private static func validate(_ jwt: GatewayJWT, refresh: RefreshPolicy?, at spec: FieldPath, checks: inout FieldChecks) {
+        let path = spec.child("gatewayJWT")
+        if let issuer = jwt.issuer {
+            checks.endpointURL(path.child("issuer"), issuer, allowHTTP: false)
+            if issuer.hasSuffix("/") {
+                checks.invalid(path.child("issuer"), .string(issuer), "must not end with /: verifiers compare iss byte for byte")
+            }
+        }
+        let ttl = jwt.ttl ?? GatewayJWT.defaultTTL
+        checks.duration(path.child("ttl"), jwt.ttl, atLeast: GatewayJWT.minimumTTL, atMost: GatewayJWT.maximumTTL)
+        for claim in (jwt.claims ?? [:]).keys.sorted() where GatewayJWT.reservedClaims.contains(claim) {
+            checks.forbidden(path.child("claims").key(claim), "the gateway sets \(claim) itself")
+        }
+        if let before = refresh?.before, before >= ttl {
+            checks.invalid(spec.child("refresh").child("before"), .string(before.description), "must be less than gatewayJWT.ttl \(ttl.description)")
+        }
+    }
+
+    private static func validate(_ gcp: GCPWorkloadIdentity, at path: FieldPath, checks: inout FieldChecks) {
+        if GCPWorkloadIdentity.normalizedProvider(gcp.provider) == nil {
+            checks.invalid(
+                path.child("provider"),
+                .string(gcp.provider),
+                "must be projects/<project-number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>, optionally prefixed with //iam.googleapis.com/"
+            )
+        }
+        let tokenType = gcp.token ?? GCPWorkloadIdentity.defaultTokenType
+        switch tokenType {
+        case .idToken:
+            if gcp.serviceAccount == nil {
+                checks.required(path.child("serviceAccount"), "an IDToken is issued for a service account")
+            }
+            if gcp.idTokenAudience == nil {
+                checks.required(path.child("idTokenAudience"), "an IDToken needs an audience: the Cloud Run URL or the IAP client ID")
+            }
+            if gcp.scopes != nil { checks.forbidden(path.child("scopes"), "scopes apply only to AccessToken") }
+            if gcp.lifetime != nil { checks.forbidden(path.child("lifetime"), "ID tokens always last one hour") }
+        case .accessToken:
+            if gcp.idTokenAudience != nil { checks.forbidden(path.child("idTokenAudience"), "applies only to token IDToken") }
+            if gcp.includeEmail != nil { checks.forbidden(path.child("includeEmail"), "applies only to token IDToken") }
+            if gcp.lifetime != nil && gcp.serviceAccount == nil {
+                checks.forbidden(path.child("lifetime"), "federated tokens from STS always last one hour; set serviceAccount to choose a lifetime")
+            }
+        }
+        checks.duration(path.child("lifetime"), gcp.lifetime, atLeast: APIDuration(.seconds(60)), atMost: GCPWorkloadIdentity.maximumLifetime)
+        if gcp.delegates != nil && gcp.serviceAccount == nil {
+            checks.forbidden(path.child("delegates"), "delegation applies only when impersonating a serviceAccount")
+        }
+        for (index, delegate) in (gcp.delegates ?? []).enumerated() {
+            let email = delegate.hasPrefix("projects/-/serviceAccounts/") ? String(delegate.dropFirst("projects/-/serviceAccounts/".count)) : delegate
+            if !SchemaValidator.matches(email, pattern: emailPattern) {
+                checks.invalid(path.child("delegates").index(index), .string(delegate), "must be a service account email or projects/-/serviceAccounts/<email>")
+            }
+        }
+        if let subject = gcp.subjectToken {
+            let subjectPath = path.child("subjectToken")
+            switch subject.type ?? SubjectToken.defaultType {
+            case .serviceAccountToken:
+                if subject.path == nil { checks.required(subjectPath.child("path"), "the projected token file is needed for ServiceAccountToken") }
+            case .gatewayJWT:
+                if subject.path != nil { checks.forbidden(subjectPath.child("path"), "applies only to type ServiceAccountToken") }
+            }
+        }
+        if let endpoints = gcp.endpoints {
+            if let sts = endpoints.sts { checks.endpointURL(path.child("endpoints").child("sts"), sts, allowHTTP: false) }
+            if let iam = endpoints.iamCredentials {
+                checks.endpointURL(path.child("endpoints").child("iamCredentials"), iam, allowHTTP: false)
+            }
+        }
+    }
+
+    private static func validate(_ azure: AzureAD, at path: FieldPath, checks: inout FieldChecks) {
+        let tenant = azure.tenantID
+        if ["common", "organizations", "consumers"].contains(tenant.lowercased()) {
+            checks.invalid(path.child("tenantID"), .string(tenant), "client credentials need a specific tenant: use the tenant ID or a verified domain")
+        } else if !SchemaValidator.matches(tenant, pattern: guidPattern) && !SchemaValidator.matches(tenant, pattern: Route.hostnamePattern) {
+            checks.invalid(path.child("tenantID"), .string(tenant), "must be a tenant ID (a GUID) or a domain such as contoso.onmicrosoft.com")
+        }
+        if azure.scope.contains(" ") {
+            checks.invalid(path.child("scope"), .string(azure.scope), "must name a single resource")
+        }
+        if let host = azure.authorityHost {
+            checks.endpointURL(path.child("authorityHost"), host, allowHTTP: false, allowPath: false)
+        }
+        let credential = path.child("credential")
+        checks.exactlyOne(
+            credential,
+            [("federated", azure.credential.federated != nil), ("clientSecretRef", azure.credential.clientSecretRef != nil)]
+        )
+    }
+
+    private static func validate(_ oauth2: OAuth2ClientCredentials, at path: FieldPath, checks: inout FieldChecks) {
+        checks.endpointURL(path.child("tokenURL"), oauth2.tokenURL, allowHTTP: false)
+        let clientAuth = oauth2.clientAuth ?? OAuth2ClientCredentials.defaultClientAuthentication
+        switch clientAuth {
+        case .privateKeyJWT:
+            if oauth2.clientSecretRef != nil {
+                checks.forbidden(path.child("clientSecretRef"), "private_key_jwt authenticates with the gateway's key, not a secret")
+            }
+        case .clientSecretBasic, .clientSecretPost:
+            if oauth2.clientSecretRef == nil {
+                checks.required(path.child("clientSecretRef"), "\(clientAuth.rawValue) sends a client secret; or use clientAuth private_key_jwt")
+            }
+        }
+        if let resource = oauth2.resource {
+            if URLComponents(string: resource)?.scheme == nil || resource.contains("#") {
+                checks.invalid(path.child("resource"), .string(resource), "must be an absolute URI without a fragment (RFC 8707)")
+            }
+        }
+        for name in (oauth2.extraParams ?? [:]).keys.sorted() where OAuth2ClientCredentials.reservedParameters.contains(name) {
+            checks.forbidden(path.child("extraParams").key(name), "the gateway sets \(name) itself")
+        }
+    }
+
+    private static func validate(_ mtls: MutualTLS, at path: FieldPath, checks: inout FieldChecks) {
+        if mtls.secretRef != nil {
+            for (name, isSet) in [
+                ("duration", mtls.duration != nil), ("renewBefore", mtls.renewBefore != nil), ("dnsNames", mtls.dnsNames != nil),
+                ("uris", mtls.uris != nil),
+            ] where isSet {
+                checks.forbidden(path.child(name), "the certificate comes from secretRef, so nothing is issued")
+            }
+            return
+        }
+        let duration = mtls.duration ?? MutualTLS.defaultDuration
+        checks.duration(path.child("duration"), mtls.duration, atLeast: MutualTLS.minimumDuration, atMost: MutualTLS.maximumDuration)
+        if let renewBefore = mtls.renewBefore {
+            if renewBefore.duration == .zero || renewBefore >= duration {
+                checks.invalid(path.child("renewBefore"), .string(renewBefore.description), "must be greater than 0 and less than duration \(duration.description)")
+            }
+        }
+        for (index, uri) in (mtls.uris ?? []).enumerated() where URLComponents(string: uri)?.scheme == nil {
+            checks.invalid(path.child("uris").index(index), .string(uri), "must be an absolute URI")
+        }
+    }
+}
