@@ -60,8 +60,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "portcullisTests",
-            dependencies: ["PortcullisTestSupport"],
+            name: "PortcullisCLITests",
+            dependencies: ["portcullis", "PortcullisTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

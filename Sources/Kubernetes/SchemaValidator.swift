@@ -17,6 +17,9 @@ public struct SchemaValidator: Sendable {
 
     public let schema: JSONSchemaProps
 
+    /// Top-level fields the API server validates itself rather than through the schema.
+    static let objectMetaFields: Set<String> = ["apiVersion", "kind", "metadata"]
+
     public init(schema: JSONSchemaProps) {
         self.schema = schema
     }
@@ -65,7 +68,7 @@ public struct SchemaValidator: Sendable {
         case .object(var members):
             if let properties = schema.properties {
                 for name in members.keys.sorted() where properties[name] == nil && schema.additionalProperties == nil {
-                    if isRoot && ["apiVersion", "kind", "metadata"].contains(name) { continue }
+                    if isRoot && SchemaValidator.objectMetaFields.contains(name) { continue }
                     if schema.xPreserveUnknownFields == true { continue }
                     state.unknownFields.append(path.child(name).description)
                     members[name] = nil
@@ -74,6 +77,7 @@ public struct SchemaValidator: Sendable {
                     if let defaultValue = propertySchema.default { members[name] = defaultValue }
                 }
                 for name in members.keys.sorted() {
+                    if isRoot && SchemaValidator.objectMetaFields.contains(name) { continue }
                     guard let propertySchema = properties[name] else { continue }
                     members[name] = visit(members[name]!, schema: propertySchema, path: path.child(name), state: &state)
                 }

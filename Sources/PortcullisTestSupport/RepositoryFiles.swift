@@ -19,6 +19,18 @@ public enum RepositoryFiles {
         try String(contentsOf: url(relativePath), encoding: .utf8)
     }
 
+    /// A product built beside the test bundle, such as the `portcullis` executable.
+    public static func builtProduct(_ name: String) -> URL {
+        var folder = Bundle.main.bundleURL
+        if folder.pathExtension == "xctest" { folder.deleteLastPathComponent() }
+        let candidates = [folder, Bundle.main.bundleURL.deletingLastPathComponent()]
+            + [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.appendingPathComponent(name).path) {
+            return candidate.appendingPathComponent(name)
+        }
+        return folder.appendingPathComponent(name)
+    }
+
     /// Every file below a folder whose name ends in one of `extensions`, sorted by path.
     public static func files(under relativePath: String, extensions: Set<String>) -> [URL] {
         let base = url(relativePath)

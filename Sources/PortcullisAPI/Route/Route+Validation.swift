@@ -89,7 +89,7 @@ extension Route {
             if perTry.duration == .zero {
                 checks.invalid(path.child("perTry"), .string(perTry.description), "must be greater than 0")
             } else if !unlimited {
-                checks.ordered("request", perTry, path.child("request"), request)
+                checks.ordered("perTry", perTry, path.child("request"), request)
             }
         }
         let connect = timeouts.connect ?? Timeouts.defaultConnect

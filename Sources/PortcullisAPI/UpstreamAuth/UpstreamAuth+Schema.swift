@@ -127,7 +127,7 @@ extension UpstreamAuth {
                     minLength: 1,
                     maxLength: 512
                 ),
-                .includeEmail: .boolean("Include email and email_verified claims in the ID token (IDToken only).", default: false),
+                .includeEmail: .boolean("Include email and email_verified claims in the ID token (IDToken only); false when absent."),
                 .scopes: .array(
                     "OAuth scopes of the access token (AccessToken only). Defaults to cloud-platform.",
                     of: .string("A scope URL.", pattern: "^https://", maxLength: 512),
@@ -286,8 +286,7 @@ extension UpstreamAuth {
                     kind: "Secret"
                 ),
                 .duration: .duration(
-                    "The issued certificate's validity, between 1h and 8760h.",
-                    default: MutualTLS.defaultDuration.description
+                    "The issued certificate's validity, between 1h and 8760h; \(MutualTLS.defaultDuration) when absent."
                 ),
                 .renewBefore: .duration("How long before expiry the certificate is renewed; defaults to a third of duration."),
                 .dnsNames: .array(

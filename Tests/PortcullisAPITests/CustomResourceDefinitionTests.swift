@@ -1,0 +1,84 @@
+import Kubernetes
+import PortcullisAPI
+import PortcullisTestSupport
+import Testing
+
+@Suite struct CustomResourceDefinitionTests {
+    static let types: [any CustomResource.Type] = PortcullisAPIGroup.resourceTypes
+
+    @Test(arguments: PortcullisAPIGroup.resourceTypes.map { $0.kind })
+    func committedCRDsMatchTheSwiftTypes(kind: String) throws {
+        let type = try #require(Self.types.first { $0.kind == kind })
+        let file = "crds/" + PortcullisAPIGroup.crdFileName(for: type)
+        let committed = try RepositoryFiles.text(file)
+        #expect(
+            committed == PortcullisAPIGroup.crdYAML(for: type),
+            "\(file) is out of date: run `swift run portcullis crds --output-dir crds`"
+        )
+    }
+
+    @Test(arguments: PortcullisAPIGroup.resourceTypes.map { $0.kind })
+    func committedCRDsDecodeBackToTheGeneratedDefinition(kind: String) throws {
+        let type = try #require(Self.types.first { $0.kind == kind })
+        let yaml = try RepositoryFiles.text("crds/" + PortcullisAPIGroup.crdFileName(for: type))
+        let decoded = try JSONValue(yaml: yaml).decode(as: CustomResourceDefinition.self)
+        #expect(decoded == type.customResourceDefinition)
+    }
+
+    @Test(arguments: PortcullisAPIGroup.resourceTypes.map { $0.kind })
+    func everyFieldIsDescribedTypedAndDefaultedValidly(kind: String) throws {
+        let type = try #require(Self.types.first { $0.kind == kind })
+        let schema = try #require(type.customResourceDefinition.spec.versions.first?.schema?.openAPIV3Schema)
+        var problems: [String] = []
+        func walk(_ schema: JSONSchemaProps, _ path: String) {
+            if schema.description?.isEmpty ?? true { problems.append("\(path): no description") }
+            if schema.type == nil && schema.xIntOrString != true { problems.append("\(path): no type (not structural)") }
+            if let defaultValue = schema.default {
+                let result = SchemaValidator(schema: schema).validate(defaultValue)
+                if !result.errors.isEmpty { problems.append("\(path): default \(defaultValue) is invalid: \(result.errors)") }
+            }
+            if schema.xListType == "map" {
+                for key in schema.xListMapKeys ?? [] where !(schema.items?.required ?? []).contains(key) {
+                    problems.append("\(path): list-map key \(key) must be required")
+                }
+            }
+            for (name, property) in schema.properties ?? [:] {
+                if !(property.required ?? []).allSatisfy({ property.properties?[$0] != nil }) {
+                    problems.append("\(path).\(name): requires a field it does not declare")
+                }
+                walk(property, "\(path).\(name)")
+            }
+            if let items = schema.items { walk(items, "\(path)[]") }
+            if let values = schema.additionalProperties { walk(values, "\(path){}") }
+        }
+        walk(schema, kind)
+        #expect(problems == [])
+    }
+
+    @Test(arguments: PortcullisAPIGroup.resourceTypes.map { $0.kind })
+    func printerColumnsPointAtDeclaredFields(kind: String) throws {
+        let type = try #require(Self.types.first { $0.kind == kind })
+        let version = try #require(type.customResourceDefinition.spec.versions.first)
+        let schema = try #require(version.schema?.openAPIV3Schema)
+        for column in version.additionalPrinterColumns ?? [] {
+            var node: JSONSchemaProps? = schema
+            let path = column.jsonPath.replacing(/\[\?\(.*\)\]/, with: "")
+            for segment in path.split(separator: ".") {
+                if segment == "metadata" { node = nil; break }
+                node = node?.properties?[String(segment)] ?? node?.items?.properties?[String(segment)]
+                #expect(node != nil, "\(kind) column \(column.name): \(column.jsonPath) names no field")
+            }
+        }
+    }
+
+    @Test func namesFollowKubernetesConventions() {
+        for type in Self.types {
+            let crd = type.customResourceDefinition
+            #expect(crd.metadata.name == "\(type.plural).portcullis.io")
+            #expect(crd.spec.names.singular == type.kind.lowercased())
+            #expect(crd.spec.names.categories == ["portcullis"])
+            #expect(crd.spec.scope == "Namespaced")
+            #expect(crd.spec.versions.first?.subresources?.status == [:])
+        }
+    }
+}
