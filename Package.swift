@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "portcullis", targets: ["portcullis"]),
         .library(name: "Kubernetes", targets: ["Kubernetes"]),
         .library(name: "PortcullisAPI", targets: ["PortcullisAPI"]),
+        .library(name: "Resilience", targets: ["Resilience"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -31,6 +32,12 @@ let package = Package(
         .target(
             name: "PortcullisAPI",
             dependencies: ["Kubernetes"],
+            swiftSettings: swiftSettings
+        ),
+        // The data plane's resilience policies as pure state machines: circuit breaker, retry budget, backoff,
+        // retry decisions, bulkhead and deadlines. The standard library only: nothing from Kubernetes.
+        .target(
+            name: "Resilience",
             swiftSettings: swiftSettings
         ),
         // The thin `portcullis` command line.
@@ -57,6 +64,11 @@ let package = Package(
         .testTarget(
             name: "PortcullisAPITests",
             dependencies: ["PortcullisAPI", "Kubernetes", "PortcullisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ResilienceTests",
+            dependencies: ["Resilience"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
