@@ -64,11 +64,28 @@ extension JSONValue {
         }
     }
 
-    /// The value at a path of object member names.
+    /// The value at a path of object member names. Setting creates missing intermediate objects;
+    /// setting `nil` removes the member (and does nothing when the path does not exist).
     public subscript(path path: [String]) -> JSONValue? {
-        var current: JSONValue? = self
-        for key in path { current = current?[key] }
-        return current
+        get {
+            var current: JSONValue? = self
+            for key in path { current = current?[key] }
+            return current
+        }
+        set {
+            guard let first = path.first else {
+                if let newValue { self = newValue }
+                return
+            }
+            if path.count == 1 {
+                if case .object = self { self[first] = newValue } else if let newValue { self = [first: newValue] }
+                return
+            }
+            var child = self[first] ?? [:]
+            if newValue == nil && self[first] == nil { return }
+            child[path: Array(path.dropFirst())] = newValue
+            if case .object = self { self[first] = child } else { self = [first: child] }
+        }
     }
 
     /// The JSON type name used in Kubernetes error messages (`string`, `integer`, `object`, ...).

@@ -38,7 +38,7 @@ struct RouteCase: Sendable, CustomTestStringConvertible {
             )
             $0.authRefs = [LocalObjectReference(name: "mtls"), LocalObjectReference(name: "jwt")]
             $0.timeouts = Timeouts(request: Self.d("10s"), perTry: Self.d("2s"), connect: Self.d("500ms"), idle: Self.d("30s"))
-            $0.retries = RetryPolicy(attempts: 3, on: [.connectFailure, .timeout], statuses: [429, 503], backoff: Backoff(base: Self.d("50ms"), max: Self.d("1s")))
+            $0.retries = RetryPolicy(attempts: 3, retryOn: [.connectFailure, .timeout], statuses: [429, 503], backoff: Backoff(base: Self.d("50ms"), max: Self.d("1s")))
             $0.circuitBreaker = CircuitBreakerPolicy(
                 window: SlidingWindow(type: .time, size: 60),
                 minimumCalls: 100,
@@ -129,6 +129,9 @@ struct RouteCase: Sendable, CustomTestStringConvertible {
         RouteCase(name: "fallback with both",
                   change: { $0.fallback = Fallback(upstream: Upstream(url: "http://degraded:8080"), response: StaticResponse()) },
                   expected: ["spec.fallback.response: Forbidden: exactly one of upstream, response may be set, and upstream is set"]),
+        RouteCase(name: "fallback upstream may rewrite the matched prefix",
+                  change: { $0.fallback = Fallback(upstream: Upstream(url: "http://degraded:8080", rewrite: PathRewrite(pathPrefix: "/cached"))) },
+                  expected: []),
         RouteCase(name: "fallback upstream is validated like the upstream", change: { $0.fallback = Fallback(upstream: Upstream(url: "degraded")) },
                   expected: [#"spec.fallback.upstream.url: Invalid value: "degraded": must be an absolute URL such as https://host/path"#]),
     ]

@@ -34,7 +34,7 @@ extension Route {
                     "Where matching requests go: exactly one of url or service, optionally through a Tunnel."
                 ).rule(
                     "has(self.url) != has(self.service)",
-                    message: "exactly one of url or service must be set"
+                    message: "exactly one of url, service must be set"
                 ),
                 .authRefs: .array(
                     "UpstreamAuths in this namespace that prove the gateway's identity to the upstream, applied in order, so that mTLS, a cloud token and a gateway JWT can be layered.",
@@ -68,7 +68,7 @@ extension Route {
                     [
                         .upstream: upstreamSchema("A degraded-mode upstream: exactly one of url or service.").rule(
                             "has(self.url) != has(self.service)",
-                            message: "exactly one of url or service must be set"
+                            message: "exactly one of url, service must be set"
                         ),
                         .response: .object(
                             "A static response served by the gateway.",
@@ -89,7 +89,7 @@ extension Route {
                             ]
                         ),
                     ]
-                ).rule("has(self.upstream) != has(self.response)", message: "exactly one of upstream or response must be set"),
+                ).rule("has(self.upstream) != has(self.response)", message: "exactly one of upstream, response must be set"),
             ]
         )
     }
@@ -231,7 +231,7 @@ extension Route {
                     maximum: 10,
                     default: Int64(RetryPolicy.defaultAttempts)
                 ),
-                .on: .array(
+                .retryOn: .array(
                     "The failures that are retried. connect-failure, refused-stream and reset-before-request never reached the upstream; reset and timeout may have.",
                     of: .enum("A failure condition.", RetryPolicy.Condition.self),
                     maxItems: 5,

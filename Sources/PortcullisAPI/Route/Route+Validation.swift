@@ -22,7 +22,7 @@ extension Route {
             let path = spec.child("fallback")
             checks.exactlyOne(path, [("upstream", fallback.upstream != nil), ("response", fallback.response != nil)])
             if let upstream = fallback.upstream {
-                Route.validate(upstream, at: path.child("upstream"), match: nil, checks: &checks)
+                Route.validate(upstream, at: path.child("upstream"), match: self.spec.match, checks: &checks)
             }
         }
         return checks.errors

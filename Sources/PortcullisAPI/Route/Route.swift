@@ -250,7 +250,8 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 
     /// Attempts in total, the first included; 1 disables retries.
     public var attempts: Int?
-    public var on: [Condition]?
+    /// Named `retryOn` because YAML 1.1 readers (kubectl among them) take a bare `on` key for `true`.
+    public var retryOn: [Condition]?
     /// Response statuses that are retried (408, 429 and 5xx).
     public var statuses: [Int]?
     /// Retry only idempotent methods, or requests with an Idempotency-Key header.
@@ -262,7 +263,7 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 
     public init(
         attempts: Int? = nil,
-        on: [Condition]? = nil,
+        retryOn: [Condition]? = nil,
         statuses: [Int]? = nil,
         idempotentOnly: Bool? = nil,
         backoff: Backoff? = nil,
@@ -270,7 +271,7 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
         honorRetryAfter: Bool? = nil
     ) {
         self.attempts = attempts
-        self.on = on
+        self.retryOn = retryOn
         self.statuses = statuses
         self.idempotentOnly = idempotentOnly
         self.backoff = backoff
@@ -278,10 +279,10 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
         self.honorRetryAfter = honorRetryAfter
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case attempts, on, statuses, idempotentOnly, backoff, budget, honorRetryAfter }
+    enum CodingKeys: String, CodingKey, CaseIterable { case attempts, retryOn, statuses, idempotentOnly, backoff, budget, honorRetryAfter }
 }
 
-/// Exponential backoff between attempts: `min(max, base * 2^(attempt-1))`, then jittered.
+/// Exponential backoff between attempts: `min(max, base * 2^(retry-1))` for retry 1, 2, ..., then jittered.
 public struct Backoff: Sendable, Hashable, Codable {
     public enum Jitter: String, Sendable, Hashable, Codable, CaseIterable {
         /// A uniform random wait in [0, d].

@@ -23,8 +23,9 @@ extension Tunnel {
                 checks.invalid(elementPath, .string(text), "overlaps addressPool \(wg.addressPool); tunnel addresses are routed already")
             } else if let other = networks.first(where: { $0.overlaps(network) }) {
                 checks.invalid(elementPath, .string(text), "overlaps \(other)")
+            } else {
+                networks.append(network)
             }
-            networks.append(network)
         }
         return checks.errors
     }
@@ -52,7 +53,7 @@ extension Tunnel {
             }
             host = endpoint[endpoint.index(after: endpoint.startIndex)..<close]
             port = endpoint[endpoint.index(close, offsetBy: 2)...]
-            if IPAddress(String(host)) == nil {
+            if case .v6 = IPAddress(String(host)) {} else {
                 checks.invalid(path, .string(endpoint), "\(host) is not an IPv6 address")
             }
         } else {

@@ -10,7 +10,7 @@ extension UpstreamAuth {
     public static var printerColumns: [CustomResourceDefinition.PrinterColumn] {
         [
             .init(name: "Type", type: "string", jsonPath: ".status.type", description: "The credential source."),
-            .init(name: "Expires", type: "date", jsonPath: ".status.credential.expiresAt", description: "When the current credential expires."),
+            .init(name: "Expires", type: "string", jsonPath: ".status.credential.expiresAt", description: "When the current credential expires."),
             conditionColumn("Ready"),
             ageColumn,
             .init(name: "Secretless", type: "boolean", jsonPath: ".status.secretless", description: "Whether no long-lived secret is used.", priority: 1),
@@ -61,7 +61,7 @@ extension UpstreamAuth {
                     ]
                 ),
             ]
-        ).rule(exactlyOneSourceRule, message: "exactly one credential source must be set")
+        ).rule(exactlyOneSourceRule, message: "exactly one of gatewayJWT, gcpWorkloadIdentity, azureAD, oauth2ClientCredentials, mutualTLS must be set")
     }
 
     private static var gatewayJWTSchema: JSONSchemaProps {
@@ -233,7 +233,7 @@ extension UpstreamAuth {
                             defaultKey: "client-secret"
                         ),
                     ]
-                ).rule("has(self.federated) != has(self.clientSecretRef)", message: "exactly one of federated or clientSecretRef must be set"),
+                ).rule("has(self.federated) != has(self.clientSecretRef)", message: "exactly one of federated, clientSecretRef must be set"),
             ]
         )
     }
