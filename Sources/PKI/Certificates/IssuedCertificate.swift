@@ -1,3 +1,4 @@
+import CryptoExtras
 public import Foundation
 import SwiftASN1
 import X509
@@ -111,6 +112,10 @@ enum PEMCertificates {
         do {
             return try Certificate.PrivateKey(pemEncoded: pem)
         } catch {
+            // swift-crypto refuses RSA keys under 2048 bits; say so rather than "not a key".
+            if let rsa = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: pem) {
+                throw PKIError(.unsupportedKey, "\(what) is a \(rsa.keySizeInBits)-bit RSA key; at least 2048 bits are needed")
+            }
             throw PKIError(.invalidPEM, "\(what) is not a private key in PEM form: \(error)")
         }
     }
