@@ -40,7 +40,10 @@ import Testing
 
     @Test func exportedPEMLoadsBack() throws {
         let ca = try CertificateAuthority.generate(commonName: "Round Trip CA", now: referenceTime)
-        let loaded = try CertificateAuthority(certificatePEM: try ca.certificatePEM, privateKeyPEM: try ca.privateKeyPEM)
+        let loaded = try CertificateAuthority(
+            certificatePEM: try ca.certificatePEM,
+            privateKeyPEM: try ca.privateKeyPEM
+        )
         #expect(loaded.certificate == ca.certificate)
         #expect(try loaded.privateKeyPEM == ca.privateKeyPEM)
         #expect(try loaded.trustAnchorPEM == ca.certificatePEM)
@@ -170,7 +173,9 @@ import Testing
                 RFC5280Policy(fixedExpiryValidationTime: time)
             }
             let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore())
-            if case .validCertificate = result { #expect(valid, "valid at \(time)") } else {
+            if case .validCertificate = result {
+                #expect(valid, "valid at \(time)")
+            } else {
                 #expect(!valid, "invalid at \(time)")
             }
         }
@@ -260,7 +265,9 @@ import Testing
         #expect(parsed == bundle)
         bundle.merge(parsed)
         #expect(bundle.certificates.count == 2)
-        #expect(bundle.removingExpired(at: referenceTime.addingTimeInterval(2 * 86_400)).certificates == [new.certificate])
+        #expect(
+            bundle.removingExpired(at: referenceTime.addingTimeInterval(2 * 86_400)).certificates == [new.certificate]
+        )
         #expect(throws: PKIError(.invalidPEM)) { try TrustBundle(pem: "") }
     }
 }

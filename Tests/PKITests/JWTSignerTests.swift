@@ -73,7 +73,10 @@ struct GatewayClaims: JWTPayload, Equatable {
         let forgedPayload = forged.base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         await #expect(throws: (any Error).self) {
-            try await verifier.verify([parts[0], forgedPayload, parts[2]].joined(separator: "."), as: GatewayClaims.self)
+            try await verifier.verify(
+                [parts[0], forgedPayload, parts[2]].joined(separator: "."),
+                as: GatewayClaims.self
+            )
         }
         // One bit of the signature flipped.
         var signature = try #require(base64URLDecode(parts[2]))
@@ -95,7 +98,10 @@ struct GatewayClaims: JWTPayload, Equatable {
         let key = try SigningKey.generate(algorithm)
         let signer = JWTSigner(key: key)
         let header = try #require(base64URLDecode(signer.encodedHeader))
-        #expect(String(decoding: header, as: UTF8.self) == #"{"alg":"\#(algorithm.rawValue)","kid":"\#(key.kid)","typ":"JWT"}"#)
+        #expect(
+            String(decoding: header, as: UTF8.self)
+                == #"{"alg":"\#(algorithm.rawValue)","kid":"\#(key.kid)","typ":"JWT"}"#
+        )
         let first = try signer.mint(Self.claims, now: referenceTime)
         let second = try signer.mint(Self.claims, now: referenceTime)
         #expect(first.token.hasPrefix(signer.encodedHeader + "."))
@@ -116,7 +122,8 @@ struct GatewayClaims: JWTPayload, Equatable {
         let text = String(decoding: payload, as: UTF8.self)
         let jti = try #require(try payloadObject(minted.token)["jti"] as? String)
         #expect(
-            text == #"{"iss":"https://gw.example.com","sub":"portcullis:payments:stripe","aud":"https://api.example.com","iat":1767225600,"nbf":1767225600,"exp":1767225900,"jti":"\#(jti)","route":"payments/charge","tenant":"acme"}"#
+            text
+                == #"{"iss":"https://gw.example.com","sub":"portcullis:payments:stripe","aud":"https://api.example.com","iat":1767225600,"nbf":1767225600,"exp":1767225900,"jti":"\#(jti)","route":"payments/charge","tenant":"acme"}"#
         )
         #expect(jti.count == 36)
         let uuid = try #require(UUID(uuidString: jti))

@@ -104,7 +104,9 @@ import Testing
             for algorithm in algorithms {
                 let signing = try #require(snapshot.signingKeys[algorithm], "\(algorithm) has a key at \(now)")
                 #expect(published.contains(signing.kid))
-                #expect(ring.entries.filter { $0.key.algorithm == algorithm && $0.state(at: now) == .active }.count == 1)
+                #expect(
+                    ring.entries.filter { $0.key.algorithm == algorithm && $0.state(at: now) == .active }.count == 1
+                )
                 if firstSigned[signing.kid] == nil {
                     firstSigned[signing.kid] = now
                     // A real token from each new signing key (the others are bookkeeping: RS256 costs ~1 ms each).
@@ -116,7 +118,10 @@ import Testing
             }
             tokens.removeAll { $0.expiresAt <= now }
             for token in tokens {
-                #expect(published.contains(token.kid), "token of \(token.kid) signed \(token.signedAt) unverifiable at \(now)")
+                #expect(
+                    published.contains(token.kid),
+                    "token of \(token.kid) signed \(token.signedAt) unverifiable at \(now)"
+                )
             }
             // At most pending + active + retired per algorithm.
             #expect(snapshot.publishedKeys.count <= 6)
@@ -130,7 +135,10 @@ import Testing
         #expect(firstSigned.count >= 6 + 9)
         for (kid, signedAt) in firstSigned where !bootstrap.contains(kid) {
             let published = try #require(publishedAt[kid])
-            #expect(signedAt.timeIntervalSince(published) >= Self.day, "\(kid) signed \(signedAt), published \(published)")
+            #expect(
+                signedAt.timeIntervalSince(published) >= Self.day,
+                "\(kid) signed \(signedAt), published \(published)"
+            )
         }
         // Pruning keeps the stored ring small: at most two keys per algorithm after half a year.
         #expect(ring.entries.count <= 4)

@@ -102,13 +102,15 @@ import X509
 
     /// A CA the user brings (for example from cert-manager), made by openssl with each supported key type and
     /// in each PEM form openssl writes.
-    @Test(arguments: [
-        ("rsa", ["-newkey", "rsa:2048"], nil),
-        ("rsa-pkcs1", ["-newkey", "rsa:2048"], ["rsa", "-traditional"]),
-        ("p256", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], nil),
-        ("p256-sec1", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], ["ec"]),
-        ("p384", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], nil),
-    ] as [(String, [String], [String]?)])
+    @Test(
+        arguments: [
+            ("rsa", ["-newkey", "rsa:2048"], nil),
+            ("rsa-pkcs1", ["-newkey", "rsa:2048"], ["rsa", "-traditional"]),
+            ("p256", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], nil),
+            ("p256-sec1", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], ["ec"]),
+            ("p384", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], nil),
+        ] as [(String, [String], [String]?)]
+    )
     func userSuppliedCAIssuesVerifiableCertificates(name: String, keyArguments: [String], convert: [String]?) throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
@@ -119,7 +121,9 @@ import X509
             ]
         )
         if let convert {
-            _ = try openssl.succeed(convert + ["-in", openssl.path("ca.key"), "-out", openssl.path("ca-converted.key")])
+            _ = try openssl.succeed(
+                convert + ["-in", openssl.path("ca.key"), "-out", openssl.path("ca-converted.key")]
+            )
             let converted = try openssl.read("ca-converted.key")
             #expect(converted.contains("BEGIN RSA PRIVATE KEY") || converted.contains("BEGIN EC PRIVATE KEY"))
             try openssl.write("ca.key", converted)
@@ -136,7 +140,9 @@ import X509
             openssl.path("tls.crt"),
         ])
         // The leaf's authority key identifier is the CA's subject key identifier, as openssl computed it.
-        let caText = try openssl.succeed(["x509", "-noout", "-ext", "subjectKeyIdentifier", "-in", openssl.path("ca.pem")])
+        let caText = try openssl.succeed([
+            "x509", "-noout", "-ext", "subjectKeyIdentifier", "-in", openssl.path("ca.pem"),
+        ])
         let leafText = try openssl.succeed([
             "x509", "-noout", "-ext", "authorityKeyIdentifier", "-in", openssl.path("tls.crt"),
         ])

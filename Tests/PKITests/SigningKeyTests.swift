@@ -14,7 +14,14 @@ import Testing
         let jwk = JSONWebKey(kty: "RSA", n: Self.rfc7638Modulus, e: "AQAB")
         #expect(try jwk.thumbprint() == Self.rfc7638Thumbprint)
         // Optional members do not change it.
-        let decorated = JSONWebKey(kty: "RSA", use: "sig", alg: "RS256", kid: "2011-04-29", n: Self.rfc7638Modulus, e: "AQAB")
+        let decorated = JSONWebKey(
+            kty: "RSA",
+            use: "sig",
+            alg: "RS256",
+            kid: "2011-04-29",
+            n: Self.rfc7638Modulus,
+            e: "AQAB"
+        )
         #expect(try decorated.thumbprint() == Self.rfc7638Thumbprint)
     }
 
@@ -124,7 +131,14 @@ import Testing
 
     @Test func descriptionsNeverShowTheKey() throws {
         let key = try SigningKey.generate(.es256)
-        for text in [String(describing: key), String(reflecting: key), { var s = ""; dump(key, to: &s); return s }()] {
+        for text in [
+            String(describing: key), String(reflecting: key),
+            {
+                var s = ""
+                dump(key, to: &s)
+                return s
+            }(),
+        ] {
             #expect(text.contains(key.kid))
             #expect(!text.contains("PRIVATE"))
             #expect(!text.contains("impl"))
@@ -143,7 +157,10 @@ import Testing
     }
 
     @Test func discoveryDocumentIsTheMinimalWorkloadIssuerShape() throws {
-        let document = try OIDCDiscoveryDocument(issuer: "https://gw.example.com", algorithms: [.es256, .rs256, .es256])
+        let document = try OIDCDiscoveryDocument(
+            issuer: "https://gw.example.com",
+            algorithms: [.es256, .rs256, .es256]
+        )
         #expect(
             document.json
                 == #"{"issuer":"https://gw.example.com","jwks_uri":"https://gw.example.com/.well-known/jwks.json","response_types_supported":["id_token"],"subject_types_supported":["public"],"id_token_signing_alg_values_supported":["RS256","ES256"]}"#

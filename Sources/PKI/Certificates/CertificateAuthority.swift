@@ -1,6 +1,6 @@
-public import Foundation
 import Crypto
 import CryptoExtras
+public import Foundation
 import SwiftASN1
 public import X509
 
@@ -98,8 +98,9 @@ public struct CertificateAuthority: Sendable {
         let certificates = try PEMCertificates.parse(certificatePEM, what: "the CA certificate")
         let key = try PEMCertificates.privateKey(privateKeyPEM, what: "the CA key")
         let publicKey = key.publicKey
-        guard P256.Signing.PublicKey(publicKey) != nil || P384.Signing.PublicKey(publicKey) != nil
-            || _RSA.Signing.PublicKey(publicKey) != nil
+        guard
+            P256.Signing.PublicKey(publicKey) != nil || P384.Signing.PublicKey(publicKey) != nil
+                || _RSA.Signing.PublicKey(publicKey) != nil
         else {
             throw PKIError(.unsupportedKey, "a CA key must be ECDSA P-256 or P-384, or RSA; not \(key)")
         }
@@ -178,7 +179,9 @@ public struct CertificateAuthority: Sendable {
             }
         }
         var names: [GeneralName] = request.dnsNames.map { .dnsName($0) }
-        names += request.ipAddresses.compactMap(IPAddress.bytes).map { .ipAddress(ASN1OctetString(contentBytes: $0[...])) }
+        names += request.ipAddresses.compactMap(IPAddress.bytes).map {
+            .ipAddress(ASN1OctetString(contentBytes: $0[...]))
+        }
         names += request.uris.map { .uniformResourceIdentifier($0) }
         let usages: [ExtendedKeyUsage.Usage] =
             switch request.purpose {

@@ -87,7 +87,12 @@ public struct CertificateRequest: Sendable, Hashable {
         duration: Duration = defaultServerDuration,
         renewBefore: Duration? = nil
     ) -> CertificateRequest {
-        server(dnsNames: ["localhost"], ipAddresses: ["127.0.0.1", "::1"], duration: duration, renewBefore: renewBefore)
+        server(
+            dnsNames: ["localhost"],
+            ipAddresses: ["127.0.0.1", "::1"],
+            duration: duration,
+            renewBefore: renewBefore
+        )
     }
 
     /// Checks names, addresses, URIs and durations.

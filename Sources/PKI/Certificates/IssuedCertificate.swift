@@ -64,7 +64,10 @@ public struct IssuedCertificate: Sendable, Hashable {
         let chain = try PEMCertificates.parse(certificatePEM, what: Self.certificateKey)
         let key = try PEMCertificates.privateKey(privateKeyPEM, what: Self.privateKeyKey)
         guard key.publicKey == chain[0].publicKey else {
-            throw PKIError(.keyMismatch, "\(Self.privateKeyKey) does not belong to the certificate in \(Self.certificateKey)")
+            throw PKIError(
+                .keyMismatch,
+                "\(Self.privateKeyKey) does not belong to the certificate in \(Self.certificateKey)"
+            )
         }
         let leaf = chain[0]
         self.init(
@@ -74,7 +77,11 @@ public struct IssuedCertificate: Sendable, Hashable {
             serialNumber: hexString(leaf.serialNumber.bytes, uppercase: true),
             notBefore: leaf.notValidBefore,
             notAfter: leaf.notValidAfter,
-            renewAt: Self.renewalTime(notBefore: leaf.notValidBefore, notAfter: leaf.notValidAfter, renewBefore: renewBefore)
+            renewAt: Self.renewalTime(
+                notBefore: leaf.notValidBefore,
+                notAfter: leaf.notValidAfter,
+                renewBefore: renewBefore
+            )
         )
     }
 
@@ -114,7 +121,10 @@ enum PEMCertificates {
         } catch {
             // swift-crypto refuses RSA keys under 2048 bits; say so rather than "not a key".
             if let rsa = try? _RSA.Signing.PrivateKey(unsafePEMRepresentation: pem) {
-                throw PKIError(.unsupportedKey, "\(what) is a \(rsa.keySizeInBits)-bit RSA key; at least 2048 bits are needed")
+                throw PKIError(
+                    .unsupportedKey,
+                    "\(what) is a \(rsa.keySizeInBits)-bit RSA key; at least 2048 bits are needed"
+                )
             }
             throw PKIError(.invalidPEM, "\(what) is not a private key in PEM form: \(error)")
         }

@@ -10,7 +10,9 @@ public struct JWTClaims: Sendable, Hashable {
     public let issuer: String
     public let subject: String
     public let audience: String
-    /// The token lifetime, in whole seconds.
+    /// The token lifetime, in whole seconds. Keep it within the key ring's `maxTokenTTL` (24 h by default, as
+    /// `GatewayJWT.maximumTTL`), or a rotated key may leave the JWKS before its last token expires; GCP WIF
+    /// rejects tokens whose `exp` is 48 h or more after `iat`.
     public let ttl: Duration
     public let extra: [String: String]
 
@@ -30,7 +32,8 @@ public struct JWTClaims: Sendable, Hashable {
     ///   - extra: More string claims; names must not be reserved or empty.
     /// - Throws: ``PKIError/Code/invalidClaims`` for a reserved or empty extra name, an empty issuer, subject or
     ///   audience, or a TTL under a second.
-    public init(issuer: String, subject: String, audience: String, ttl: Duration, extra: [String: String] = [:]) throws {
+    public init(issuer: String, subject: String, audience: String, ttl: Duration, extra: [String: String] = [:]) throws
+    {
         for (name, value) in [("iss", issuer), ("sub", subject), ("aud", audience)] where value.isEmpty {
             throw PKIError(.invalidClaims, "\(name) must not be empty")
         }
@@ -88,8 +91,8 @@ public struct JWTClaims: Sendable, Hashable {
         hasher.combine(extra)
     }
 
-    /// Writes the payload JSON for a token issued at `issuedAt` with `jti`.
-    func appendPayload(issuedAt: Int64, jti: [UInt8], to json: inout [UInt8]) {
+    /// Writes the payload JSON for a token issued at `issuedAt`, with a new random `jti`.
+    func appendPayload(issuedAt: Int64, to json: inout [UInt8]) {
         json.append(contentsOf: prefix)
         json.appendDecimal(issuedAt)
         json.append(contentsOf: #","nbf":"#.utf8)
@@ -97,7 +100,7 @@ public struct JWTClaims: Sendable, Hashable {
         json.append(contentsOf: #","exp":"#.utf8)
         json.appendDecimal(issuedAt + ttlSeconds)
         json.append(contentsOf: #","jti":""#.utf8)
-        json.append(contentsOf: jti)
+        appendRandomUUID(to: &json)
         json.append(UInt8(ascii: "\""))
         json.append(contentsOf: suffix)
     }

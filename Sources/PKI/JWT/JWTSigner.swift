@@ -7,8 +7,8 @@ public import Foundation
 /// encodes it after the header, signs, and appends the signature. The value is immutable and `Sendable`: make
 /// one per key when the key ring's signing key changes, and share it between event loops.
 ///
-/// Cost per token is the signature's (ES256 ≈ 25 µs, EdDSA ≈ 19 µs, RS256 ≈ 0.8 ms on this project's machines)
-/// plus a few µs: cache tokens per audience until ``MintedToken/refreshAt(before:)``.
+/// Cost per token is the signature's (measured here: EdDSA ≈ 10 µs, ES256 ≈ 13–20 µs, RS256 ≈ 430 µs) plus about
+/// 2 µs: cache tokens per audience until ``MintedToken/refreshAt(before:)``.
 public struct JWTSigner: Sendable {
     public let key: SigningKey
     /// `base64url(header) "."`.
@@ -41,13 +41,9 @@ public struct JWTSigner: Sendable {
     /// - Throws: What swift-crypto throws if signing fails.
     public func mint(_ claims: JWTClaims, now: Date) throws -> MintedToken {
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
-        var jti: [UInt8] = []
-        jti.reserveCapacity(36)
-        appendRandomUUID(to: &jti)
-
         var payload: [UInt8] = []
-        payload.reserveCapacity(claims.prefix.count + claims.suffix.count + 96)
-        claims.appendPayload(issuedAt: issuedAt, jti: jti, to: &payload)
+        payload.reserveCapacity(claims.prefix.count + claims.suffix.count + 128)
+        claims.appendPayload(issuedAt: issuedAt, to: &payload)
 
         var token: [UInt8] = []
         token.reserveCapacity(headerPrefix.count + Base64URL.encodedLength(payload.count) + 1 + Self.maxSignatureLength)
@@ -72,13 +68,18 @@ public struct JWTSigner: Sendable {
 /// Appends a random (version 4) UUID in lowercase, 36 characters: a 122-bit random `jti`.
 func appendRandomUUID(to output: inout [UInt8]) {
     var generator = SystemRandomNumberGenerator()
+    // The version nibble (4) and the RFC 4122 variant bits (10).
     let high = generator.next() & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000
     let low = generator.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
-    for (index, word) in [high, low].enumerated() {
-        for nibble in 0..<16 {
-            let position = index * 16 + nibble
-            if position == 8 || position == 12 || position == 16 || position == 20 { output.append(UInt8(ascii: "-")) }
-            output.append(hexDigit(UInt8(truncatingIfNeeded: word >> UInt64(60 - nibble * 4)) & 0x0F))
-        }
+    appendHex(high, dashesBefore: (8, 12), to: &output)
+    output.append(UInt8(ascii: "-"))
+    appendHex(low, dashesBefore: (4, 16), to: &output)
+}
+
+/// Appends the 16 hex digits of `word`, with a dash before the digits at the two positions given (16 is none).
+private func appendHex(_ word: UInt64, dashesBefore dashes: (Int, Int), to output: inout [UInt8]) {
+    for nibble in 0..<16 {
+        if nibble == dashes.0 || nibble == dashes.1 { output.append(UInt8(ascii: "-")) }
+        output.append(hexDigit(UInt8(truncatingIfNeeded: word >> UInt64(60 - nibble * 4)) & 0x0F))
     }
 }

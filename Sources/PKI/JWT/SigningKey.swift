@@ -190,7 +190,10 @@ extension SigningKey: Codable {
         let kid = try container.decode(String.self, forKey: .kid)
         try self.init(pemRepresentation: container.decode(String.self, forKey: .privateKey))
         guard self.algorithm == algorithm, self.kid == kid else {
-            throw PKIError(.invalidState, "stored key \(kid) (\(algorithm.rawValue)) is really \(self.kid) (\(self.algorithm.rawValue))")
+            throw PKIError(
+                .invalidState,
+                "stored key \(kid) (\(algorithm.rawValue)) is really \(self.kid) (\(self.algorithm.rawValue))"
+            )
         }
     }
 

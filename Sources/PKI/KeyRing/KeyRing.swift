@@ -130,9 +130,10 @@ public struct KeyRing: Sendable, Hashable {
             throw PKIError(.duplicateKey, "key \(newKey.kid) is already in the key ring")
         }
         if let pending = pendingIndex(for: newKey.algorithm, at: now) {
+            let entry = entries[pending]
             throw PKIError(
                 .rotationInProgress,
-                "\(newKey.algorithm.rawValue) key \(entries[pending].key.kid) is pending until \(entries[pending].activatesAt)"
+                "\(newKey.algorithm.rawValue) key \(entry.key.kid) is pending until \(entry.activatesAt)"
             )
         }
         let activatesAt: Date

@@ -1,6 +1,8 @@
 /// Base64url without padding (RFC 4648 §5), as JWS and JWK use it.
 enum Base64URL {
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let alphabet: [UInt8] = Array(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8
+    )
 
     /// The length of the unpadded encoding of `count` bytes.
     static func encodedLength(_ count: Int) -> Int { (count * 4 + 2) / 3 }
@@ -37,7 +39,8 @@ enum Base64URL {
 
     /// Appends the encoding of `bytes` to `output`.
     static func encode(_ bytes: some Sequence<UInt8>, into output: inout [UInt8]) {
-        if let done: Void = bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0), into: &output) }) {
+        if let done: Void = bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0), into: &output) }
+        ) {
             return done
         }
         Array(bytes).withUnsafeBytes { encode($0, into: &output) }

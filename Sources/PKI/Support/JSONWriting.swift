@@ -10,13 +10,12 @@ extension Array where Element == UInt8 {
         append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): append(UInt8(ascii: "\\")); append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): append(UInt8(ascii: "\\")); append(UInt8(ascii: "\\"))
-            case 0x08: append(UInt8(ascii: "\\")); append(UInt8(ascii: "b"))
-            case 0x0C: append(UInt8(ascii: "\\")); append(UInt8(ascii: "f"))
-            case 0x0A: append(UInt8(ascii: "\\")); append(UInt8(ascii: "n"))
-            case 0x0D: append(UInt8(ascii: "\\")); append(UInt8(ascii: "r"))
-            case 0x09: append(UInt8(ascii: "\\")); append(UInt8(ascii: "t"))
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): appendEscape(byte)
+            case 0x08: appendEscape(UInt8(ascii: "b"))
+            case 0x0C: appendEscape(UInt8(ascii: "f"))
+            case 0x0A: appendEscape(UInt8(ascii: "n"))
+            case 0x0D: appendEscape(UInt8(ascii: "r"))
+            case 0x09: appendEscape(UInt8(ascii: "t"))
             case 0x00..<0x20:
                 append(contentsOf: "\\u00".utf8)
                 append(hexDigit(byte >> 4))
@@ -25,6 +24,12 @@ extension Array where Element == UInt8 {
             }
         }
         append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a backslash and `character`.
+    private mutating func appendEscape(_ character: UInt8) {
+        append(UInt8(ascii: "\\"))
+        append(character)
     }
 
     /// Appends `value` in decimal.
