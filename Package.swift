@@ -15,10 +15,16 @@ let package = Package(
         .library(name: "Kubernetes", targets: ["Kubernetes"]),
         .library(name: "PortcullisAPI", targets: ["PortcullisAPI"]),
         .library(name: "Resilience", targets: ["Resilience"]),
+        .library(name: "PKI", targets: ["PKI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // Test-only: an independent JWT implementation that verifies what PKI mints.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // Kubernetes object model shared by the API server, the client and the resource API:
@@ -38,6 +44,19 @@ let package = Package(
         // retry decisions, bulkhead and deadlines. The standard library only: nothing from Kubernetes.
         .target(
             name: "Resilience",
+            swiftSettings: swiftSettings
+        ),
+        // The installation's own PKI on plain values: a CA and the certificates it issues, JWT signing keys,
+        // their JWKS and OIDC discovery documents, the hot-path JWT signer and the key ring's rotation.
+        // No Kubernetes here: the controller stores what this produces in Secrets.
+        .target(
+            name: "PKI",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The thin `portcullis` command line.
@@ -69,6 +88,19 @@ let package = Package(
         .testTarget(
             name: "ResilienceTests",
             dependencies: ["Resilience"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PKITests",
+            dependencies: [
+                "PKI",
+                "PortcullisTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
