@@ -30,7 +30,9 @@ import Testing
     @Test func agesOfTimestamps() throws {
         let created = try #require(RFC3339.date(from: "2025-01-01T00:00:00Z"))
         #expect(HumanDuration.age(ofTimestamp: "2025-01-01T00:00:00Z", now: created.addingTimeInterval(125)) == "2m5s")
-        #expect(HumanDuration.age(ofTimestamp: "2025-01-01T00:00:00Z", now: created.addingTimeInterval(-10)) == "<invalid>")
+        #expect(
+            HumanDuration.age(ofTimestamp: "2025-01-01T00:00:00Z", now: created.addingTimeInterval(-10)) == "<invalid>"
+        )
         #expect(HumanDuration.age(ofTimestamp: "2025-01-01T00:00:00Z", now: created.addingTimeInterval(-1)) == "0s")
         #expect(HumanDuration.age(ofTimestamp: "", now: created) == "<unknown>")
         #expect(HumanDuration.age(ofTimestamp: "null", now: created) == "<unknown>")
@@ -41,7 +43,8 @@ import Testing
 
 @Suite struct RFC3339Tests {
     @Test(arguments: [
-        ("1970-01-01T00:00:00Z", 0.0), ("2025-01-01T12:00:00Z", 1_735_732_800.0), ("2025-01-01T13:30:00+01:30", 1_735_732_800.0),
+        ("1970-01-01T00:00:00Z", 0.0), ("2025-01-01T12:00:00Z", 1_735_732_800.0),
+        ("2025-01-01T13:30:00+01:30", 1_735_732_800.0),
         ("2025-01-01T10:00:00-02:00", 1_735_732_800.0), ("2025-01-01T12:00:00.5Z", 1_735_732_800.5),
         ("2025-01-01T12:00:00.000000Z", 1_735_732_800.0), ("2024-02-29T00:00:00Z", 1_709_164_800.0),
         ("1969-12-31T23:59:59Z", -1.0),
@@ -53,7 +56,8 @@ import Testing
 
     @Test(arguments: [
         "", "2025-01-01", "2025-01-01T12:00:00", "2025-01-01 12:00:00Z", "2025-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
-        "2025-04-31T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T12:60:00Z", "2025-01-01T12:00:60Z", "2025-01-01T12:00:00.Z",
+        "2025-04-31T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T12:60:00Z", "2025-01-01T12:00:60Z",
+        "2025-01-01T12:00:00.Z",
         "2025-01-01T12:00:00+0100", "2025-01-01T12:00:00Zjunk", "25-01-01T12:00:00Z",
     ])
     func rejectsOtherText(text: String) {

@@ -63,7 +63,10 @@ import Testing
         // A.4 Removing an Array Element
         (#"{"foo":["bar","qux","baz"]}"#, #"[{"op":"remove","path":"/foo/1"}]"#, #"{"foo":["bar","baz"]}"#),
         // A.5 Replacing a Value
-        (#"{"baz":"qux","foo":"bar"}"#, #"[{"op":"replace","path":"/baz","value":"boo"}]"#, #"{"baz":"boo","foo":"bar"}"#),
+        (
+            #"{"baz":"qux","foo":"bar"}"#, #"[{"op":"replace","path":"/baz","value":"boo"}]"#,
+            #"{"baz":"boo","foo":"bar"}"#
+        ),
         // A.6 Moving a Value
         (
             #"{"foo":{"bar":"baz","waldo":"fred"},"qux":{"corge":"grault"}}"#,
@@ -77,17 +80,24 @@ import Testing
         ),
         // A.8 Testing a Value: Success
         (
-            #"{"baz":"qux","foo":["a",2,"c"]}"#, #"[{"op":"test","path":"/baz","value":"qux"},{"op":"test","path":"/foo/1","value":2}]"#,
+            #"{"baz":"qux","foo":["a",2,"c"]}"#,
+            #"[{"op":"test","path":"/baz","value":"qux"},{"op":"test","path":"/foo/1","value":2}]"#,
             #"{"baz":"qux","foo":["a",2,"c"]}"#
         ),
         // A.10 Adding a Nested Member Object
-        (#"{"foo":"bar"}"#, #"[{"op":"add","path":"/child","value":{"grandchild":{}}}]"#, #"{"foo":"bar","child":{"grandchild":{}}}"#),
+        (
+            #"{"foo":"bar"}"#, #"[{"op":"add","path":"/child","value":{"grandchild":{}}}]"#,
+            #"{"foo":"bar","child":{"grandchild":{}}}"#
+        ),
         // A.11 Ignoring Unrecognized Elements
         (#"{"foo":"bar"}"#, #"[{"op":"add","path":"/baz","value":"qux","xyz":123}]"#, #"{"foo":"bar","baz":"qux"}"#),
         // A.14 ~ Escape Ordering
         (#"{"/":9,"~1":10}"#, #"[{"op":"test","path":"/~01","value":10}]"#, #"{"/":9,"~1":10}"#),
         // A.16 Adding an Array Value
-        (#"{"foo":["bar"]}"#, #"[{"op":"add","path":"/foo/-","value":["abc","def"]}]"#, #"{"foo":["bar",["abc","def"]]}"#),
+        (
+            #"{"foo":["bar"]}"#, #"[{"op":"add","path":"/foo/-","value":["abc","def"]}]"#,
+            #"{"foo":["bar",["abc","def"]]}"#
+        ),
     ])
     func appliesTheRFC6902Examples(document: String, patch: String, expected: String) throws {
         #expect(try apply(patch, to: document) == JSONValue(json: expected))
@@ -121,7 +131,9 @@ import Testing
     @Test func duplicateNamesAreFoundThroughEscapesButNotAcrossObjects() {
         #expect(throws: PatchError.self) { try JSONPatch(json: #"[{"op":"remove","path":"/a","o\u0070":"add"}]"#) }
         #expect(throws: Never.self) {
-            try JSONPatch(json: #"[{"op":"add","path":"/a","value":{"op":"x","path":["op","op"]}},{"op":"remove","path":"/a"}]"#)
+            try JSONPatch(
+                json: #"[{"op":"add","path":"/a","value":{"op":"x","path":["op","op"]}},{"op":"remove","path":"/a"}]"#
+            )
         }
         #expect(throws: Never.self) { try JSONPatch(json: #"[{"op":"add","path":"/a\"","value":"\"op\": \"op\""}]"#) }
     }
@@ -146,10 +158,13 @@ import Testing
 
     @Test func kubectlManagedFieldsMigrationPatchApplies() throws {
         let object: JSONValue = [
-            "metadata": ["name": "web", "resourceVersion": "109", "managedFields": [["manager": "kubectl-client-side-apply"]]]
+            "metadata": [
+                "name": "web", "resourceVersion": "109", "managedFields": [["manager": "kubectl-client-side-apply"]],
+            ]
         ]
         let patch = try JSONPatch(
-            json: #"[{"op":"replace","path":"/metadata/managedFields","value":[{"manager":"kubectl"}]},{"op":"replace","path":"/metadata/resourceVersion","value":"110"}]"#
+            json:
+                #"[{"op":"replace","path":"/metadata/managedFields","value":[{"manager":"kubectl"}]},{"op":"replace","path":"/metadata/resourceVersion","value":"110"}]"#
         )
         #expect(
             try patch.apply(to: object)
@@ -171,15 +186,42 @@ import Testing
 
     @Test(arguments: [
         (#"[{"op":"remove","path":"/missing"}]"#, #"remove operation does not apply: doc is missing path: "/missing""#),
-        (#"[{"op":"replace","path":"/missing","value":1}]"#, #"replace operation does not apply: doc is missing path: "/missing""#),
-        (#"[{"op":"remove","path":"/list/2"}]"#, #"remove operation does not apply: "2" is not a valid index for an array of 2 elements at path "/list/2""#),
-        (#"[{"op":"add","path":"/list/3","value":1}]"#, #"add operation does not apply: "3" is not a valid index for an array of 2 elements at path "/list/3""#),
-        (#"[{"op":"add","path":"/list/01","value":1}]"#, #"add operation does not apply: "01" is not a valid index for an array of 2 elements at path "/list/01""#),
-        (#"[{"op":"replace","path":"/list/-","value":1}]"#, #"replace operation does not apply: "-" is not a valid index for an array of 2 elements at path "/list/-""#),
-        (#"[{"op":"add","path":"/name/x","value":1}]"#, #"add operation does not apply: the parent of path "/name/x" is string, not an object or array"#),
-        (#"[{"op":"move","from":"/nope","path":"/x"}]"#, #"move operation does not apply: doc is missing from path: "/nope""#),
-        (#"[{"op":"move","from":"/list","path":"/list/0"}]"#, #"move operation does not apply: from path "/list" is an ancestor of path "/list/0""#),
-        (#"[{"op":"copy","from":"/nope","path":"/x"}]"#, #"copy operation does not apply: doc is missing from path: "/nope""#),
+        (
+            #"[{"op":"replace","path":"/missing","value":1}]"#,
+            #"replace operation does not apply: doc is missing path: "/missing""#
+        ),
+        (
+            #"[{"op":"remove","path":"/list/2"}]"#,
+            #"remove operation does not apply: "2" is not a valid index for an array of 2 elements at path "/list/2""#
+        ),
+        (
+            #"[{"op":"add","path":"/list/3","value":1}]"#,
+            #"add operation does not apply: "3" is not a valid index for an array of 2 elements at path "/list/3""#
+        ),
+        (
+            #"[{"op":"add","path":"/list/01","value":1}]"#,
+            #"add operation does not apply: "01" is not a valid index for an array of 2 elements at path "/list/01""#
+        ),
+        (
+            #"[{"op":"replace","path":"/list/-","value":1}]"#,
+            #"replace operation does not apply: "-" is not a valid index for an array of 2 elements at path "/list/-""#
+        ),
+        (
+            #"[{"op":"add","path":"/name/x","value":1}]"#,
+            #"add operation does not apply: the parent of path "/name/x" is string, not an object or array"#
+        ),
+        (
+            #"[{"op":"move","from":"/nope","path":"/x"}]"#,
+            #"move operation does not apply: doc is missing from path: "/nope""#
+        ),
+        (
+            #"[{"op":"move","from":"/list","path":"/list/0"}]"#,
+            #"move operation does not apply: from path "/list" is an ancestor of path "/list/0""#
+        ),
+        (
+            #"[{"op":"copy","from":"/nope","path":"/x"}]"#,
+            #"copy operation does not apply: doc is missing from path: "/nope""#
+        ),
         (#"[{"op":"test","path":"/nope","value":1}]"#, #"test operation does not apply: doc is missing path: "/nope""#),
         (#"[{"op":"remove","path":""}]"#, "remove operation does not apply: the whole document cannot be removed"),
     ])
@@ -194,12 +236,18 @@ import Testing
         (#"[1]"#, "invalid JSON patch: operation 0 is integer, not an object"),
         (#"[{"path":"/a"}]"#, #"invalid JSON patch: operation 0 has no "op""#),
         (#"[{"op":5,"path":"/a"}]"#, #"invalid JSON patch: "op" of operation 0 must be a string"#),
-        (#"[{"op":"remove","path":"/a"},{"op":"frobnicate","path":"/a"}]"#, #"invalid JSON patch: unsupported op "frobnicate" in operation 1; supported ops are add, remove, replace, move, copy and test"#),
+        (
+            #"[{"op":"remove","path":"/a"},{"op":"frobnicate","path":"/a"}]"#,
+            #"invalid JSON patch: unsupported op "frobnicate" in operation 1; supported ops are add, remove, replace, move, copy and test"#
+        ),
         (#"[{"op":"add","path":"/a"}]"#, #"invalid JSON patch: add operation 0 has no "value""#),
         (#"[{"op":"remove"}]"#, #"invalid JSON patch: remove operation 0 has no "path""#),
         (#"[{"op":"move","path":"/a"}]"#, #"invalid JSON patch: move operation 0 has no "from""#),
         (#"[{"op":"remove","path":3}]"#, #"invalid JSON patch: "path" of remove operation 0 must be a string"#),
-        (#"[{"op":"remove","path":"a"}]"#, #"invalid JSON patch: remove operation 0: invalid JSON pointer "a": must be empty or start with "/""#),
+        (
+            #"[{"op":"remove","path":"a"}]"#,
+            #"invalid JSON patch: remove operation 0: invalid JSON pointer "a": must be empty or start with "/""#
+        ),
         (#"[{"op":"#, "invalid JSON patch: the body is not valid JSON"),
     ])
     func malformedDocumentsAreBadRequests(patch: String, message: String) {
@@ -249,13 +297,16 @@ import Testing
     /// RFC 7386 section 3.
     @Test func appliesTheRFC7386Section3Example() throws {
         let original = try JSONValue(
-            json: #"{"title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"}"#
+            json:
+                #"{"title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"}"#
         )
         let patch = try JSONMergePatch(
-            json: #"{"title":"Hello!","phoneNumber":"+01-123-456-7890","author":{"familyName":null},"tags":["example"]}"#
+            json:
+                #"{"title":"Hello!","phoneNumber":"+01-123-456-7890","author":{"familyName":null},"tags":["example"]}"#
         )
         let expected = try JSONValue(
-            json: #"{"title":"Hello!","author":{"givenName":"John"},"tags":["example"],"content":"This will be unchanged","phoneNumber":"+01-123-456-7890"}"#
+            json:
+                #"{"title":"Hello!","author":{"givenName":"John"},"tags":["example"],"content":"This will be unchanged","phoneNumber":"+01-123-456-7890"}"#
         )
         #expect(patch.apply(to: original) == expected)
     }
@@ -271,13 +322,18 @@ import Testing
         ]
         let patch = JSONMergePatch.create(from: original, to: modified)
         #expect(
-            patch.patch == ["metadata": ["labels": ["tier": nil, "team": "edge"]], "spec": ["upstream": ["port": 9090]]]
+            patch.patch == [
+                "metadata": ["labels": ["tier": nil, "team": "edge"]], "spec": ["upstream": ["port": 9090]],
+            ]
         )
         #expect(patch.apply(to: original) == modified)
     }
 
     @Test func createReplacesArraysAndTypeChangesWhole() {
-        let patch = JSONMergePatch.create(from: ["a": [1, 2], "b": ["c": 1], "d": 1], to: ["a": [1], "b": "now a string", "d": .double(1)])
+        let patch = JSONMergePatch.create(
+            from: ["a": [1, 2], "b": ["c": 1], "d": 1],
+            to: ["a": [1], "b": "now a string", "d": .double(1)]
+        )
         #expect(patch.patch == ["a": [1], "b": "now a string"])
     }
 
@@ -291,7 +347,8 @@ import Testing
 
     @Test func createThenApplyRoundTripsOverManyPairs() {
         let values: [JSONValue] = [
-            [:], ["a": 1], ["a": 2, "b": ["c": "d"]], ["b": ["c": "e", "f": [1, 2]]], ["a": ["x": ["y": true]]], ["a": "s"],
+            [:], ["a": 1], ["a": 2, "b": ["c": "d"]], ["b": ["c": "e", "f": [1, 2]]], ["a": ["x": ["y": true]]],
+            ["a": "s"],
             ["b": [1, ["k": "v"]]],
         ]
         for original in values {

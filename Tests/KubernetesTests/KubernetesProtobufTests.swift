@@ -99,7 +99,10 @@ struct ProtobufWriter {
         }
         #expect(
             try KubernetesProtobuf.decode(body)
-                == ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "creds"], "data": ["token": "czNjcjN0"], "type": "Opaque"]
+                == [
+                    "apiVersion": "v1", "kind": "Secret", "metadata": ["name": "creds"], "data": ["token": "czNjcjN0"],
+                    "type": "Opaque",
+                ]
         )
     }
 
@@ -137,7 +140,8 @@ struct ProtobufWriter {
                         "creationTimestamp": "2025-01-01T12:00:00Z",
                         "ownerReferences": [
                             [
-                                "kind": "Route", "name": "web", "uid": "uid-1", "apiVersion": "portcullis.io/v1alpha1", "controller": true,
+                                "kind": "Route", "name": "web", "uid": "uid-1", "apiVersion": "portcullis.io/v1alpha1",
+                                "controller": true,
                                 "blockOwnerDeletion": false,
                             ]
                         ],
@@ -158,7 +162,8 @@ struct ProtobufWriter {
         #expect(
             try KubernetesProtobuf.decode(body)
                 == [
-                    "apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "team-a"], "spec": ["finalizers": ["kubernetes"]],
+                    "apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "team-a"],
+                    "spec": ["finalizers": ["kubernetes"]],
                     "status": ["phase": "Active"],
                 ]
         )
@@ -167,7 +172,11 @@ struct ProtobufWriter {
             namespace.message(2) { _ in }
             namespace.message(3) { _ in }
         }
-        #expect(try KubernetesProtobuf.decode(bare) == ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "team-b"], "spec": [:], "status": [:]])
+        #expect(
+            try KubernetesProtobuf.decode(bare) == [
+                "apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "team-b"], "spec": [:], "status": [:],
+            ]
+        )
     }
 
     @Test func skipsUnknownFieldsOfEveryWireType() throws {
@@ -192,7 +201,9 @@ struct ProtobufWriter {
             secret.bytes(200, [0x08, 0x01])
         }
         #expect(
-            try KubernetesProtobuf.decode(body) == ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "s"], "type": "kubernetes.io/tls"]
+            try KubernetesProtobuf.decode(body) == [
+                "apiVersion": "v1", "kind": "Secret", "metadata": ["name": "s"], "type": "kubernetes.io/tls",
+            ]
         )
     }
 
@@ -210,7 +221,9 @@ struct ProtobufWriter {
     }
 
     @Test func aBodyWithoutTheMagicNumberIsRefused() {
-        let error = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(Array(#"{"kind":"Secret"}"#.utf8)) }
+        let error = #expect(throws: KubernetesProtobufError.self) {
+            try KubernetesProtobuf.decode(Array(#"{"kind":"Secret"}"#.utf8))
+        }
         #expect(error?.code == .missingMagic)
         #expect(error?.message == #"the body does not start with the Kubernetes protobuf magic number "k8s\0""#)
         #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode([]) }
@@ -222,12 +235,18 @@ struct ProtobufWriter {
         let error = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(pod) }
         #expect(error?.code == .unsupported)
         #expect(error?.httpStatusCode == 415)
-        #expect(error?.message == "no protobuf decoder for v1, Kind=Pod: only v1 Secret, ConfigMap and Namespace bodies are decoded")
+        #expect(
+            error?.message
+                == "no protobuf decoder for v1, Kind=Pod: only v1 Secret, ConfigMap and Namespace bodies are decoded"
+        )
         let lease = ProtobufWriter.body(apiVersion: "coordination.k8s.io/v1", kind: "Secret") { _ in }
         #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(lease) }
         let noKind = KubernetesProtobuf.magic + [0x12, 0x00]
         let noKindError = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(noKind) }
-        #expect(noKindError?.message == "no protobuf decoder for <no apiVersion>, Kind=<no kind>: only v1 Secret, ConfigMap and Namespace bodies are decoded")
+        #expect(
+            noKindError?.message
+                == "no protobuf decoder for <no apiVersion>, Kind=<no kind>: only v1 Secret, ConfigMap and Namespace bodies are decoded"
+        )
         var gzip = ProtobufWriter()
         gzip.message(1) {
             $0.string(1, "v1")
@@ -235,7 +254,9 @@ struct ProtobufWriter {
         }
         gzip.bytes(2, [0x1F, 0x8B])
         gzip.string(3, "gzip")
-        let gzipError = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(KubernetesProtobuf.magic + gzip.bytes) }
+        let gzipError = #expect(throws: KubernetesProtobufError.self) {
+            try KubernetesProtobuf.decode(KubernetesProtobuf.magic + gzip.bytes)
+        }
         #expect(gzipError?.message == #"unsupported content encoding "gzip""#)
     }
 
@@ -245,7 +266,9 @@ struct ProtobufWriter {
             $0.string(1, "v1")
             $0.string(2, "ConfigMap")
         }
-        let error = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(KubernetesProtobuf.magic + unknown.bytes) }
+        let error = #expect(throws: KubernetesProtobufError.self) {
+            try KubernetesProtobuf.decode(KubernetesProtobuf.magic + unknown.bytes)
+        }
         #expect(error?.message == "the body has no object (runtime.Unknown field 2, raw)")
     }
 
@@ -264,19 +287,26 @@ struct ProtobufWriter {
         let endOfRaw = body.count - 4
         for length in KubernetesProtobuf.magic.count..<endOfRaw {
             // Cutting before the end of `raw` leaves a truncated field or a body without its object.
-            #expect(throws: KubernetesProtobufError.self, "length \(length)") { try KubernetesProtobuf.decode(Array(body[..<length])) }
+            #expect(throws: KubernetesProtobufError.self, "length \(length)") {
+                try KubernetesProtobuf.decode(Array(body[..<length]))
+            }
         }
         for length in [endOfRaw, endOfRaw + 2, body.count] {
             #expect(try KubernetesProtobuf.decode(Array(body[..<length])) == decoded, "length \(length)")
         }
         for length in [endOfRaw + 1, endOfRaw + 3] {
-            let error = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(Array(body[..<length])) }
+            let error = #expect(throws: KubernetesProtobufError.self) {
+                try KubernetesProtobuf.decode(Array(body[..<length]))
+            }
             #expect(error?.message == "truncated varint at offset \(length) of runtime.Unknown")
         }
     }
 
     @Test(arguments: [
-        ([0x12, 0x05, 0x0A, 0x03] as [UInt8], KubernetesProtobufError.Code.truncated, "truncated field at offset 5 of runtime.Unknown: length 5 exceeds the 2 remaining bytes"),
+        (
+            [0x12, 0x05, 0x0A, 0x03] as [UInt8], KubernetesProtobufError.Code.truncated,
+            "truncated field at offset 5 of runtime.Unknown: length 5 exceeds the 2 remaining bytes"
+        ),
         ([0x0A, 0x80], .truncated, "truncated varint at offset 5 of runtime.Unknown"),
         ([0x0F], .malformed, "invalid wire type 7 at offset 4 of runtime.Unknown"),
         ([0x06, 0x01], .malformed, "invalid wire type 6 at offset 4 of runtime.Unknown"),
@@ -286,13 +316,24 @@ struct ProtobufWriter {
         ([0x5B, 0x64], .malformed, "end-group tag for field 12 at offset 5 of runtime.Unknown closes group 11"),
         ([0x49, 0x01, 0x02], .truncated, "truncated fixed64 at offset 5 of runtime.Unknown"),
         ([0x4D, 0x01], .truncated, "truncated fixed32 at offset 5 of runtime.Unknown"),
-        ([0x48, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02], .malformed, "varint at offset 5 of runtime.Unknown overflows 64 bits"),
-        ([0x08, 0x01], .malformed, "field 1 (typeMeta) of runtime.Unknown at offset 4 has wire type varint, expected length-delimited"),
+        (
+            [0x48, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02], .malformed,
+            "varint at offset 5 of runtime.Unknown overflows 64 bits"
+        ),
+        (
+            [0x08, 0x01], .malformed,
+            "field 1 (typeMeta) of runtime.Unknown at offset 4 has wire type varint, expected length-delimited"
+        ),
         ([0x0A, 0x02, 0x0A, 0x80], .truncated, "truncated varint at offset 7 of runtime.TypeMeta"),
-        ([0x0A, 0x03, 0x0A, 0x01, 0xFF], .malformed, "field 1 (apiVersion) of runtime.TypeMeta at offset 6 is not valid UTF-8"),
+        (
+            [0x0A, 0x03, 0x0A, 0x01, 0xFF], .malformed,
+            "field 1 (apiVersion) of runtime.TypeMeta at offset 6 is not valid UTF-8"
+        ),
     ])
     func garbageIsRefusedWithAnOffset(bytes: [UInt8], code: KubernetesProtobufError.Code, message: String) {
-        let error = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(KubernetesProtobuf.magic + bytes) }
+        let error = #expect(throws: KubernetesProtobufError.self) {
+            try KubernetesProtobuf.decode(KubernetesProtobuf.magic + bytes)
+        }
         #expect(error?.code == code)
         #expect(error?.message == message)
     }
@@ -300,7 +341,9 @@ struct ProtobufWriter {
     @Test func deeplyNestedGroupsAreRefused() {
         let depth = 200
         let bytes = Array(repeating: UInt8(0x5B), count: depth) + Array(repeating: UInt8(0x5C), count: depth)
-        let error = #expect(throws: KubernetesProtobufError.self) { try KubernetesProtobuf.decode(KubernetesProtobuf.magic + bytes) }
+        let error = #expect(throws: KubernetesProtobufError.self) {
+            try KubernetesProtobuf.decode(KubernetesProtobuf.magic + bytes)
+        }
         #expect(error?.message == "groups nested more than 64 deep at offset 68 of runtime.Unknown")
     }
 

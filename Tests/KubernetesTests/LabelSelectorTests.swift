@@ -12,7 +12,8 @@ import Testing
         ("app in (b,a)", "app in (a,b)"), ("app notin (a)", "app notin (a)"), ("n>5", "n>5"), ("n<5", "n<5"),
         ("  tier in ( front , back ) ,  !legacy , app = web , env  ", "app=web,env,!legacy,tier in (back,front)"),
         ("a in (,b)", "a in (,b)"), ("a in ()", "a in ()"), ("a=", "a="), ("in=notin", "in=notin"),
-        ("app.kubernetes.io/name=web", "app.kubernetes.io/name=web"), ("a in (b,b,a)", "a in (a,b)"), ("", ""), ("   ", ""),
+        ("app.kubernetes.io/name=web", "app.kubernetes.io/name=web"), ("a in (b,b,a)", "a in (a,b)"), ("", ""),
+        ("   ", ""),
     ])
     func parsesAndPrintsTheStringSyntax(text: String, normalized: String) throws {
         let selector = try LabelSelector(parsing: text)
@@ -27,17 +28,22 @@ import Testing
         #expect(selector.requirements.map(\.values) == [[], ["back", "front"]])
     }
 
-    @Test(arguments: [
-        ("app=web", ["app": "web"], true), ("app=web", ["app": "api"], false), ("app=web", [:], false),
-        ("app==web", ["app": "web"], true), ("app!=web", [:], true), ("app!=web", ["app": "api"], true),
-        ("app!=web", ["app": "web"], false), ("app in (a,b)", ["app": "b"], true), ("app in (a,b)", ["app": "c"], false),
-        ("app in (a,b)", [:], false), ("app notin (a,b)", [:], true), ("app notin (a,b)", ["app": "a"], false),
-        ("app notin (a,b)", ["app": "c"], true), ("app", ["app": ""], true), ("app", [:], false), ("!app", [:], true),
-        ("!app", ["app": "x"], false), ("n>5", ["n": "6"], true), ("n>5", ["n": "5"], false), ("n>5", ["n": "x"], false),
-        ("n>5", [:], false), ("n<5", ["n": "-1"], true), ("n<5", ["n": "5"], false), ("a=", ["a": ""], true),
-        ("a=", [:], false), ("a in (,b)", ["a": ""], true), ("app=web,tier", ["app": "web"], false),
-        ("app=web,tier", ["app": "web", "tier": "x"], true), ("", ["anything": "x"], true),
-    ] as [(String, [String: String], Bool)])
+    @Test(
+        arguments: [
+            ("app=web", ["app": "web"], true), ("app=web", ["app": "api"], false), ("app=web", [:], false),
+            ("app==web", ["app": "web"], true), ("app!=web", [:], true), ("app!=web", ["app": "api"], true),
+            ("app!=web", ["app": "web"], false), ("app in (a,b)", ["app": "b"], true),
+            ("app in (a,b)", ["app": "c"], false),
+            ("app in (a,b)", [:], false), ("app notin (a,b)", [:], true), ("app notin (a,b)", ["app": "a"], false),
+            ("app notin (a,b)", ["app": "c"], true), ("app", ["app": ""], true), ("app", [:], false),
+            ("!app", [:], true),
+            ("!app", ["app": "x"], false), ("n>5", ["n": "6"], true), ("n>5", ["n": "5"], false),
+            ("n>5", ["n": "x"], false),
+            ("n>5", [:], false), ("n<5", ["n": "-1"], true), ("n<5", ["n": "5"], false), ("a=", ["a": ""], true),
+            ("a=", [:], false), ("a in (,b)", ["a": ""], true), ("app=web,tier", ["app": "web"], false),
+            ("app=web,tier", ["app": "web", "tier": "x"], true), ("", ["anything": "x"], true),
+        ] as [(String, [String: String], Bool)]
+    )
     func matchesLabels(selector: String, labels: [String: String], expected: Bool) throws {
         #expect(try LabelSelector(parsing: selector).matches(labels) == expected)
     }
@@ -59,7 +65,10 @@ import Testing
         ("-a=b", "unable to parse requirement: key: Invalid value: \"-a\": name part " + nameRegexHint),
         ("a=b$", "unable to parse requirement: values[0][a]: Invalid value: \"b$\": " + valueRegexHint),
         ("a in (ok,-x-)", "unable to parse requirement: values[1][a]: Invalid value: \"-x-\": " + valueRegexHint),
-        ("x>a", "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', 'Lt' operators, the value must be an integer"),
+        (
+            "x>a",
+            "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', 'Lt' operators, the value must be an integer"
+        ),
         ("/a", "unable to parse requirement: key: Invalid value: \"/a\": prefix part must be non-empty"),
     ])
     func parseErrorsUseKubernetesWording(text: String, message: String) {
@@ -73,12 +82,25 @@ import Testing
         #expect(LabelValidation.qualifiedNameErrors("app.kubernetes.io/name") == [])
         #expect(LabelValidation.qualifiedNameErrors("A_b.c-9") == [])
         #expect(LabelValidation.qualifiedNameErrors(String(repeating: "a", count: 63)) == [])
-        #expect(LabelValidation.qualifiedNameErrors(String(repeating: "a", count: 64)) == ["name part must be no more than 63 characters"])
-        #expect(LabelValidation.qualifiedNameErrors("") == ["name part must be non-empty", "name part " + LabelSelectorTests.nameRegexHint])
-        #expect(LabelValidation.qualifiedNameErrors("a/") == ["name part must be non-empty", "name part " + LabelSelectorTests.nameRegexHint])
+        #expect(
+            LabelValidation.qualifiedNameErrors(String(repeating: "a", count: 64)) == [
+                "name part must be no more than 63 characters"
+            ]
+        )
+        #expect(
+            LabelValidation.qualifiedNameErrors("") == [
+                "name part must be non-empty", "name part " + LabelSelectorTests.nameRegexHint,
+            ]
+        )
+        #expect(
+            LabelValidation.qualifiedNameErrors("a/") == [
+                "name part must be non-empty", "name part " + LabelSelectorTests.nameRegexHint,
+            ]
+        )
         #expect(
             LabelValidation.qualifiedNameErrors("a/b/c") == [
-                "a qualified name " + LabelSelectorTests.nameRegexHint + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+                "a qualified name " + LabelSelectorTests.nameRegexHint
+                    + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
             ]
         )
         #expect(
@@ -87,7 +109,11 @@ import Testing
             ]
         )
         let longPrefix = Array(repeating: String(repeating: "a", count: 63), count: 4).joined(separator: ".")  // 255 bytes
-        #expect(LabelValidation.qualifiedNameErrors(longPrefix + "/a") == ["prefix part must be no more than 253 characters"])
+        #expect(
+            LabelValidation.qualifiedNameErrors(longPrefix + "/a") == [
+                "prefix part must be no more than 253 characters"
+            ]
+        )
         #expect(LabelValidation.dns1123SubdomainErrors("a.b-c.d") == [])
         #expect(LabelValidation.dns1123SubdomainErrors("a..b").count == 1)
         #expect(LabelValidation.dns1123SubdomainErrors("a-.b").count == 1)
@@ -96,7 +122,11 @@ import Testing
     @Test func labelValuesMayBeEmptyAndAtMost63Characters() {
         #expect(LabelValidation.labelValueErrors("") == [])
         #expect(LabelValidation.labelValueErrors("v1.2_3-x") == [])
-        #expect(LabelValidation.labelValueErrors(String(repeating: "v", count: 64)) == ["must be no more than 63 characters"])
+        #expect(
+            LabelValidation.labelValueErrors(String(repeating: "v", count: 64)) == [
+                "must be no more than 63 characters"
+            ]
+        )
         #expect(LabelValidation.labelValueErrors("_x") == [LabelSelectorTests.valueRegexHint])
         #expect(LabelValidation.labelValueErrors("é") == [LabelSelectorTests.valueRegexHint])
     }
@@ -104,7 +134,8 @@ import Testing
     @Test func readsTheStructuredForm() throws {
         let selector = try LabelSelector(
             structured: try JSONValue(
-                json: #"{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"In","values":["b","a"]},{"key":"legacy","operator":"DoesNotExist"},{"key":"env","operator":"NotIn","values":["dev"]},{"key":"team","operator":"Exists","values":null}]}"#
+                json:
+                    #"{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"In","values":["b","a"]},{"key":"legacy","operator":"DoesNotExist"},{"key":"env","operator":"NotIn","values":["dev"]},{"key":"team","operator":"Exists","values":null}]}"#
             )
         )
         #expect(selector.description == "app=web,env notin (dev),!legacy,team,tier in (a,b)")
@@ -127,21 +158,28 @@ import Testing
 
     @Test(arguments: [
         (#"{"matchExpressions":[{"key":"a","operator":"Foo"}]}"#, #""Foo" is not a valid label selector operator"#),
-        (#"{"matchExpressions":[{"key":"a","operator":"In","values":[]}]}"#, "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"),
+        (
+            #"{"matchExpressions":[{"key":"a","operator":"In","values":[]}]}"#,
+            "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"
+        ),
         (
             #"{"matchExpressions":[{"key":"a","operator":"Exists","values":["x","y"]}]}"#,
             #"values: Invalid value: []string{"x", "y"}: values set must be empty for exists and does not exist"#
         ),
         (
             #"{"matchExpressions":[{"key":"-a","operator":"In"}]}"#,
-            #"[key: Invalid value: "-a": name part "# + nameRegexHint + ", values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty]"
+            #"[key: Invalid value: "-a": name part "# + nameRegexHint
+                + ", values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty]"
         ),
         (#"{"matchLabels":{"a":"b c"}}"#, #"values[0][a]: Invalid value: "b c": "# + valueRegexHint),
         (#"{"matchLabels":{"a":1}}"#, "matchLabels[a] must be a string, not integer"),
         (#"{"matchLabels":["a"]}"#, "matchLabels must be an object, not array"),
         (#"{"matchExpressions":{}}"#, "matchExpressions must be an array, not object"),
         (#"{"matchExpressions":[{"operator":"In"}]}"#, "matchExpressions[0].key must be a string"),
-        (#"{"matchExpressions":[{"key":"a","operator":"In","values":"x"}]}"#, "matchExpressions[0].values must be an array of strings"),
+        (
+            #"{"matchExpressions":[{"key":"a","operator":"In","values":"x"}]}"#,
+            "matchExpressions[0].values must be an array of strings"
+        ),
         (#""app=web""#, "a label selector must be an object, not string"),
     ])
     func structuredFormErrors(json: String, message: String) throws {
@@ -163,7 +201,10 @@ import Testing
     @Test(arguments: [
         ("metadata.name=web", "metadata.name=web"), ("metadata.name==web", "metadata.name=web"),
         ("metadata.name!=web", "metadata.name!=web"),
-        ("involvedObject.name=web,involvedObject.namespace=default,involvedObject.kind=Route", "involvedObject.kind=Route,involvedObject.name=web,involvedObject.namespace=default"),
+        (
+            "involvedObject.name=web,involvedObject.namespace=default,involvedObject.kind=Route",
+            "involvedObject.kind=Route,involvedObject.name=web,involvedObject.namespace=default"
+        ),
         (#"a=x\,y\=z\\"#, #"a=x\,y\=z\\"#), ("a=", "a="), ("", ""), ("a=b,,c=d", "a=b,c=d"),
     ])
     func parsesAndPrints(text: String, normalized: String) throws {
@@ -174,15 +215,18 @@ import Testing
 
     @Test func unescapesValues() throws {
         let selector = try FieldSelector(parsing: #"a=x\,y\=z\\,b!=c"#)
-        #expect(selector.requirements == [
-            .init(field: "a", isEqual: true, value: #"x,y=z\"#), .init(field: "b", isEqual: false, value: "c"),
-        ])
+        #expect(
+            selector.requirements == [
+                .init(field: "a", isEqual: true, value: #"x,y=z\"#), .init(field: "b", isEqual: false, value: "c"),
+            ]
+        )
         #expect(selector.fields == ["a", "b"])
         #expect(FieldSelector.escape(#"x,y=z\"#) == #"x\,y\=z\\"#)
     }
 
     @Test(arguments: [
-        ("a", "invalid selector: 'a'; can't understand 'a'"), ("a=b,c", "invalid selector: 'a=b,c'; can't understand 'c'"),
+        ("a", "invalid selector: 'a'; can't understand 'a'"),
+        ("a=b,c", "invalid selector: 'a=b,c'; can't understand 'c'"),
         ("a=b=c", "invalid field selector: unescaped character in value: ="),
         (#"a=b\x"#, #"invalid field selector: invalid escape sequence: \x"#),
         (#"a=b\"#, #"invalid field selector: invalid escape sequence: \"#),
@@ -210,8 +254,12 @@ import Testing
         let error = #expect(throws: SelectorError.self) { try selector.validate(against: .objectMeta) }
         #expect(error?.message == "field label not supported: spec.host")
         #expect(error?.code == .unsupportedField)
-        #expect(throws: Never.self) { try FieldSelector(parsing: "metadata.namespace=a").validate(against: .objectMeta) }
-        #expect(throws: Never.self) { try selector.validate(against: SelectableFields.objectMeta.adding(jsonPaths: [".spec.host"])) }
+        #expect(throws: Never.self) {
+            try FieldSelector(parsing: "metadata.namespace=a").validate(against: .objectMeta)
+        }
+        #expect(throws: Never.self) {
+            try selector.validate(against: SelectableFields.objectMeta.adding(jsonPaths: [".spec.host"]))
+        }
     }
 
     @Test func coreEventsAreSelectableByTheirInvolvedObject() throws {
@@ -225,11 +273,15 @@ import Testing
         )
         let event: JSONValue = [
             "metadata": ["name": "web.17a2", "namespace": "default"],
-            "involvedObject": ["apiVersion": "portcullis.io/v1alpha1", "kind": "Route", "name": "web", "namespace": "default", "uid": "u-1"],
+            "involvedObject": [
+                "apiVersion": "portcullis.io/v1alpha1", "kind": "Route", "name": "web", "namespace": "default",
+                "uid": "u-1",
+            ],
             "reason": "Programmed", "type": "Normal", "reportingComponent": "portcullis-controller",
         ]
         let describe = try FieldSelector(
-            parsing: "involvedObject.name=web,involvedObject.namespace=default,involvedObject.kind=Route,involvedObject.uid=u-1"
+            parsing:
+                "involvedObject.name=web,involvedObject.namespace=default,involvedObject.kind=Route,involvedObject.uid=u-1"
         )
         try describe.validate(against: fields)
         #expect(describe.matches(object: event, fields: fields))
@@ -246,13 +298,26 @@ import Testing
     }
 
     @Test func perKindFields() throws {
-        #expect(SelectableFields.builtIn(group: "", kind: "Secret").names == ["metadata.name", "metadata.namespace", "type"])
-        #expect(SelectableFields.builtIn(group: "", kind: "Namespace").names == ["metadata.name", "metadata.namespace", "status.phase"])
+        #expect(
+            SelectableFields.builtIn(group: "", kind: "Secret").names == [
+                "metadata.name", "metadata.namespace", "type",
+            ]
+        )
+        #expect(
+            SelectableFields.builtIn(group: "", kind: "Namespace").names == [
+                "metadata.name", "metadata.namespace", "status.phase",
+            ]
+        )
         #expect(SelectableFields.builtIn(group: "", kind: "ConfigMap") == .objectMeta)
         #expect(SelectableFields.builtIn(group: "coordination.k8s.io", kind: "Lease") == .objectMeta)
         #expect(SelectableFields.builtIn(group: "portcullis.io", kind: "Route") == .objectMeta)
         let secret: JSONValue = ["metadata": ["name": "creds"], "type": "Opaque"]
-        #expect(try FieldSelector(parsing: "type=Opaque").matches(object: secret, fields: .builtIn(group: "", kind: "Secret")))
+        #expect(
+            try FieldSelector(parsing: "type=Opaque").matches(
+                object: secret,
+                fields: .builtIn(group: "", kind: "Secret")
+            )
+        )
     }
 
     @Test func customResourceSelectableFieldsReadScalars() {

@@ -30,7 +30,10 @@ import Testing
         // delete map from nested map
         (#"{"simpleMap":{"key1":1,"key2":1}}"#, #"{"simpleMap":{"$patch":"delete"}}"#, #"{"simpleMap":{}}"#),
         // delete all items from merging list
-        (#"{"mergingList":[{"name":1},{"name":2}]}"#, #"{"mergingList":[{"$patch":"replace"}]}"#, #"{"mergingList":[]}"#),
+        (
+            #"{"mergingList":[{"name":1},{"name":2}]}"#, #"{"mergingList":[{"$patch":"replace"}]}"#,
+            #"{"mergingList":[]}"#
+        ),
         // merge empty merging lists
         (#"{"mergingList":[]}"#, #"{"mergingList":[]}"#, #"{"mergingList":[]}"#),
         // delete all keys from map
@@ -44,7 +47,10 @@ import Testing
             #"{"mergingList":[{"name":2,"value":"a"}]}"#
         ),
         // retainKeys map can delete a field when no retainKeys directive present
-        (#"{"retainKeysMap":{"name":"foo","value":"a"}}"#, #"{"retainKeysMap":{"value":null}}"#, #"{"retainKeysMap":{"name":"foo"}}"#),
+        (
+            #"{"retainKeysMap":{"name":"foo","value":"a"}}"#, #"{"retainKeysMap":{"value":null}}"#,
+            #"{"retainKeysMap":{"name":"foo"}}"#
+        ),
         // retainKeys list can change a field when no retainKeys directive present
         (
             #"{"retainKeysMergingList":[{"name":"bar"},{"name":"foo","value":"a"}]}"#,
@@ -75,15 +81,24 @@ import Testing
         // $setElementOrder contains item that is not present in the int list to be merged
         (#"{"mergingIntList":[1,3]}"#, #"{"$setElementOrder/mergingIntList":[3,2,1]}"#, #"{"mergingIntList":[3,1]}"#),
         // $deleteFromPrimitiveList of nonexistent item in primitive list should not add the item to the list
-        (#"{"mergingIntList":[1,2]}"#, #"{"$deleteFromPrimitiveList/mergingIntList":[3]}"#, #"{"mergingIntList":[1,2]}"#),
+        (
+            #"{"mergingIntList":[1,2]}"#, #"{"$deleteFromPrimitiveList/mergingIntList":[3]}"#,
+            #"{"mergingIntList":[1,2]}"#
+        ),
         // $deleteFromPrimitiveList on empty primitive list should not add the item to the list
         (#"{"mergingIntList":null}"#, #"{"$deleteFromPrimitiveList/mergingIntList":[3]}"#, #"{"mergingIntList":null}"#),
         // $deleteFromPrimitiveList on nonexistent primitive list should not add the primitive list
         (#"{"foo":["bar"]}"#, #"{"$deleteFromPrimitiveList/mergingIntList":[3]}"#, #"{"foo":["bar"]}"#),
         // $deleteFromPrimitiveList should delete item from a list with merge patch strategy
-        (#"{"mergingIntList":[1,2,3]}"#, #"{"$deleteFromPrimitiveList/mergingIntList":[2]}"#, #"{"mergingIntList":[1,3]}"#),
+        (
+            #"{"mergingIntList":[1,2,3]}"#, #"{"$deleteFromPrimitiveList/mergingIntList":[2]}"#,
+            #"{"mergingIntList":[1,3]}"#
+        ),
         // $deleteFromPrimitiveList should delete item from a list without merge patch strategy
-        (#"{"nonMergingIntList":[1,2,3]}"#, #"{"$deleteFromPrimitiveList/nonMergingIntList":[2]}"#, #"{"nonMergingIntList":[1,3]}"#),
+        (
+            #"{"nonMergingIntList":[1,2,3]}"#, #"{"$deleteFromPrimitiveList/nonMergingIntList":[2]}"#,
+            #"{"nonMergingIntList":[1,3]}"#
+        ),
         // delete items in lists of scalars (three-way patch on the current object)
         (
             #"{"mergingIntList":[1,2,3,4]}"#,
@@ -114,7 +129,10 @@ import Testing
             #"{"name":"hi","mergingList":[{"name":"hello"},{"name":"hello2"}]}"#
         ),
         // defined null values should propagate removing original fields
-        (#"{"name":"original-name","value":"original-value"}"#, #"{"name":"modified-name","value":null}"#, #"{"name":"modified-name"}"#),
+        (
+            #"{"name":"original-name","value":"original-value"}"#, #"{"name":"modified-name","value":null}"#,
+            #"{"name":"modified-name"}"#
+        ),
         // nested merging lists merge by their own key
         (
             #"{"mergingList":[{"name":"a","mergingList":[{"name":"x","value":1}]}]}"#,
@@ -128,14 +146,25 @@ import Testing
 
     @Test func nonMergingListsAreReplaced() throws {
         #expect(
-            try apply(#"{"nonMergingList":[{"name":1}]}"#, to: #"{"nonMergingList":[{"name":1,"value":"a"},{"name":2}]}"#)
+            try apply(
+                #"{"nonMergingList":[{"name":1}]}"#,
+                to: #"{"nonMergingList":[{"name":1,"value":"a"},{"name":2}]}"#
+            )
                 == ["nonMergingList": [["name": 1]]]
         )
-        #expect(try apply(#"{"nonMergingIntList":[2,3]}"#, to: #"{"nonMergingIntList":[1,2]}"#) == ["nonMergingIntList": [2, 3]])
+        #expect(
+            try apply(#"{"nonMergingIntList":[2,3]}"#, to: #"{"nonMergingIntList":[1,2]}"#) == [
+                "nonMergingIntList": [2, 3]
+            ]
+        )
     }
 
     @Test func replaceStrategyReplacesObjectsWhole() throws {
-        #expect(try apply(#"{"replacingItem":{"c":3}}"#, to: #"{"replacingItem":{"a":1,"b":2}}"#) == ["replacingItem": ["c": 3]])
+        #expect(
+            try apply(#"{"replacingItem":{"c":3}}"#, to: #"{"replacingItem":{"a":1,"b":2}}"#) == [
+                "replacingItem": ["c": 3]
+            ]
+        )
         #expect(try apply(#"{"simpleMap":{"c":3}}"#, to: #"{"simpleMap":{"a":1}}"#) == ["simpleMap": ["a": 1, "c": 3]])
     }
 
@@ -161,7 +190,10 @@ import Testing
         (#"{"$setElementOrderX/mergingIntList":[1]}"#, "invalid patch type of setElementOrder list"),
         (#"{"simpleMap":{"$patch":"merge"}}"#, #"unknown patch type: "merge" in map: {"$patch":"merge"}"#),
         (#"{"mergingList":[{"name":1,"$patch":"merge"}]}"#, "merging lists cannot yet be specified in the patch"),
-        (#"{"mergingList":[{"name":1,"$patch":"upsert"}]}"#, #"unknown patch type: "upsert" in map: {"$patch":"upsert","name":1}"#),
+        (
+            #"{"mergingList":[{"name":1,"$patch":"upsert"}]}"#,
+            #"unknown patch type: "upsert" in map: {"$patch":"upsert","name":1}"#
+        ),
         (
             #"{"$setElementOrder/mergingList":[{"name":1},{"name":2},{"name":3}],"mergingList":[{"name":3,"value":3},{"name":1,"value":1}]}"#,
             #"the order in patch list [{"name":3,"value":3},{"name":1,"value":1}] doesn't match $setElementOrder list [{"name":1},{"name":2},{"name":3}]"#
@@ -177,18 +209,31 @@ import Testing
 
     @Test(arguments: [
         (#"{"mergingList":[{"value":"b"}]}"#, #"map: {"value":"b"} does not contain declared merge key: name"#),
-        (#"{"mergingList":[{"$patch":"delete"}]}"#, #"map: {"$patch":"delete"} does not contain declared merge key: name"#),
+        (
+            #"{"mergingList":[{"$patch":"delete"}]}"#,
+            #"map: {"$patch":"delete"} does not contain declared merge key: name"#
+        ),
         (#"{"mergingIntList":[[1]]}"#, "lists of lists are not supported"),
         (#"{"mergingIntList":["a"]}"#, #"list element types are not identical: [1,"a"]"#),
-        (#"{"$deleteFromPrimitiveList/mergingList":[1]}"#, #"list element types are not identical: [{"name":1,"value":"a"},1]"#),
-        (#"{"$deleteFromPrimitiveList/mergingList":[{"name":1}]}"#, "$deleteFromPrimitiveList/mergingList applies to a list of scalars, not of objects"),
-        (#"{"retainKeysMap":{"mergingList":[{"name":1}]}}"#, #"map: {"value":"x"} does not contain declared merge key: name"#),
+        (
+            #"{"$deleteFromPrimitiveList/mergingList":[1]}"#,
+            #"list element types are not identical: [{"name":1,"value":"a"},1]"#
+        ),
+        (
+            #"{"$deleteFromPrimitiveList/mergingList":[{"name":1}]}"#,
+            "$deleteFromPrimitiveList/mergingList applies to a list of scalars, not of objects"
+        ),
+        (
+            #"{"retainKeysMap":{"mergingList":[{"name":1}]}}"#,
+            #"map: {"value":"x"} does not contain declared merge key: name"#
+        ),
     ])
     func patchesThatDoNotApplyAreUnprocessable(patch: String, message: String) throws {
         let error = #expect(throws: PatchError.self) {
             try self.apply(
                 patch,
-                to: #"{"mergingList":[{"name":1,"value":"a"}],"mergingIntList":[1],"retainKeysMap":{"mergingList":[{"value":"x"}]}}"#
+                to:
+                    #"{"mergingList":[{"name":1,"value":"a"}],"mergingIntList":[1],"retainKeysMap":{"mergingList":[{"value":"x"}]}}"#
             )
         }
         #expect(error?.message == message)
@@ -198,7 +243,11 @@ import Testing
     @Test func aListOfObjectsWithoutAMergeKeyCannotBeMerged() {
         let schema = Schema(fields: ["metadata": .init(fields: ["finalizers": .init(.merge(mergeKey: nil))])])
         let error = #expect(throws: PatchError.self) {
-            try self.apply(#"{"metadata":{"finalizers":[{"b":1}]}}"#, to: #"{"metadata":{"finalizers":[{"a":1}]}}"#, schema: schema)
+            try self.apply(
+                #"{"metadata":{"finalizers":[{"b":1}]}}"#,
+                to: #"{"metadata":{"finalizers":[{"a":1}]}}"#,
+                schema: schema
+            )
         }
         #expect(error?.message == "cannot merge lists without merge key for metadata.finalizers")
     }
@@ -237,17 +286,24 @@ import Testing
     @Test func kubectlApplyOfAConfigMapMergesDataAndAnnotations() throws {
         let live: JSONValue = [
             "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": ["name": "cfg", "annotations": ["kubectl.kubernetes.io/last-applied-configuration": "old", "keep": "me"]],
+            "metadata": [
+                "name": "cfg",
+                "annotations": ["kubectl.kubernetes.io/last-applied-configuration": "old", "keep": "me"],
+            ],
             "data": ["a": "1", "b": "2"],
         ]
         let patch = try StrategicMergePatch(
-            json: #"{"data":{"b":"3","c":null},"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"new"}}}"#
+            json:
+                #"{"data":{"b":"3","c":null},"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"new"}}}"#
         )
         #expect(
             try patch.apply(to: live, schema: .metadataOnly)
                 == [
                     "apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": ["name": "cfg", "annotations": ["kubectl.kubernetes.io/last-applied-configuration": "new", "keep": "me"]],
+                    "metadata": [
+                        "name": "cfg",
+                        "annotations": ["kubectl.kubernetes.io/last-applied-configuration": "new", "keep": "me"],
+                    ],
                     "data": ["a": "1", "b": "3"],
                 ]
         )
@@ -255,24 +311,32 @@ import Testing
 
     @Test func ownerReferencesMergeByUID() throws {
         let live: JSONValue = [
-            "metadata": ["ownerReferences": [["uid": "a", "name": "x", "kind": "Route"], ["uid": "b", "name": "y", "kind": "Route"]]]
+            "metadata": [
+                "ownerReferences": [
+                    ["uid": "a", "name": "x", "kind": "Route"], ["uid": "b", "name": "y", "kind": "Route"],
+                ]
+            ]
         ]
         let patched = try StrategicMergePatch(
-            json: #"{"metadata":{"ownerReferences":[{"uid":"b","controller":true},{"uid":"c","name":"z","kind":"Tunnel"}]}}"#
+            json:
+                #"{"metadata":{"ownerReferences":[{"uid":"b","controller":true},{"uid":"c","name":"z","kind":"Tunnel"}]}}"#
         ).apply(to: live, schema: .metadataOnly)
         #expect(
             patched
                 == [
                     "metadata": [
                         "ownerReferences": [
-                            ["uid": "a", "name": "x", "kind": "Route"], ["uid": "b", "name": "y", "kind": "Route", "controller": true],
+                            ["uid": "a", "name": "x", "kind": "Route"],
+                            ["uid": "b", "name": "y", "kind": "Route", "controller": true],
                             ["uid": "c", "name": "z", "kind": "Tunnel"],
                         ]
                     ]
                 ]
         )
-        let deleted = try StrategicMergePatch(json: #"{"metadata":{"ownerReferences":[{"uid":"a","$patch":"delete"}]}}"#)
-            .apply(to: live, schema: .metadataOnly)
+        let deleted = try StrategicMergePatch(
+            json: #"{"metadata":{"ownerReferences":[{"uid":"a","$patch":"delete"}]}}"#
+        )
+        .apply(to: live, schema: .metadataOnly)
         #expect(deleted == ["metadata": ["ownerReferences": [["uid": "b", "name": "y", "kind": "Route"]]]])
     }
 
@@ -285,13 +349,19 @@ import Testing
         #expect(try patch(#"{"metadata":{"finalizers":["c","a"]}}"#) == ["metadata": ["finalizers": ["c", "a", "b"]]])
         #expect(try patch(#"{"metadata":{"finalizers":["b","c"]}}"#) == ["metadata": ["finalizers": ["a", "b", "c"]]])
         #expect(try patch(#"{"metadata":{"finalizers":["c"]}}"#) == ["metadata": ["finalizers": ["c", "a", "b"]]])
-        #expect(try patch(#"{"metadata":{"$deleteFromPrimitiveList/finalizers":["a"]}}"#) == ["metadata": ["finalizers": ["b"]]])
+        #expect(
+            try patch(#"{"metadata":{"$deleteFromPrimitiveList/finalizers":["a"]}}"#) == [
+                "metadata": ["finalizers": ["b"]]
+            ]
+        )
         #expect(
             try patch(#"{"metadata":{"$deleteFromPrimitiveList/finalizers":["a"],"finalizers":["c"]}}"#)
                 == ["metadata": ["finalizers": ["c", "b"]]]
         )
         #expect(
-            try patch(#"{"metadata":{"$setElementOrder/finalizers":["b","c"],"$deleteFromPrimitiveList/finalizers":["a"],"finalizers":["c"]}}"#)
+            try patch(
+                #"{"metadata":{"$setElementOrder/finalizers":["b","c"],"$deleteFromPrimitiveList/finalizers":["a"],"finalizers":["c"]}}"#
+            )
                 == ["metadata": ["finalizers": ["b", "c"]]]
         )
         #expect(try patch(#"{"metadata":{"finalizers":null}}"#) == ["metadata": [:]])
@@ -305,8 +375,10 @@ import Testing
                 "externalIPs": ["10.0.0.1"],
             ]
         ]
-        let patched = try StrategicMergePatch(json: #"{"spec":{"ports":[{"port":80,"targetPort":9090}],"externalIPs":["10.0.0.2"]}}"#)
-            .apply(to: live, schema: .service)
+        let patched = try StrategicMergePatch(
+            json: #"{"spec":{"ports":[{"port":80,"targetPort":9090}],"externalIPs":["10.0.0.2"]}}"#
+        )
+        .apply(to: live, schema: .service)
         #expect(
             patched
                 == [
@@ -321,15 +393,22 @@ import Testing
     @Test func namespaceFinalizersReplaceAndConditionsMergeByType() throws {
         let live: JSONValue = [
             "spec": ["finalizers": ["kubernetes"]],
-            "status": ["phase": "Active", "conditions": [["type": "A", "status": "True"], ["type": "B", "status": "False"]]],
+            "status": [
+                "phase": "Active", "conditions": [["type": "A", "status": "True"], ["type": "B", "status": "False"]],
+            ],
         ]
-        let patched = try StrategicMergePatch(json: #"{"spec":{"finalizers":[]},"status":{"conditions":[{"type":"B","status":"True"}]}}"#)
-            .apply(to: live, schema: .namespace)
+        let patched = try StrategicMergePatch(
+            json: #"{"spec":{"finalizers":[]},"status":{"conditions":[{"type":"B","status":"True"}]}}"#
+        )
+        .apply(to: live, schema: .namespace)
         #expect(
             patched
                 == [
                     "spec": ["finalizers": []],
-                    "status": ["phase": "Active", "conditions": [["type": "A", "status": "True"], ["type": "B", "status": "True"]]],
+                    "status": [
+                        "phase": "Active",
+                        "conditions": [["type": "A", "status": "True"], ["type": "B", "status": "True"]],
+                    ],
                 ]
         )
     }

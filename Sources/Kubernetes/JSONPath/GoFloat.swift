@@ -12,7 +12,8 @@ enum GoFloat {
         let parts = text.split(separator: "e", maxSplits: 1)
         let mantissa = parts[0]
         let exponent = parts.count > 1 ? Int(parts[1])! : 0
-        let pointOffset = mantissa.firstIndex(of: ".").map { mantissa.distance(from: mantissa.startIndex, to: $0) } ?? mantissa.count
+        let pointOffset =
+            mantissa.firstIndex(of: ".").map { mantissa.distance(from: mantissa.startIndex, to: $0) } ?? mantissa.count
         var digits = Array(mantissa.filter { $0 != "." })
         var decimalPoint = pointOffset + exponent
         while digits.first == "0" {

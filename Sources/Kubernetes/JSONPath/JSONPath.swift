@@ -90,7 +90,9 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
             case .text(let text):
                 output += text
             case .path(let path):
-                output += JSONPath.evaluate(path, on: document, root: document).map(JSONPath.text).joined(separator: " ")
+                output += JSONPath.evaluate(path, on: document, root: document).map(JSONPath.text).joined(
+                    separator: " "
+                )
             }
         }
         return output
@@ -135,7 +137,9 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
         case .indices(let indices):
             guard case .array(let elements) = value else { return [] }
             // Not `compactMap`: a `nil` literal would become `JSONValue.null` there.
-            return indices.map { $0 < 0 ? elements.count + $0 : $0 }.filter(elements.indices.contains).map { elements[$0] }
+            return indices.map { $0 < 0 ? elements.count + $0 : $0 }.filter(elements.indices.contains).map {
+                elements[$0]
+            }
         case .slice(let start, let end, let step):
             guard case .array(let elements) = value else { return [] }
             return slice(elements, start: start, end: end, step: step ?? 1)

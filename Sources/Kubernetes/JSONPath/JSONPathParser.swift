@@ -102,7 +102,9 @@ struct JSONPathParser {
                         continue
                     }
                     let name = parseName()
-                    guard !name.isEmpty else { throw peek == nil ? error("expected a name after \"..\"") : unexpected() }
+                    guard !name.isEmpty else {
+                        throw peek == nil ? error("expected a name after \"..\"") : unexpected()
+                    }
                     steps.append(.members([name]))
                     continue
                 }
@@ -240,7 +242,9 @@ struct JSONPathParser {
             return .literal(.string(try parseQuoted()))
         case let scalar? where scalar == "-" || ("0"..."9").contains(scalar):
             let start = index
-            while let next = peek, next == "-" || next == "+" || next == "." || next == "e" || next == "E" || ("0"..."9").contains(next) {
+            while let next = peek,
+                next == "-" || next == "+" || next == "." || next == "e" || next == "E" || ("0"..."9").contains(next)
+            {
                 index += 1
             }
             let number = String(String.UnicodeScalarView(scalars[start..<index]))

@@ -73,7 +73,10 @@ public struct JSONMergePatch: Sendable, Hashable {
         return .object(members)
     }
 
-    private static func difference(_ original: [String: JSONValue], _ modified: [String: JSONValue]) -> [String: JSONValue] {
+    private static func difference(
+        _ original: [String: JSONValue],
+        _ modified: [String: JSONValue]
+    ) -> [String: JSONValue] {
         var patch: [String: JSONValue] = [:]
         for key in original.keys where modified[key] == nil {
             patch[key] = .null

@@ -63,7 +63,10 @@ public struct JSONPatch: Sendable, Hashable {
     /// - Throws: ``PatchError`` with ``PatchError/Code/malformedPatch``.
     public init(document: JSONValue) throws(PatchError) {
         guard case .array(let elements) = document else {
-            throw PatchError(.malformedPatch, "invalid JSON patch: expected an array of operations, found \(document.typeName)")
+            throw PatchError(
+                .malformedPatch,
+                "invalid JSON patch: expected an array of operations, found \(document.typeName)"
+            )
         }
         var operations: [Operation] = []
         operations.reserveCapacity(elements.count)
@@ -84,7 +87,10 @@ public struct JSONPatch: Sendable, Hashable {
             throw PatchError(.malformedPatch, "invalid JSON patch: the body is not valid JSON")
         }
         if let name = JSONDuplicateMembers.firstDuplicate(in: json) {
-            throw PatchError(.malformedPatch, "invalid JSON patch: duplicate member \(JSONValue.string(name)) in an object")
+            throw PatchError(
+                .malformedPatch,
+                "invalid JSON patch: duplicate member \(JSONValue.string(name)) in an object"
+            )
         }
         try self.init(document: document)
     }
@@ -106,7 +112,9 @@ public struct JSONPatch: Sendable, Hashable {
     public var document: JSONValue {
         .array(
             operations.map { operation in
-                var members: [String: JSONValue] = ["op": .string(operation.name), "path": .string(operation.path.description)]
+                var members: [String: JSONValue] = [
+                    "op": .string(operation.name), "path": .string(operation.path.description),
+                ]
                 switch operation {
                 case .add(_, let value), .replace(_, let value), .test(_, let value): members["value"] = value
                 case .move(let from, _), .copy(let from, _): members["from"] = .string(from.description)
@@ -121,7 +129,10 @@ public struct JSONPatch: Sendable, Hashable {
 extension JSONPatch {
     private static func decodeOperation(_ element: JSONValue, index: Int) throws(PatchError) -> Operation {
         guard case .object(let members) = element else {
-            throw PatchError(.malformedPatch, "invalid JSON patch: operation \(index) is \(element.typeName), not an object")
+            throw PatchError(
+                .malformedPatch,
+                "invalid JSON patch: operation \(index) is \(element.typeName), not an object"
+            )
         }
         guard let opValue = members["op"] else {
             throw PatchError(.malformedPatch, "invalid JSON patch: operation \(index) has no \"op\"")
@@ -134,7 +145,10 @@ extension JSONPatch {
                 throw PatchError(.malformedPatch, "invalid JSON patch: \(op) operation \(index) has no \"\(member)\"")
             }
             guard case .string(let text) = value else {
-                throw PatchError(.malformedPatch, "invalid JSON patch: \"\(member)\" of \(op) operation \(index) must be a string")
+                throw PatchError(
+                    .malformedPatch,
+                    "invalid JSON patch: \"\(member)\" of \(op) operation \(index) must be a string"
+                )
             }
             do {
                 return try JSONPointer(text)
@@ -195,7 +209,10 @@ extension JSONPatch {
             }
         case .move(let from, let path):
             guard document[pointer: from] != nil else {
-                throw PatchError(.notApplicable, "move operation does not apply: doc is missing from path: \(quoted(from))")
+                throw PatchError(
+                    .notApplicable,
+                    "move operation does not apply: doc is missing from path: \(quoted(from))"
+                )
             }
             if from == path { return }
             if from.isPrefix(of: path) {
@@ -208,7 +225,10 @@ extension JSONPatch {
             try add(value, at: path, to: &document, op: op)
         case .copy(let from, let path):
             guard let value = document[pointer: from] else {
-                throw PatchError(.notApplicable, "copy operation does not apply: doc is missing from path: \(quoted(from))")
+                throw PatchError(
+                    .notApplicable,
+                    "copy operation does not apply: doc is missing from path: \(quoted(from))"
+                )
             }
             try add(value, at: path, to: &document, op: op)
         case .test(let path, let expected):
@@ -222,7 +242,12 @@ extension JSONPatch {
         }
     }
 
-    private static func add(_ value: JSONValue, at path: JSONPointer, to document: inout JSONValue, op: String) throws(PatchError) {
+    private static func add(
+        _ value: JSONValue,
+        at path: JSONPointer,
+        to document: inout JSONValue,
+        op: String
+    ) throws(PatchError) {
         guard let last = path.tokens.last else {
             document = value
             return
@@ -251,7 +276,11 @@ extension JSONPatch {
         }
     }
 
-    private static func remove(at path: JSONPointer, from document: inout JSONValue, op: String) throws(PatchError) -> JSONValue {
+    private static func remove(
+        at path: JSONPointer,
+        from document: inout JSONValue,
+        op: String
+    ) throws(PatchError) -> JSONValue {
         guard let last = path.tokens.last else {
             throw PatchError(.notApplicable, "\(op) operation does not apply: the whole document cannot be removed")
         }

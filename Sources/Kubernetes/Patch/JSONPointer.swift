@@ -26,7 +26,10 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
             return
         }
         guard text.hasPrefix("/") else {
-            throw PatchError(.malformedPatch, "invalid JSON pointer \(JSONValue.string(text)): must be empty or start with \"/\"")
+            throw PatchError(
+                .malformedPatch,
+                "invalid JSON pointer \(JSONValue.string(text)): must be empty or start with \"/\""
+            )
         }
         var tokens: [String] = []
         for rawToken in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
@@ -65,7 +68,8 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
     /// The array index a token denotes, for an array of `count` elements: `nil` unless the token is
     /// `0` or a decimal number without a leading zero.
     static func arrayIndex(_ token: String) -> Int? {
-        guard let first = token.utf8.first, token.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        guard let first = token.utf8.first,
+            token.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         else { return nil }
         if first == UInt8(ascii: "0") && token.utf8.count > 1 { return nil }
         return Int(token)

@@ -47,7 +47,8 @@ extension StrategicMergePatch {
     /// - Returns: The schema, or `nil` when the kind does not support strategic merge patch here.
     public static func schema(group: String, kind: String) -> Schema? {
         switch (group, kind) {
-        case ("", "ConfigMap"), ("", "Secret"), ("", "Event"), ("coordination.k8s.io", "Lease"), ("events.k8s.io", "Event"):
+        case ("", "ConfigMap"), ("", "Secret"), ("", "Event"), ("coordination.k8s.io", "Lease"),
+            ("events.k8s.io", "Event"):
             return .metadataOnly
         case ("", "Namespace"):
             return .namespace

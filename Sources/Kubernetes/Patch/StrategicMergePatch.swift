@@ -44,7 +44,10 @@ public struct StrategicMergePatch: Sendable, Hashable {
     /// - Throws: ``PatchError`` with ``PatchError/Code/malformedPatch`` when the value is not an object.
     public init(_ patch: JSONValue) throws(PatchError) {
         guard case .object(let members) = patch else {
-            throw PatchError(.malformedPatch, "invalid strategic merge patch: expected a JSON object, found \(patch.typeName)")
+            throw PatchError(
+                .malformedPatch,
+                "invalid strategic merge patch: expected a JSON object, found \(patch.typeName)"
+            )
         }
         self.patch = members
     }
@@ -72,7 +75,9 @@ public struct StrategicMergePatch: Sendable, Hashable {
     ///   directive, ``PatchError/Code/notApplicable`` (HTTP 422) when a list element lacks its merge
     ///   key or a merged list mixes element types.
     public func apply(to original: JSONValue, schema: Schema) throws(PatchError) -> JSONValue {
-        .object(try StrategicMergePatch.mergeObject(original.objectValue ?? [:], patch, schema: schema, path: FieldPath("")))
+        .object(
+            try StrategicMergePatch.mergeObject(original.objectValue ?? [:], patch, schema: schema, path: FieldPath(""))
+        )
     }
 }
 
@@ -154,8 +159,14 @@ extension StrategicMergePatch {
 
         for key in patch.keys.sorted() where key.hasPrefix(setElementOrderPrefix) {
             let orderValue = patch.removeValue(forKey: key)!
-            let field = try directiveField(key, prefix: setElementOrderPrefix, error: "invalid patch type of setElementOrder list")
-            guard case .array(let orderList) = orderValue else { throw malformed("invalid patch type of setElementOrder list") }
+            let field = try directiveField(
+                key,
+                prefix: setElementOrderPrefix,
+                error: "invalid patch type of setElementOrder list"
+            )
+            guard case .array(let orderList) = orderValue else {
+                throw malformed("invalid patch type of setElementOrder list")
+            }
             let fieldSchema = schema[field]
             let fieldPath = path.child(field)
             let originalList = try listValue(original[field], field: fieldPath)
@@ -189,19 +200,30 @@ extension StrategicMergePatch {
         }
 
         for (key, value) in deletions {
-            let field = try directiveField(key, prefix: deleteFromPrimitiveListPrefix, error: "invalid patch format of primitive list")
+            let field = try directiveField(
+                key,
+                prefix: deleteFromPrimitiveListPrefix,
+                error: "invalid patch format of primitive list"
+            )
             guard case .array(let toDelete) = value else { throw malformed("invalid patch format of primitive list") }
             guard case .array(let current)? = original[field] else { continue }
             let kind = try elementKind(current + toDelete)
             guard kind != .object else {
-                throw notApplicable("\(deleteFromPrimitiveListPrefix)/\(field) applies to a list of scalars, not of objects")
+                throw notApplicable(
+                    "\(deleteFromPrimitiveListPrefix)/\(field) applies to a list of scalars, not of objects"
+                )
             }
             original[field] = .array(current.filter { element in !toDelete.contains { $0.isEquivalent(to: element) } })
         }
         return original
     }
 
-    private static func mergeValue(_ original: JSONValue?, _ patch: JSONValue, schema: Schema, path: FieldPath) throws(PatchError) -> JSONValue {
+    private static func mergeValue(
+        _ original: JSONValue?,
+        _ patch: JSONValue,
+        schema: Schema,
+        path: FieldPath
+    ) throws(PatchError) -> JSONValue {
         switch (original, patch) {
         case (.object(let originalMembers)?, .object(let patchMembers)):
             if schema.strategy == .replace {
@@ -219,7 +241,12 @@ extension StrategicMergePatch {
         }
     }
 
-    private static func mergeList(_ original: [JSONValue], _ patch: [JSONValue], schema: Schema, path: FieldPath) throws(PatchError) -> [JSONValue] {
+    private static func mergeList(
+        _ original: [JSONValue],
+        _ patch: [JSONValue],
+        schema: Schema,
+        path: FieldPath
+    ) throws(PatchError) -> [JSONValue] {
         guard case .merge(let mergeKey) = schema.strategy else { return patch.map(discardingNulls) }
         if original.isEmpty && patch.isEmpty { return original }
         if try elementKind(original + patch) != .object {
@@ -267,7 +294,9 @@ extension StrategicMergePatch {
         for members in plainElements {
             guard let keyValue = members[mergeKey] else { throw noMergeKey(.object(members), mergeKey) }
             if let index = merged.firstIndex(where: { $0.objectValue?[mergeKey]?.isEquivalent(to: keyValue) == true }) {
-                merged[index] = .object(try mergeObject(merged[index].objectValue!, members, schema: schema, path: path))
+                merged[index] = .object(
+                    try mergeObject(merged[index].objectValue!, members, schema: schema, path: path)
+                )
             } else {
                 merged.append(.object(try mergeObject([:], members, schema: schema, path: path)))
             }
@@ -278,7 +307,12 @@ extension StrategicMergePatch {
     /// Orders a merged list as `strategicpatch.normalizeElementOrder` does: the elements found in
     /// `patchOrder` sorted by it, the others sorted by `serverOrder`, then the two interleaved,
     /// taking the original element first only when both are in `serverOrder` and it comes first there.
-    private static func order(_ merged: [JSONValue], patchOrder: [JSONValue], serverOrder: [JSONValue], mergeKey: String?) -> [JSONValue] {
+    private static func order(
+        _ merged: [JSONValue],
+        patchOrder: [JSONValue],
+        serverOrder: [JSONValue],
+        mergeKey: String?
+    ) -> [JSONValue] {
         func identity(_ element: JSONValue) -> JSONValue {
             guard let mergeKey else { return element }
             return element.objectValue?[mergeKey] ?? .null
@@ -314,7 +348,8 @@ extension StrategicMergePatch {
             } else if j == right.count {
                 result.append(left[i])
                 i += 1
-            } else if let leftIndex = index(of: left[i], in: serverOrder), let rightIndex = index(of: right[j], in: serverOrder),
+            } else if let leftIndex = index(of: left[i], in: serverOrder),
+                let rightIndex = index(of: right[j], in: serverOrder),
                 leftIndex < rightIndex
             {
                 result.append(left[i])
@@ -328,7 +363,11 @@ extension StrategicMergePatch {
     }
 
     /// Checks that the non-deleting elements of a patch list appear in the `$setElementOrder` list in the same order.
-    private static func validateOrder(_ patchList: [JSONValue], _ orderList: [JSONValue], mergeKey: String?) throws(PatchError) {
+    private static func validateOrder(
+        _ patchList: [JSONValue],
+        _ orderList: [JSONValue],
+        mergeKey: String?
+    ) throws(PatchError) {
         if patchList.isEmpty || orderList.isEmpty { return }
         var elements = patchList
         if mergeKey != nil {
@@ -356,7 +395,11 @@ extension StrategicMergePatch {
         }
     }
 
-    private static func sameIdentity(_ left: JSONValue, _ right: JSONValue, mergeKey: String?) throws(PatchError) -> Bool {
+    private static func sameIdentity(
+        _ left: JSONValue,
+        _ right: JSONValue,
+        mergeKey: String?
+    ) throws(PatchError) -> Bool {
         guard let mergeKey else { return left.isEquivalent(to: right) }
         guard let leftKey = left.objectValue?[mergeKey] else { throw noMergeKey(left, mergeKey) }
         guard let rightKey = right.objectValue?[mergeKey] else { throw noMergeKey(right, mergeKey) }
@@ -391,7 +434,9 @@ extension StrategicMergePatch {
     private static func listValue(_ value: JSONValue?, field: FieldPath) throws(PatchError) -> [JSONValue]? {
         guard let value else { return nil }
         guard case .array(let elements) = value else {
-            throw notApplicable("\(field) must be a list to be ordered by \(setElementOrderPrefix), not \(value.typeName)")
+            throw notApplicable(
+                "\(field) must be a list to be ordered by \(setElementOrderPrefix), not \(value.typeName)"
+            )
         }
         return elements
     }

@@ -47,7 +47,10 @@ public enum KubernetesProtobuf {
     ///   another kind or a content encoding.
     public static func decode(_ body: [UInt8]) throws(KubernetesProtobufError) -> JSONValue {
         guard body.starts(with: magic) else {
-            throw KubernetesProtobufError(.missingMagic, "the body does not start with the Kubernetes protobuf magic number \"k8s\\0\"")
+            throw KubernetesProtobufError(
+                .missingMagic,
+                "the body does not start with the Kubernetes protobuf magic number \"k8s\\0\""
+            )
         }
         var reader = ProtobufReader(body[magic.count...], messageName: "runtime.Unknown")
         var apiVersion = ""
@@ -71,7 +74,10 @@ public enum KubernetesProtobuf {
             }
         }
         guard contentEncoding.isEmpty else {
-            throw KubernetesProtobufError(.unsupported, "unsupported content encoding \(JSONValue.string(contentEncoding))")
+            throw KubernetesProtobufError(
+                .unsupported,
+                "unsupported content encoding \(JSONValue.string(contentEncoding))"
+            )
         }
         guard apiVersion == "v1", supportedKinds.contains(kind) else {
             throw KubernetesProtobufError(
@@ -92,7 +98,10 @@ public enum KubernetesProtobuf {
         return .object(object)
     }
 
-    private static func decodeSecret(_ bytes: ArraySlice<UInt8>, into object: inout [String: JSONValue]) throws(KubernetesProtobufError) {
+    private static func decodeSecret(
+        _ bytes: ArraySlice<UInt8>,
+        into object: inout [String: JSONValue]
+    ) throws(KubernetesProtobufError) {
         var reader = ProtobufReader(bytes, messageName: "Secret")
         var data: [String: JSONValue] = [:]
         var stringData: [String: JSONValue] = [:]
@@ -100,11 +109,19 @@ public enum KubernetesProtobuf {
             switch field.number {
             case 1: object["metadata"] = .object(try decodeObjectMeta(try reader.bytes(field, "metadata")))
             case 2:
-                let (key, value) = try mapEntry(try reader.bytes(field, "data"), messageName: "Secret.data", bytesValue: true)
+                let (key, value) = try mapEntry(
+                    try reader.bytes(field, "data"),
+                    messageName: "Secret.data",
+                    bytesValue: true
+                )
                 data[key] = value
             case 3: object["type"] = .string(try reader.string(field, "type"))
             case 4:
-                let (key, value) = try mapEntry(try reader.bytes(field, "stringData"), messageName: "Secret.stringData", bytesValue: false)
+                let (key, value) = try mapEntry(
+                    try reader.bytes(field, "stringData"),
+                    messageName: "Secret.stringData",
+                    bytesValue: false
+                )
                 stringData[key] = value
             case 5: object["immutable"] = .bool(try reader.bool(field, "immutable"))
             default: try reader.skip(field)
@@ -115,7 +132,10 @@ public enum KubernetesProtobuf {
         if !stringData.isEmpty { object["stringData"] = .object(stringData) }
     }
 
-    private static func decodeConfigMap(_ bytes: ArraySlice<UInt8>, into object: inout [String: JSONValue]) throws(KubernetesProtobufError) {
+    private static func decodeConfigMap(
+        _ bytes: ArraySlice<UInt8>,
+        into object: inout [String: JSONValue]
+    ) throws(KubernetesProtobufError) {
         var reader = ProtobufReader(bytes, messageName: "ConfigMap")
         var data: [String: JSONValue] = [:]
         var binaryData: [String: JSONValue] = [:]
@@ -123,10 +143,18 @@ public enum KubernetesProtobuf {
             switch field.number {
             case 1: object["metadata"] = .object(try decodeObjectMeta(try reader.bytes(field, "metadata")))
             case 2:
-                let (key, value) = try mapEntry(try reader.bytes(field, "data"), messageName: "ConfigMap.data", bytesValue: false)
+                let (key, value) = try mapEntry(
+                    try reader.bytes(field, "data"),
+                    messageName: "ConfigMap.data",
+                    bytesValue: false
+                )
                 data[key] = value
             case 3:
-                let (key, value) = try mapEntry(try reader.bytes(field, "binaryData"), messageName: "ConfigMap.binaryData", bytesValue: true)
+                let (key, value) = try mapEntry(
+                    try reader.bytes(field, "binaryData"),
+                    messageName: "ConfigMap.binaryData",
+                    bytesValue: true
+                )
                 binaryData[key] = value
             case 4: object["immutable"] = .bool(try reader.bool(field, "immutable"))
             default: try reader.skip(field)
@@ -136,7 +164,10 @@ public enum KubernetesProtobuf {
         if !binaryData.isEmpty { object["binaryData"] = .object(binaryData) }
     }
 
-    private static func decodeNamespace(_ bytes: ArraySlice<UInt8>, into object: inout [String: JSONValue]) throws(KubernetesProtobufError) {
+    private static func decodeNamespace(
+        _ bytes: ArraySlice<UInt8>,
+        into object: inout [String: JSONValue]
+    ) throws(KubernetesProtobufError) {
         var reader = ProtobufReader(bytes, messageName: "Namespace")
         while let field = try reader.nextField() {
             switch field.number {
@@ -171,14 +202,18 @@ public enum KubernetesProtobuf {
         }
     }
 
-    private static func decodeObjectMeta(_ bytes: ArraySlice<UInt8>) throws(KubernetesProtobufError) -> [String: JSONValue] {
+    private static func decodeObjectMeta(
+        _ bytes: ArraySlice<UInt8>
+    ) throws(KubernetesProtobufError) -> [String: JSONValue] {
         var reader = ProtobufReader(bytes, messageName: "ObjectMeta")
         var meta: [String: JSONValue] = [:]
         var labels: [String: JSONValue] = [:]
         var annotations: [String: JSONValue] = [:]
         var ownerReferences: [JSONValue] = []
         var finalizers: [JSONValue] = []
-        let stringFields = [1: "name", 2: "generateName", 3: "namespace", 4: "selfLink", 5: "uid", 6: "resourceVersion"]
+        let stringFields = [
+            1: "name", 2: "generateName", 3: "namespace", 4: "selfLink", 5: "uid", 6: "resourceVersion",
+        ]
         while let field = try reader.nextField() {
             switch field.number {
             case 1...6:
@@ -195,7 +230,11 @@ public enum KubernetesProtobuf {
             case 10:
                 meta["deletionGracePeriodSeconds"] = .integer(try reader.int64(field, "deletionGracePeriodSeconds"))
             case 11:
-                let (key, value) = try mapEntry(try reader.bytes(field, "labels"), messageName: "ObjectMeta.labels", bytesValue: false)
+                let (key, value) = try mapEntry(
+                    try reader.bytes(field, "labels"),
+                    messageName: "ObjectMeta.labels",
+                    bytesValue: false
+                )
                 labels[key] = value
             case 12:
                 let (key, value) = try mapEntry(
@@ -219,7 +258,9 @@ public enum KubernetesProtobuf {
         return meta
     }
 
-    private static func decodeOwnerReference(_ bytes: ArraySlice<UInt8>) throws(KubernetesProtobufError) -> [String: JSONValue] {
+    private static func decodeOwnerReference(
+        _ bytes: ArraySlice<UInt8>
+    ) throws(KubernetesProtobufError) -> [String: JSONValue] {
         var reader = ProtobufReader(bytes, messageName: "OwnerReference")
         var reference: [String: JSONValue] = [:]
         let stringFields = [1: "kind", 3: "name", 4: "uid", 5: "apiVersion"]

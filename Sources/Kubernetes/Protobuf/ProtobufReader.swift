@@ -111,10 +111,14 @@ struct ProtobufReader {
         case .fixed32: try readFixed(4, "fixed32")
         case .lengthDelimited: _ = try readLengthDelimited()
         case .endGroup:
-            throw malformed("unexpected end-group tag for field \(field.number) at offset \(field.offset) of \(messageName)")
+            throw malformed(
+                "unexpected end-group tag for field \(field.number) at offset \(field.offset) of \(messageName)"
+            )
         case .startGroup:
             guard depth < ProtobufReader.maximumGroupDepth else {
-                throw malformed("groups nested more than \(ProtobufReader.maximumGroupDepth) deep at offset \(field.offset) of \(messageName)")
+                throw malformed(
+                    "groups nested more than \(ProtobufReader.maximumGroupDepth) deep at offset \(field.offset) of \(messageName)"
+                )
             }
             while true {
                 guard let inner = try nextField() else {
@@ -151,7 +155,9 @@ struct ProtobufReader {
     mutating func string(_ field: Field, _ name: String) throws(KubernetesProtobufError) -> String {
         let value = try bytes(field, name)
         guard let string = String(validating: value, as: UTF8.self) else {
-            throw malformed("field \(field.number) (\(name)) of \(messageName) at offset \(field.offset) is not valid UTF-8")
+            throw malformed(
+                "field \(field.number) (\(name)) of \(messageName) at offset \(field.offset) is not valid UTF-8"
+            )
         }
         return string
     }

@@ -56,7 +56,9 @@ public struct FieldSelector: Sendable, Hashable, CustomStringConvertible {
             guard let (field, op, rawValue) = FieldSelector.splitTerm(term) else {
                 throw SelectorError(.invalidSelector, "invalid selector: '\(text)'; can't understand '\(term)'")
             }
-            requirements.append(Requirement(field: field, isEqual: op != "!=", value: try FieldSelector.unescape(rawValue)))
+            requirements.append(
+                Requirement(field: field, isEqual: op != "!=", value: try FieldSelector.unescape(rawValue))
+            )
         }
         self.requirements = requirements
     }
@@ -116,7 +118,10 @@ public struct FieldSelector: Sendable, Hashable, CustomStringConvertible {
         for character in value {
             if escaping {
                 guard character == "\\" || character == "," || character == "=" else {
-                    throw SelectorError(.invalidSelector, "invalid field selector: invalid escape sequence: \\\(character)")
+                    throw SelectorError(
+                        .invalidSelector,
+                        "invalid field selector: invalid escape sequence: \\\(character)"
+                    )
                 }
                 result.append(character)
                 escaping = false
@@ -124,7 +129,11 @@ public struct FieldSelector: Sendable, Hashable, CustomStringConvertible {
             }
             switch character {
             case "\\": escaping = true
-            case ",", "=": throw SelectorError(.invalidSelector, "invalid field selector: unescaped character in value: \(character)")
+            case ",", "=":
+                throw SelectorError(
+                    .invalidSelector,
+                    "invalid field selector: unescaped character in value: \(character)"
+                )
             default: result.append(character)
             }
         }

@@ -54,19 +54,27 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
             switch `operator` {
             case .in, .notIn:
                 if values.isEmpty {
-                    problems.append("values: Invalid value: \(goValues): for 'in', 'notin' operators, values set can't be empty")
+                    problems.append(
+                        "values: Invalid value: \(goValues): for 'in', 'notin' operators, values set can't be empty"
+                    )
                 }
             case .equals, .doubleEquals, .notEquals:
                 if values.count != 1 {
-                    problems.append("values: Invalid value: \(goValues): exact-match compatibility requires one single value")
+                    problems.append(
+                        "values: Invalid value: \(goValues): exact-match compatibility requires one single value"
+                    )
                 }
             case .exists, .doesNotExist:
                 if !values.isEmpty {
-                    problems.append("values: Invalid value: \(goValues): values set must be empty for exists and does not exist")
+                    problems.append(
+                        "values: Invalid value: \(goValues): values set must be empty for exists and does not exist"
+                    )
                 }
             case .greaterThan, .lessThan:
                 if values.count != 1 {
-                    problems.append("values: Invalid value: \(goValues): for 'Gt', 'Lt' operators, exactly one value is required")
+                    problems.append(
+                        "values: Invalid value: \(goValues): for 'Gt', 'Lt' operators, exactly one value is required"
+                    )
                 }
                 for (index, value) in values.enumerated() where Int64(value) == nil {
                     problems.append(
@@ -105,7 +113,9 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
             case .doesNotExist:
                 return label == nil
             case .greaterThan, .lessThan:
-                guard let label, let labelValue = Int64(label), values.count == 1, let bound = Int64(values[0]) else { return false }
+                guard let label, let labelValue = Int64(label), values.count == 1, let bound = Int64(values[0]) else {
+                    return false
+                }
                 return `operator` == .greaterThan ? labelValue > bound : labelValue < bound
             }
         }
@@ -140,7 +150,8 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     /// A selector of requirements that must all hold.
     public init(_ requirements: [Requirement]) {
         self.init(
-            requirements: requirements.enumerated().sorted { ($0.element.key, $0.offset) < ($1.element.key, $1.offset) }.map(\.element),
+            requirements: requirements.enumerated().sorted { ($0.element.key, $0.offset) < ($1.element.key, $1.offset) }
+                .map(\.element),
             selectsNothing: false
         )
     }
@@ -222,7 +233,10 @@ extension LabelSelector {
 
     private static func requirement(from expression: JSONValue, index: Int) throws(SelectorError) -> Requirement {
         guard case .object(let members) = expression else {
-            throw SelectorError(.invalidSelector, "matchExpressions[\(index)] must be an object, not \(expression.typeName)")
+            throw SelectorError(
+                .invalidSelector,
+                "matchExpressions[\(index)] must be an object, not \(expression.typeName)"
+            )
         }
         guard case .string(let key)? = members["key"] else {
             throw SelectorError(.invalidSelector, "matchExpressions[\(index)].key must be a string")
@@ -251,7 +265,10 @@ extension LabelSelector {
         case "Exists": op = .exists
         case "DoesNotExist": op = .doesNotExist
         default:
-            throw SelectorError(.invalidSelector, "\(JSONValue.string(operatorName)) is not a valid label selector operator")
+            throw SelectorError(
+                .invalidSelector,
+                "\(JSONValue.string(operatorName)) is not a valid label selector operator"
+            )
         }
         return try Requirement(key: key, operator: op, values: values)
     }

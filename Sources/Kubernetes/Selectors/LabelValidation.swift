@@ -34,7 +34,11 @@ public enum LabelValidation {
         default:
             return [
                 "a qualified name "
-                    + regexError(qualifiedNameMessage, qualifiedNamePattern, examples: ["MyName", "my.name", "123-abc"])
+                    + regexError(
+                        qualifiedNameMessage,
+                        qualifiedNamePattern,
+                        examples: ["MyName", "my.name", "123-abc"]
+                    )
                     + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
             ]
         }
@@ -44,7 +48,14 @@ public enum LabelValidation {
             errors.append("name part must be no more than 63 characters")
         }
         if !isQualifiedNamePart(name.utf8) {
-            errors.append("name part " + regexError(qualifiedNameMessage, qualifiedNamePattern, examples: ["MyName", "my.name", "123-abc"]))
+            errors.append(
+                "name part "
+                    + regexError(
+                        qualifiedNameMessage,
+                        qualifiedNamePattern,
+                        examples: ["MyName", "my.name", "123-abc"]
+                    )
+            )
         }
         return errors
     }
@@ -98,7 +109,8 @@ public enum LabelValidation {
 
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
             return false
@@ -109,12 +121,15 @@ public enum LabelValidation {
         guard let first = bytes.first, isAlphanumeric(first), let last = bytes.last, isAlphanumeric(last) else {
             return false
         }
-        return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+        return bytes.allSatisfy {
+            isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+        }
     }
 
     private static func isDNS1123Label<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bool {
         func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
         }
         guard let first = bytes.first, isLowerAlphanumeric(first), let last = bytes.last, isLowerAlphanumeric(last)
         else { return false }
