@@ -20,6 +20,15 @@ import Testing
         #expect(HumanDuration.format(.seconds(seconds)) == expected)
     }
 
+    @Test func formatsSecondsAsDoubles() {
+        #expect(HumanDuration.format(seconds: 125.7) == "2m5s")
+        #expect(HumanDuration.format(seconds: -1.5) == "0s")
+        #expect(HumanDuration.format(seconds: .infinity) == "292471208677y")
+        #expect(HumanDuration.format(seconds: 1e300) == "292471208677y")
+        #expect(HumanDuration.format(seconds: -.infinity) == "<invalid>")
+        #expect(HumanDuration.format(seconds: .nan) == "<invalid>")
+    }
+
     @Test func truncatesSubsecondDurations() {
         #expect(HumanDuration.format(.milliseconds(1999)) == "1s")
         #expect(HumanDuration.format(.milliseconds(-1999)) == "0s")

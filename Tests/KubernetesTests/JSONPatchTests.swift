@@ -361,6 +361,12 @@ import Testing
         }
     }
 
+    @Test func theStaticFormAppliesTheSame() {
+        #expect(
+            JSONMergePatch.apply(["a": nil, "b": ["c": 1]], to: ["a": 1, "b": ["d": 2]]) == ["b": ["c": 1, "d": 2]]
+        )
+    }
+
     @Test func invalidJSONIsABadRequest() {
         let error = #expect(throws: PatchError.self) { try JSONMergePatch(json: "{") }
         #expect(error?.message == "invalid JSON merge patch: the body is not valid JSON")

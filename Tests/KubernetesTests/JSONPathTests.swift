@@ -65,14 +65,14 @@ import Testing
 
     @Test(arguments: expressions)
     func evaluatesExpressions(expression: String, expected: [JSONValue]) throws {
-        #expect(try JSONPath(expression).evaluate(JSONPathTests.route) == expected)
+        #expect(try JSONPath(parsing: expression).evaluate(JSONPathTests.route) == expected)
     }
 
     @Test func evaluatesAgainstLists() throws {
         let list: JSONValue = ["items": [["metadata": ["name": "a"]], ["metadata": ["name": "b"]]]]
-        #expect(try JSONPath(".items[0].metadata.name").evaluate(list) == ["a"])
-        #expect(try JSONPath("{.items[*].metadata.name}").evaluate(list) == ["a", "b"])
-        #expect(try JSONPath(#"{.items[?(@.metadata.name=="b")].metadata.name}"#).evaluate(list) == ["b"])
+        #expect(try JSONPath(parsing: ".items[0].metadata.name").evaluate(list) == ["a"])
+        #expect(try JSONPath(parsing: "{.items[*].metadata.name}").evaluate(list) == ["a", "b"])
+        #expect(try JSONPath(parsing: #"{.items[?(@.metadata.name=="b")].metadata.name}"#).evaluate(list) == ["b"])
     }
 
     @Test(arguments: [
@@ -86,7 +86,7 @@ import Testing
         (#"{'\t'}{.metadata.name}"#, "\tweb"),
     ])
     func rendersKubectlTemplates(template: String, expected: String) throws {
-        #expect(try JSONPath(template).render(JSONPathTests.route) == expected)
+        #expect(try JSONPath(parsing: template).render(JSONPathTests.route) == expected)
     }
 
     @Test(arguments: [
@@ -102,23 +102,23 @@ import Testing
         ("..", #"expected a name after ".." at offset 2 of "..""#),
     ])
     func syntaxErrorsNameTheOffset(expression: String, message: String) {
-        let error = #expect(throws: JSONPathError.self) { try JSONPath(expression) }
+        let error = #expect(throws: JSONPathError.self) { try JSONPath(parsing: expression) }
         #expect(error?.message == message)
         #expect(error?.code == .invalidSyntax)
     }
 
     @Test func unsupportedConstructsAreReportedAsSuch() {
-        let range = #expect(throws: JSONPathError.self) { try JSONPath("{range .items[*]}{.x}{end}") }
+        let range = #expect(throws: JSONPathError.self) { try JSONPath(parsing: "{range .items[*]}{.x}{end}") }
         #expect(range?.code == .unsupported)
         #expect(range?.message == #""range" is not supported at offset 1 of "{range .items[*]}{.x}{end}""#)
-        let regex = #expect(throws: JSONPathError.self) { try JSONPath(".a[?(@.b=~/x/)]") }
+        let regex = #expect(throws: JSONPathError.self) { try JSONPath(parsing: ".a[?(@.b=~/x/)]") }
         #expect(regex?.code == .unsupported)
     }
 
     @Test func keepsTheExpressionAsWritten() throws {
-        #expect(try JSONPath(" .spec.host ").description == " .spec.host ")
-        #expect(try JSONPath(".a") == JSONPath(".a"))
-        #expect(try JSONPath(".a") != JSONPath(".b"))
+        #expect(try JSONPath(parsing: " .spec.host ").description == " .spec.host ")
+        #expect(try JSONPath(parsing: ".a") == JSONPath(parsing: ".a"))
+        #expect(try JSONPath(parsing: ".a") != JSONPath(parsing: ".b"))
     }
 }
 
@@ -126,7 +126,7 @@ import Testing
     static let now = Date(timeIntervalSince1970: 1_735_689_604)  // 2025-01-01T00:00:04Z
 
     func cell(_ path: String, _ type: String, _ object: JSONValue = JSONPathTests.route) throws -> JSONValue {
-        try JSONPath(path).tableCell(for: object, type: type, now: TableCellTests.now)
+        try JSONPath(parsing: path).tableCell(for: object, type: type, now: TableCellTests.now)
     }
 
     @Test func stringColumns() throws {

@@ -283,6 +283,34 @@ import Testing
         #expect(StrategicMergePatch.schema(apiVersion: "coordination.k8s.io/v1", kind: "Secret") == nil)
     }
 
+    @Test func applyingByKindFindsTheSchemaOrAnswers415() throws {
+        let lease: JSONValue = ["spec": ["holderIdentity": "a"], "metadata": ["finalizers": ["x"]]]
+        #expect(
+            try StrategicMergePatch.apply(["metadata": ["finalizers": ["y"]]], to: lease, kind: "Lease")
+                == ["spec": ["holderIdentity": "a"], "metadata": ["finalizers": ["y", "x"]]]
+        )
+        #expect(
+            try StrategicMergePatch.apply(
+                ["spec": ["ports": [["port": 80, "name": "b"]]]],
+                to: ["spec": ["ports": [["port": 80, "name": "a"]]]],
+                group: "",
+                kind: "Service"
+            )
+                == ["spec": ["ports": [["port": 80, "name": "b"]]]]
+        )
+        let error = #expect(throws: PatchError.self) {
+            try StrategicMergePatch.apply([:], to: [:], group: "portcullis.io", kind: "Route")
+        }
+        #expect(error?.code == .unsupportedMediaType)
+        #expect(error?.httpStatusCode == 415)
+        #expect(
+            error?.message
+                == "application/strategic-merge-patch+json is not supported by Route.portcullis.io: the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        )
+        #expect(throws: PatchError.self) { try StrategicMergePatch.apply([:], to: [:], group: "", kind: "Lease") }
+        #expect(throws: PatchError.self) { try StrategicMergePatch.apply([1], to: [:], kind: "Secret") }
+    }
+
     @Test func kubectlApplyOfAConfigMapMergesDataAndAnnotations() throws {
         let live: JSONValue = [
             "apiVersion": "v1", "kind": "ConfigMap",

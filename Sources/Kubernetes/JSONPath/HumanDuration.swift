@@ -56,9 +56,18 @@ public enum HumanDuration {
         return "\(hours / 24 / 365)y"
     }
 
+    /// ``format(_:)`` of a number of seconds (`now.timeIntervalSince(created)`).
+    public static func format(seconds: Double) -> String {
+        // Beyond ±9e15 s (285 million years) the conversion to Duration would lose its meaning.
+        guard seconds.isFinite, abs(seconds) < 9e15 else {
+            return seconds > 0 ? format(.seconds(Int64.max)) : "<invalid>"
+        }
+        return format(.seconds(seconds))
+    }
+
     /// The age of something created at `timestamp`, as of `now`.
     public static func age(of timestamp: Date, now: Date) -> String {
-        format(.seconds(now.timeIntervalSince(timestamp)))
+        format(seconds: now.timeIntervalSince(timestamp))
     }
 
     /// The age of an RFC 3339 timestamp as a Table's `date` cell shows it

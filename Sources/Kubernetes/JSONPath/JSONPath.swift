@@ -65,7 +65,7 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
     /// (`{.metadata.name}{"\t"}{.spec.host}`).
     ///
     /// - Throws: ``JSONPathError`` naming the offending offset.
-    public init(_ expression: String) throws(JSONPathError) {
+    public init(parsing expression: String) throws(JSONPathError) {
         var parser = JSONPathParser(expression)
         self.description = expression
         self.segments = try parser.parseTemplate()

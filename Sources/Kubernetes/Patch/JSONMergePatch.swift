@@ -40,6 +40,11 @@ public struct JSONMergePatch: Sendable, Hashable {
         JSONMergePatch.merge(patch, into: target)
     }
 
+    /// Applies a merge patch document to a target: `JSONMergePatch(patch).apply(to: target)`.
+    public static func apply(_ patch: JSONValue, to target: JSONValue) -> JSONValue {
+        merge(patch, into: target)
+    }
+
     /// The smallest merge patch that turns `original` into `modified`.
     ///
     /// When both are objects the patch holds only the members that differ: `null` for a removed

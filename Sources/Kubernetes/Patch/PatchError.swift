@@ -3,7 +3,8 @@
 ///
 /// The ``code`` tells the API server which answer to give (``httpStatusCode``): a patch document that
 /// is not a valid patch of its type is a `400 BadRequest`; a valid patch that does not apply to the
-/// object (a missing path, a failed `test`) is a `422 Unprocessable Entity`, as kube-apiserver answers.
+/// object (a missing path, a failed `test`) is a `422 Unprocessable Entity`, as kube-apiserver answers;
+/// a strategic merge patch of a kind without patch strategies is a `415 Unsupported Media Type`.
 /// Two errors are equal when their codes are; the message and source location are kept for diagnosis.
 public struct PatchError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure. New codes may be added.
@@ -12,6 +13,7 @@ public struct PatchError: Error, Sendable, Hashable, CustomStringConvertible {
             case malformedPatch
             case notApplicable
             case testFailed
+            case unsupportedMediaType
         }
 
         private let base: Base
@@ -23,6 +25,9 @@ public struct PatchError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notApplicable = Code(.notApplicable)
         /// A JSON patch `test` operation found a different value (HTTP 422).
         public static let testFailed = Code(.testFailed)
+        /// The patch type is not supported for this kind, as strategic merge patch is not for
+        /// custom resources (HTTP 415).
+        public static let unsupportedMediaType = Code(.unsupportedMediaType)
 
         public var description: String { base.rawValue }
     }
@@ -42,8 +47,15 @@ public struct PatchError: Error, Sendable, Hashable, CustomStringConvertible {
         self.line = line
     }
 
-    /// The HTTP status kube-apiserver answers with: 400 for a malformed patch, 422 otherwise.
-    public var httpStatusCode: Int { code == .malformedPatch ? 400 : 422 }
+    /// The HTTP status kube-apiserver answers with: 400 for a malformed patch, 415 for a patch type
+    /// the kind does not support, 422 otherwise.
+    public var httpStatusCode: Int {
+        switch code {
+        case .malformedPatch: return 400
+        case .unsupportedMediaType: return 415
+        default: return 422
+        }
+    }
 
     public var description: String { message }
 

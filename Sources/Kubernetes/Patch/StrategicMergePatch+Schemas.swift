@@ -59,6 +59,34 @@ extension StrategicMergePatch {
         }
     }
 
+    /// Applies a strategic merge patch document to an object of a built-in kind.
+    ///
+    /// - Parameters:
+    ///   - patch: The patch document.
+    ///   - original: The object.
+    ///   - group: The kind's API group, or `nil` to find the kind among all the kinds served
+    ///     (kind names are unique there except Event, whose two groups patch alike).
+    ///   - kind: The kind, `Secret`.
+    /// - Returns: The patched object.
+    /// - Throws: ``PatchError``: ``PatchError/Code/unsupportedMediaType`` (HTTP 415) for a kind
+    ///   without a schema, such as a custom resource; otherwise as ``apply(to:schema:)``.
+    public static func apply(
+        _ patch: JSONValue,
+        to original: JSONValue,
+        group: String? = nil,
+        kind: String
+    ) throws(PatchError) -> JSONValue {
+        let groups = group.map { [$0] } ?? ["", "coordination.k8s.io", "events.k8s.io"]
+        guard let schema = groups.lazy.compactMap({ schema(group: $0, kind: kind) }).first else {
+            let groupVersionKind = group.map { $0.isEmpty ? kind : "\(kind).\($0)" } ?? kind
+            throw PatchError(
+                .unsupportedMediaType,
+                "application/strategic-merge-patch+json is not supported by \(groupVersionKind): the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+            )
+        }
+        return try StrategicMergePatch(patch).apply(to: original, schema: schema)
+    }
+
     /// ``schema(group:kind:)`` for an `apiVersion` such as `v1` or `coordination.k8s.io/v1`.
     public static func schema(apiVersion: String, kind: String) -> Schema? {
         let group = apiVersion.contains("/") ? String(apiVersion.prefix { $0 != "/" }) : ""
