@@ -20,6 +20,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
@@ -59,12 +62,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The embedded Kubernetes-compatible API server: storage, watch, discovery, OpenAPI, HTTPS.
+        .target(
+            name: "KubernetesAPIServer",
+            dependencies: [
+                "Kubernetes",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The thin `portcullis` command line.
         .executableTarget(
             name: "portcullis",
             dependencies: [
                 "Kubernetes",
+                "KubernetesAPIServer",
+                "PKI",
                 "PortcullisAPI",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -78,6 +97,17 @@ let package = Package(
         .testTarget(
             name: "KubernetesTests",
             dependencies: ["Kubernetes", "PortcullisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KubernetesAPIServerTests",
+            dependencies: [
+                "KubernetesAPIServer", "Kubernetes", "PKI", "PortcullisTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -22,13 +22,28 @@ public struct ExternalTool: Sendable {
         public var stderr: String
     }
 
-    /// Runs the program to completion.
+    /// Runs the program to completion, blocking the calling thread.
     public func run(_ arguments: [String]) throws -> Output {
-        try ExternalTool.run(url ?? URL(fileURLWithPath: name), arguments)
+        try ExternalTool.runBlocking(url ?? URL(fileURLWithPath: name), arguments)
     }
 
-    /// Runs any executable to completion, capturing both output streams.
-    public static func run(_ executable: URL, _ arguments: [String]) throws -> Output {
+    /// Runs the program to completion without blocking the cooperative pool.
+    public func run(_ arguments: [String]) async throws -> Output {
+        try await ExternalTool.run(url ?? URL(fileURLWithPath: name), arguments)
+    }
+
+    /// Runs any executable to completion, capturing both output streams. The waiting happens on a
+    /// thread of its own, never on the cooperative pool, so a server in the same process keeps running.
+    public static func run(_ executable: URL, _ arguments: [String]) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result { try runBlocking(executable, arguments) })
+            }
+            thread.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: URL, _ arguments: [String]) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -6,8 +6,8 @@ import Testing
 /// The deployment manifests, rendered by the real `kubectl kustomize`.
 @Suite(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
 struct ManifestTests {
-    static func kustomize(_ folder: String) throws -> [JSONValue] {
-        let output = try ExternalTool.kubectl.run(["kustomize", RepositoryFiles.url(folder).path])
+    static func kustomize(_ folder: String) async throws -> [JSONValue] {
+        let output = try await ExternalTool.kubectl.run(["kustomize", RepositoryFiles.url(folder).path])
         #expect(output.status == 0, "kubectl kustomize \(folder): \(output.stderr)")
         return try JSONValue.documents(yaml: output.stdout)
     }
@@ -16,8 +16,8 @@ struct ManifestTests {
         try #require(objects.first { $0["kind"]?.stringValue == kind && (name == nil || $0[path: ["metadata", "name"]]?.stringValue == name) })
     }
 
-    @Test func theDefaultInstallRendersEveryObject() throws {
-        let objects = try Self.kustomize("manifests")
+    @Test func theDefaultInstallRendersEveryObject() async throws {
+        let objects = try await Self.kustomize("manifests")
         let kinds = Set(objects.compactMap { $0["kind"]?.stringValue })
         #expect(kinds == ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service", "PodDisruptionBudget"])
         for object in objects where object["kind"] != "Namespace" && !(object["kind"]?.stringValue ?? "").hasPrefix("Cluster") {
@@ -25,8 +25,8 @@ struct ManifestTests {
         }
     }
 
-    @Test func rbacHasNoWildcardsAndCoversEveryResource() throws {
-        let objects = try Self.kustomize("manifests")
+    @Test func rbacHasNoWildcardsAndCoversEveryResource() async throws {
+        let objects = try await Self.kustomize("manifests")
         var granted: [String: Set<String>] = [:]
         for role in objects where ["ClusterRole", "Role"].contains(role["kind"]?.stringValue ?? "") {
             for rule in role["rules"]?.arrayValue ?? [] {
@@ -45,8 +45,8 @@ struct ManifestTests {
         #expect(granted["secrets", default: []].isSuperset(of: ["create", "update"]))
     }
 
-    @Test func theGatewayRunsLockedDown() throws {
-        let deployment = try Self.object(Self.kustomize("manifests"), kind: "Deployment")
+    @Test func theGatewayRunsLockedDown() async throws {
+        let deployment = try await Self.object(await Self.kustomize("manifests"), kind: "Deployment")
         let pod = try #require(deployment[path: ["spec", "template", "spec"]])
         let container = try #require(pod["containers"]?.arrayValue?.first)
         #expect(deployment[path: ["spec", "replicas"]] == 2)
@@ -59,8 +59,8 @@ struct ManifestTests {
         #expect(container[path: ["resources", "requests"]] != nil)
     }
 
-    @Test func theTunnelOverlayAddsOnlyWhatWireGuardNeeds() throws {
-        let objects = try Self.kustomize("manifests/overlays/tunnel")
+    @Test func theTunnelOverlayAddsOnlyWhatWireGuardNeeds() async throws {
+        let objects = try await Self.kustomize("manifests/overlays/tunnel")
         let container = try #require(Self.object(objects, kind: "Deployment")[path: ["spec", "template", "spec", "containers"]]?.arrayValue?.first)
         #expect(container[path: ["securityContext", "capabilities", "add"]] == ["NET_ADMIN"])
         #expect(container[path: ["securityContext", "capabilities", "drop"]] == ["ALL"])

@@ -1,0 +1,48 @@
+public import Foundation
+
+/// A long-running program started by a test (a server), whose output the test can wait on.
+public final class BackgroundProcess: @unchecked Sendable {  // `output` is guarded by `lock`
+    private let process = Process()
+    private let lock = NSLock()
+    private var output = ""
+
+    /// Starts `executable` with `arguments`; stdout and stderr are collected together.
+    public init(_ executable: URL, _ arguments: [String]) throws {
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    deinit { terminate() }
+
+    /// Everything printed so far.
+    public var printed: String { lock.withLock { output } }
+
+    /// Waits until the output contains `text`, the process exits, or `timeout` passes.
+    ///
+    /// - Returns: Whether the text appeared.
+    public func waitFor(_ text: String, timeout: Duration = .seconds(20)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if printed.contains(text) { return true }
+            if !process.isRunning { return printed.contains(text) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    /// Stops the process (SIGTERM) and waits for it to exit.
+    public func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
