@@ -1,4 +1,7 @@
 public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A long-running program started by a test (a server), whose output the test can wait on.
 public final class BackgroundProcess: @unchecked Sendable {  // `output` is guarded by `lock`
@@ -37,6 +40,13 @@ public final class BackgroundProcess: @unchecked Sendable {  // `output` is guar
             try await Task.sleep(for: .milliseconds(20))
         }
         return false
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash or an OOM kill would, and waits for it to exit.
+    public func kill() {
+        guard process.isRunning else { return }
+        _ = Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     /// Stops the process (SIGTERM) and waits for it to exit.

@@ -56,4 +56,46 @@ import Testing
         #expect(namespaces.status == 0, "\(namespaces.stderr)")
         #expect(namespaces.stdout.contains("namespace/default"))
     }
+
+    @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
+    func acknowledgedWritesSurviveAKill() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let kubeconfig = state.appendingPathComponent("kubeconfig").path
+        let arguments = ["apiserver", "--state-dir", state.path, "--port", "0"]
+        let first = try BackgroundProcess(RepositoryFiles.builtProduct("portcullis"), arguments)
+        #expect(try await first.waitFor("kubeconfig: "), "\(first.printed)")
+        let kubectl = { (arguments: [String]) in try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig] + arguments) }
+        #expect(try await kubectl(["apply", "-f", RepositoryFiles.url("crds").path]).status == 0)
+        #expect(try await kubectl(["apply", "-f", RepositoryFiles.url("examples/quickstart").path]).status == 0)
+        #expect(try await kubectl(["create", "configmap", "settings", "--from-literal=mode=fast"]).status == 0)
+        let before = try await kubectl(["get", "routes", "-o", "jsonpath={.items[0].metadata.resourceVersion}"]).stdout
+        first.kill()
+
+        let second = try BackgroundProcess(RepositoryFiles.builtProduct("portcullis"), arguments)
+        defer { second.terminate() }
+        #expect(try await second.waitFor("kubeconfig: "), "\(second.printed)")
+        let route = try await kubectl(["get", "route", "hello", "-o", "jsonpath={.metadata.resourceVersion} {.spec.match.path.value}"])
+        #expect(route.stdout == "\(before) /hello", "\(route.stderr)")
+        #expect(try await kubectl(["get", "configmap", "settings", "-o", "jsonpath={.data.mode}"]).stdout == "fast")
+        let created = try await kubectl(["create", "configmap", "after", "-o", "jsonpath={.metadata.resourceVersion}"])
+        #expect((Int(created.stdout) ?? 0) > (Int(before) ?? .max), "resourceVersions continue after the restart")
+    }
+
+    @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
+    func bodiesOverThreeMebibytesAreRefused() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let server = try BackgroundProcess(RepositoryFiles.builtProduct("portcullis"), ["apiserver", "--state-dir", state.path, "--port", "0"])
+        defer { server.terminate() }
+        #expect(try await server.waitFor("kubeconfig: "), "\(server.printed)")
+        let large = state.appendingPathComponent("large.txt")
+        try String(repeating: "x", count: 4 * 1024 * 1024).write(to: large, atomically: true, encoding: .utf8)
+        let kubeconfig = state.appendingPathComponent("kubeconfig").path
+        let output = try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig, "create", "configmap", "big", "--from-file=\(large.path)"])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("Request entity too large"), "\(output.stderr)")
+        let stillServing = try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig, "get", "configmaps"])
+        #expect(stillServing.status == 0)
+    }
 }
