@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "portcullis", targets: ["portcullis"]),
         .library(name: "Kubernetes", targets: ["Kubernetes"]),
         .library(name: "PortcullisAPI", targets: ["PortcullisAPI"]),
+        .library(name: "KubernetesAPIServer", targets: ["KubernetesAPIServer"]),
         .library(name: "Resilience", targets: ["Resilience"]),
         .library(name: "PKI", targets: ["PKI"]),
     ],

@@ -55,29 +55,24 @@ extension APIServer {
 
     func list(_ target: ResourceRequest, request: HTTPRequest) throws -> HTTPResponse {
         let selection = try Selection(target, query: request.query)
-        var (objects, resourceVersion) = store.list(target.type.storageKey, namespace: target.namespace)
-        var startIndex = 0
+        var continued: ContinueToken?
         if let token = request.query["continue"], !token.isEmpty {
             guard let decoded = ContinueToken(token) else {
                 throw APIError.badRequest("continue key is not valid: \(token)")
             }
-            resourceVersion = decoded.resourceVersion
-            startIndex = objects.firstIndex { $0.0 > decoded.after } ?? objects.count
+            continued = decoded
         }
         let limit = request.query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
-        var items: [JSONValue] = []
-        var nextToken: String?
-        var index = startIndex
-        while index < objects.count {
-            let (key, object) = objects[index]
-            index += 1
-            guard selection.matches(object) else { continue }
-            items.append(Self.served(object, as: target.type))
-            if let limit, items.count == limit, index < objects.count {
-                nextToken = ContinueToken(resourceVersion: resourceVersion, after: key).description
-                break
-            }
-        }
+        let page = store.list(
+            target.type.storageKey,
+            namespace: target.namespace,
+            after: continued?.after,
+            limit: limit,
+            include: selection.matches
+        )
+        let resourceVersion = continued?.resourceVersion ?? page.resourceVersion
+        let items = page.objects.map { Self.served($0.1, as: target.type) }
+        let nextToken = page.more ? page.objects.last.map { ContinueToken(resourceVersion: resourceVersion, after: $0.0).description } : nil
         if Self.wantsTable(request) {
             var table = table(target.type, objects: items, resourceVersion: resourceVersion, request: request, includeColumns: true)
             if let nextToken { table["metadata"]?["continue"] = .string(nextToken) }

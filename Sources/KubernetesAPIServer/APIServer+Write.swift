@@ -350,9 +350,8 @@ extension APIServer {
 
     func deleteCollection(_ target: ResourceRequest, request: HTTPRequest, options: WriteOptions) async throws -> JSONValue {
         let selection = try Selection(target, query: request.query)
-        let (objects, _) = store.list(target.type.storageKey, namespace: target.namespace)
         var deleted: [JSONValue] = []
-        for (key, object) in objects where selection.matches(object) {
+        for (key, _) in store.list(target.type.storageKey, namespace: target.namespace, include: selection.matches).objects {
             var single = target
             single.namespace = target.type.namespaced ? key.namespace : nil
             if let result = try? await delete(single, name: key.name, body: nil, options: options) { deleted.append(result) }

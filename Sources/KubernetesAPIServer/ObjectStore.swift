@@ -84,6 +84,8 @@ final class ObjectStore: Sendable {
     private struct State {
         var resourceVersion: Int64 = 0
         var objects: [String: [ObjectKey: JSONValue]] = [:]
+        /// Each resource's keys in order, built on the first list after the set of keys changed.
+        var sortedKeys: [String: [ObjectKey]] = [:]
         /// The most recent changes, oldest first, at most `historyLimit` of them.
         var history: [StoredEvent] = []
         var historyStart = 0
@@ -119,13 +121,41 @@ final class ObjectStore: Sendable {
         state.withLock { $0.objects[resource]?[key] }
     }
 
-    /// Every object of a resource (in one namespace, or all), sorted by namespace and name, with the
-    /// resourceVersion the list is consistent with.
-    func list(_ resource: String, namespace: String?) -> (objects: [(ObjectKey, JSONValue)], resourceVersion: Int64) {
-        let (objects, resourceVersion) = state.withLock { state in (state.objects[resource] ?? [:], state.resourceVersion) }
-        var selected = objects.filter { namespace == nil || $0.key.namespace == namespace }.map { ($0.key, $0.value) }
-        selected.sort { $0.0 < $1.0 }
-        return (selected, resourceVersion)
+    /// Objects of a resource (in one namespace, or all) sorted by namespace and name, starting after
+    /// `after`, at most `limit` of those `include` accepts, with the resourceVersion the list is
+    /// consistent with and whether more would follow.
+    func list(
+        _ resource: String,
+        namespace: String?,
+        after: ObjectKey? = nil,
+        limit: Int? = nil,
+        include: (JSONValue) -> Bool = { _ in true }
+    ) -> (objects: [(ObjectKey, JSONValue)], resourceVersion: Int64, more: Bool) {
+        let (keys, objects, resourceVersion) = state.withLock { state in
+            let objects = state.objects[resource] ?? [:]
+            if state.sortedKeys[resource] == nil { state.sortedKeys[resource] = objects.keys.sorted() }
+            return (state.sortedKeys[resource]!, objects, state.resourceVersion)
+        }
+        // Binary search for the first key of the range: after `after`, inside `namespace`.
+        var start = after ?? ObjectKey(namespace: namespace ?? "", name: "")
+        if let namespace, start.namespace < namespace { start = ObjectKey(namespace: namespace, name: "") }
+        var low = 0
+        var high = keys.count
+        while low < high {
+            let middle = (low + high) / 2
+            if keys[middle] < start || (after != nil && keys[middle] == start) { low = middle + 1 } else { high = middle }
+        }
+        var selected: [(ObjectKey, JSONValue)] = []
+        var index = low
+        while index < keys.count {
+            let key = keys[index]
+            if let namespace, key.namespace != namespace { break }
+            index += 1
+            guard let object = objects[key], include(object) else { continue }
+            if let limit, selected.count == limit { return (selected, resourceVersion, true) }
+            selected.append((key, object))
+        }
+        return (selected, resourceVersion, false)
     }
 
     /// Every resource key with at least one object, for garbage collection and namespace deletion.
@@ -147,6 +177,7 @@ final class ObjectStore: Sendable {
             case .put(var object):
                 state.resourceVersion += 1
                 object[path: ["metadata"]]?["resourceVersion"] = .string(String(state.resourceVersion))
+                if current == nil { state.sortedKeys[resource] = nil }
                 state.objects[resource, default: [:]][key] = object
                 let event = StoredEvent(
                     resourceVersion: state.resourceVersion,
@@ -163,6 +194,7 @@ final class ObjectStore: Sendable {
                 state.resourceVersion += 1
                 object[path: ["metadata"]]?["resourceVersion"] = .string(String(state.resourceVersion))
                 state.objects[resource]?[key] = nil
+                state.sortedKeys[resource] = nil
                 if state.objects[resource]?.isEmpty == true { state.objects[resource] = nil }
                 let event = StoredEvent(
                     resourceVersion: state.resourceVersion,

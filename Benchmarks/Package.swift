@@ -1,0 +1,33 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Benchmarks live in their own package so that CI's `swift test` does not build them.
+// Run them with the commands in README.md in this folder.
+let package = Package(
+    name: "portcullis-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "portcullis", path: ".."),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "apiserver-bench",
+            dependencies: [
+                .product(name: "KubernetesAPIServer", package: "portcullis"),
+                .product(name: "Kubernetes", package: "portcullis"),
+                .product(name: "PKI", package: "portcullis"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/apiserver-bench",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        )
+    ]
+)
