@@ -50,6 +50,13 @@ let package = Package(
             name: "Resilience",
             swiftSettings: swiftSettings
         ),
+        // The gateway data plane: the immutable GatewayConfig the reconcilers produce, and routing.
+        // Nothing from Kubernetes.
+        .target(
+            name: "Gateway",
+            dependencies: ["Resilience"],
+            swiftSettings: swiftSettings
+        ),
         // The installation's own PKI on plain values: a CA and the certificates it issues, JWT signing keys,
         // their JWKS and OIDC discovery documents, the hot-path JWT signer and the key ring's rotation.
         // No Kubernetes here: the controller stores what this produces in Secrets.
@@ -114,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "PortcullisAPITests",
             dependencies: ["PortcullisAPI", "Kubernetes", "PortcullisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "Resilience"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

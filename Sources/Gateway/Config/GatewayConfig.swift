@@ -1,0 +1,171 @@
+public import Resilience
+
+/// Everything the gateway serves, as one immutable value: the reconcilers build it from Routes,
+/// UpstreamAuths and Tunnels, and the gateway swaps it in atomically. It holds no Kubernetes types.
+public struct GatewayConfig: Sendable, Hashable {
+    /// Increases with every config the reconcilers produce.
+    public var generation: Int64
+    public var routes: [RouteConfig]
+
+    public init(generation: Int64 = 0, routes: [RouteConfig] = []) {
+        self.generation = generation
+        self.routes = routes
+    }
+}
+
+/// Identifies a route by the namespace and name of the Route it came from.
+public struct RouteKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { "\(namespace)/\(name)" }
+
+    public static func < (lhs: RouteKey, rhs: RouteKey) -> Bool { (lhs.namespace, lhs.name) < (rhs.namespace, rhs.name) }
+}
+
+/// One route: which requests it takes, where they go, and the policies on the way.
+public struct RouteConfig: Sendable, Hashable {
+    public var key: RouteKey
+    /// The Route's `metadata.generation`, reported back so status can say which generation is served.
+    public var generation: Int64
+    /// When the Route was created, seconds since 1970: older routes win ties, as in the Gateway API.
+    public var createdAt: Int64
+    public var match: RouteMatchRule
+    public var upstream: UpstreamTarget
+    /// Replaces the matched path prefix before the request goes upstream.
+    public var rewritePrefix: String?
+    /// Whether the client's Authorization and Proxy-Authorization headers reach the upstream.
+    public var forwardClientCredentials: Bool
+    public var timeouts: TimeoutConfiguration
+    public var retry: RetryConfiguration
+    /// `nil`: no circuit breaker.
+    public var circuitBreaker: CircuitBreakerConfiguration?
+    public var bulkhead: BulkheadConfiguration
+    public var fallback: Fallback?
+
+    public init(
+        key: RouteKey,
+        generation: Int64 = 1,
+        createdAt: Int64 = 0,
+        match: RouteMatchRule = RouteMatchRule(),
+        upstream: UpstreamTarget,
+        rewritePrefix: String? = nil,
+        forwardClientCredentials: Bool = false,
+        timeouts: TimeoutConfiguration = TimeoutConfiguration(),
+        retry: RetryConfiguration = RetryConfiguration(),
+        circuitBreaker: CircuitBreakerConfiguration? = nil,
+        bulkhead: BulkheadConfiguration = BulkheadConfiguration(),
+        fallback: Fallback? = nil
+    ) {
+        self.key = key
+        self.generation = generation
+        self.createdAt = createdAt
+        self.match = match
+        self.upstream = upstream
+        self.rewritePrefix = rewritePrefix
+        self.forwardClientCredentials = forwardClientCredentials
+        self.timeouts = timeouts
+        self.retry = retry
+        self.circuitBreaker = circuitBreaker
+        self.bulkhead = bulkhead
+        self.fallback = fallback
+    }
+
+    /// What the gateway serves when the breaker is open or every attempt failed.
+    public enum Fallback: Sendable, Hashable {
+        case upstream(UpstreamTarget)
+        case response(status: Int, contentType: String, body: String)
+    }
+}
+
+/// Which requests a route takes; every condition given must hold.
+public struct RouteMatchRule: Sendable, Hashable {
+    /// Lowercase host names, exact or `*.suffix`; empty means any host.
+    public var hostnames: [String]
+    public var path: PathRule
+    /// Uppercase methods; empty means any.
+    public var methods: [String]
+    /// Headers that must be present with exactly these values; names are matched case-insensitively.
+    public var headers: [HeaderRule]
+
+    public init(hostnames: [String] = [], path: PathRule = .prefix("/"), methods: [String] = [], headers: [HeaderRule] = []) {
+        self.hostnames = hostnames
+        self.path = path
+        self.methods = methods
+        self.headers = headers
+    }
+
+    /// A match on the request path.
+    public enum PathRule: Sendable, Hashable {
+        /// The path alone.
+        case exact(String)
+        /// Whole path segments: `/api` matches `/api` and `/api/v1`, not `/apis`.
+        case prefix(String)
+        /// An anchored regular expression over the whole path.
+        case regularExpression(String)
+    }
+
+    /// A header that must be present with an exact value.
+    public struct HeaderRule: Sendable, Hashable {
+        /// Lowercase.
+        public var name: String
+        public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name.lowercased()
+            self.value = value
+        }
+    }
+}
+
+/// Where a route's requests go.
+public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
+    public enum Scheme: String, Sendable, Hashable {
+        case http
+        case https
+    }
+
+    public var scheme: Scheme
+    public var host: String
+    public var port: Int
+    /// A path put in front of the request path (from a URL upstream), without a trailing slash.
+    public var basePath: String
+    public var tls: TLS?
+    /// The Tunnel interface upstream traffic goes through, if any.
+    public var tunnel: String?
+
+    public init(scheme: Scheme, host: String, port: Int, basePath: String = "", tls: TLS? = nil, tunnel: String? = nil) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.basePath = basePath
+        self.tls = tls
+        self.tunnel = tunnel
+    }
+
+    /// How an https upstream is verified.
+    public struct TLS: Sendable, Hashable {
+        /// PEM CA bundle to trust instead of the system roots.
+        public var trustedCAPEM: String?
+        /// SNI and the name verified; the upstream host when `nil`.
+        public var serverName: String?
+        public var insecureSkipVerify: Bool
+
+        public init(trustedCAPEM: String? = nil, serverName: String? = nil, insecureSkipVerify: Bool = false) {
+            self.trustedCAPEM = trustedCAPEM
+            self.serverName = serverName
+            self.insecureSkipVerify = insecureSkipVerify
+        }
+    }
+
+    /// `scheme://host:port`, the origin requests go to.
+    public var description: String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme.rawValue)://\(bracketed):\(port)"
+    }
+}
