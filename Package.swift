@@ -54,7 +54,13 @@ let package = Package(
         // Nothing from Kubernetes.
         .target(
             name: "Gateway",
-            dependencies: ["Resilience"],
+            dependencies: [
+                "Resilience",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The installation's own PKI on plain values: a CA and the certificates it issues, JWT signing keys,
@@ -125,7 +131,13 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Resilience"],
+            dependencies: [
+                "Gateway", "Resilience",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,60 @@
+public import NIOCore
+import NIOHTTP1
+public import NIOPosix
+
+/// The gateway's listener: HTTP/1.1 with keep-alive, each connection proxied by a
+/// ``GatewayHandler`` that uses the upstream pool of its own event loop.
+public struct GatewayServer: Sendable {
+    public let host: String
+    public let port: Int
+    public let state: GatewayState
+    public let group: MultiThreadedEventLoopGroup
+
+    public init(host: String = "0.0.0.0", port: Int, state: GatewayState, group: MultiThreadedEventLoopGroup = .singleton) {
+        self.host = host
+        self.port = port
+        self.state = state
+        self.group = group
+    }
+
+    /// Binds the listener; the returned channel serves until closed.
+    public func start() async throws -> any Channel {
+        let pools = UpstreamPools(group: group)
+        let state = self.state
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
+                    let handler = GatewayHandler(state: state, pool: pools.pool(for: channel.eventLoop), inboundScheme: "http")
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+}
+
+/// One ``UpstreamPool`` per event loop, each made and touched only on its own loop.
+final class UpstreamPools: Sendable {
+    private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
+
+    init(group: MultiThreadedEventLoopGroup) {
+        var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>] = [:]
+        for loop in group.makeIterator() {
+            pools[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop)
+        }
+        self.pools = pools
+    }
+
+    /// The pool of `loop`, made on first use; call on that loop.
+    func pool(for loop: any EventLoop) -> UpstreamPool {
+        let box = pools[ObjectIdentifier(loop)]!
+        if let pool = box.value { return pool }
+        let pool = UpstreamPool(eventLoop: loop)
+        box.value = pool
+        return pool
+    }
+}

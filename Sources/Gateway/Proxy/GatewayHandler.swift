@@ -1,0 +1,357 @@
+import NIOCore
+import NIOHTTP1
+import Resilience
+
+/// Proxies the requests of one client connection, one at a time (HTTP/1.1 pipelining is serialised
+/// by NIO's pipeline handler in front of it), each to the upstream its route names.
+///
+/// Bodies stream in both directions with backpressure: while the upstream cannot take more of the
+/// request, the client is not read, and while the client cannot take more of the response, the
+/// upstream is not read. Only while the upstream connection is being established is the request
+/// body buffered, up to ``maximumBufferedBody`` (reading stops beyond it).
+///
+/// A connect failure is retried when the route retries `connect-failure` and attempts remain: the
+/// upstream never saw the request. Everything the gateway answers itself is problem+json.
+final class GatewayHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let maximumBufferedBody = 1 << 20
+
+    private enum State {
+        case idle
+        /// Connecting (or waiting to retry); request parts are buffered.
+        case connecting(Exchange)
+        /// Connected; the request streams up and the response streams down.
+        case forwarding(Exchange, upstream: any Channel)
+        /// The gateway answered itself; the rest of the request body is read and dropped.
+        case draining(keepAlive: Bool)
+    }
+
+    /// One request on its way through.
+    private struct Exchange {
+        var head: HTTPRequestHead
+        var route: RouteConfig
+        var requestID: String
+        var keepAlive: Bool
+        var buffered: [ByteBuffer] = []
+        var bufferedBytes = 0
+        var requestEnded = false
+        var responseStarted = false
+        var attempt = 1
+        var timeout: Scheduled<Void>?
+    }
+
+    private let state: GatewayState
+    private let pool: UpstreamPool
+    private let inboundScheme: String
+    private var current: State = .idle
+    private var context: ChannelHandlerContext?
+    private var clientAddress: String?
+
+    init(state: GatewayState, pool: UpstreamPool, inboundScheme: String) {
+        self.state = state
+        self.pool = pool
+        self.inboundScheme = inboundScheme
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientAddress = context.channel.remoteAddress?.ipAddress
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: - Client side
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            begin(head, context: context)
+        case .body(let body):
+            switch current {
+            case .connecting(var exchange):
+                exchange.buffered.append(body)
+                exchange.bufferedBytes += body.readableBytes
+                current = .connecting(exchange)
+                if exchange.bufferedBytes > Self.maximumBufferedBody {
+                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+                }
+            case .forwarding(_, let upstream):
+                upstream.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+                if !upstream.isWritable {
+                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+                }
+            case .idle, .draining:
+                break
+            }
+        case .end:
+            switch current {
+            case .connecting(var exchange):
+                exchange.requestEnded = true
+                current = .connecting(exchange)
+            case .forwarding(var exchange, let upstream):
+                exchange.requestEnded = true
+                current = .forwarding(exchange, upstream: upstream)
+                upstream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            case .draining(let keepAlive):
+                current = .idle
+                if !keepAlive { context.close(promise: nil) }
+            case .idle:
+                break
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .forwarding(_, let upstream) = current { upstream.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // The client caught up: read the upstream's response again.
+        if context.channel.isWritable, case .forwarding(_, let upstream) = current {
+            upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client went away: whatever the upstream was doing for it is abandoned.
+        switch current {
+        case .forwarding(let exchange, let upstream):
+            exchange.timeout?.cancel()
+            detach(upstream)
+            upstream.close(promise: nil)
+        case .connecting(let exchange):
+            exchange.timeout?.cancel()
+        case .idle, .draining:
+            break
+        }
+        current = .idle
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .idle = current, error is HTTPParserError {
+            let problem = Problem(kind: .badRequest, detail: "the request could not be parsed: \(error)", instance: ForwardedRequest.newRequestID())
+            let (head, body) = problem.response(version: .http1_1, keepAlive: false)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let requestID = head.headers.first(name: "x-request-id").flatMap { $0.isEmpty || $0.utf8.count > 200 ? nil : $0 }
+            ?? ForwardedRequest.newRequestID()
+        let keepAlive = head.isKeepAlive
+        let uri = head.uri
+        let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
+        let host = head.headers.first(name: "host") ?? ""
+        guard let route = state.router.route(host: host, path: path, method: head.method.rawValue, header: { head.headers.first(name: $0) })
+        else {
+            respond(Problem(kind: .noRoute, detail: "no route matches \(head.method.rawValue) \(path) for host \(host)", instance: requestID), version: head.version, keepAlive: keepAlive, context: context)
+            return
+        }
+        var exchange = Exchange(head: head, route: route, requestID: requestID, keepAlive: keepAlive)
+        if route.timeouts.request > .zero {
+            exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(route.timeouts.request)) { [weak self] in
+                self?.requestTimedOut()
+            }
+        }
+        current = .connecting(exchange)
+        connect()
+    }
+
+    // MARK: - Upstream side
+
+    private func connect() {
+        guard case .connecting(let exchange) = current else { return }
+        let connectTimeout = TimeAmount(exchange.route.timeouts.connect)
+        // The pool connects on this loop, so the callback runs here too.
+        pool.lease(exchange.route.upstream, connectTimeout: connectTimeout).assumeIsolated().whenComplete { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let channel): self.connected(channel)
+            case .failure(let error): self.connectFailed(error)
+            }
+        }
+    }
+
+    private func connected(_ upstream: any Channel) {
+        guard case .connecting(var exchange) = current, let context else {
+            // The request was answered (timeout) or the client left while connecting.
+            upstream.close(promise: nil)
+            return
+        }
+        guard let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+            upstream.close(promise: nil)
+            return
+        }
+        handler.exchange = self
+        let head = ForwardedRequest.upstreamHead(
+            exchange.head,
+            route: exchange.route,
+            clientAddress: clientAddress,
+            inboundScheme: inboundScheme,
+            requestID: exchange.requestID
+        )
+        upstream.write(HTTPClientRequestPart.head(head), promise: nil)
+        for part in exchange.buffered { upstream.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil) }
+        if exchange.requestEnded { upstream.write(HTTPClientRequestPart.end(nil), promise: nil) }
+        upstream.flush()
+        exchange.buffered = []
+        exchange.bufferedBytes = 0
+        current = .forwarding(exchange, upstream: upstream)
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+
+    private func connectFailed(_ error: any Error) {
+        guard case .connecting(var exchange) = current, let context else { return }
+        let retry = exchange.route.retry
+        if exchange.attempt < retry.attempts && retry.retryOn.contains(.connectFailure) {
+            exchange.attempt += 1
+            current = .connecting(exchange)
+            var random = SystemRandomNumberGenerator()
+            let wait = Backoff(configuration: retry.backoff).wait(beforeRetry: exchange.attempt - 1, using: &random)
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(wait)) { [weak self] in self?.connect() }
+            return
+        }
+        exchange.timeout?.cancel()
+        respond(
+            Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.route.upstream) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID),
+            version: exchange.head.version,
+            keepAlive: exchange.keepAlive,
+            context: context,
+            requestEnded: exchange.requestEnded
+        )
+    }
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard case .forwarding(var exchange, let upstream) = current, let context else { return }
+        switch part {
+        case .head(let head):
+            guard head.status.code >= 200 || head.status == .switchingProtocols else { return }  // 1xx are not forwarded
+            exchange.responseStarted = true
+            current = .forwarding(exchange, upstream: upstream)
+            var clientHead = ForwardedRequest.clientHead(head, requestID: exchange.requestID, keepAlive: exchange.keepAlive)
+            clientHead.version = exchange.head.version
+            context.write(wrapOutboundOut(.head(clientHead)), promise: nil)
+        case .body(let body):
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            if !context.channel.isWritable {
+                upstream.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            }
+        case .end(let trailers):
+            exchange.timeout?.cancel()
+            detach(upstream)
+            if exchange.requestEnded {
+                pool.release(upstream, target: exchange.route.upstream)
+            } else {
+                // The upstream answered before the whole request arrived; the connection can't be reused.
+                upstream.close(promise: nil)
+            }
+            let keepAlive = exchange.keepAlive
+            current = exchange.requestEnded ? .idle : .draining(keepAlive: keepAlive)
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        // The upstream caught up: read the client's request body again.
+        if writable, case .forwarding = current {
+            context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        }
+    }
+
+    func upstreamClosed(_ error: (any Error)?) {
+        guard case .forwarding(let exchange, let upstream) = current, let context else { return }
+        exchange.timeout?.cancel()
+        detach(upstream)
+        if exchange.responseStarted {
+            // Part of the response is already with the client; the only honest signal left is to close.
+            current = .idle
+            context.close(promise: nil)
+            return
+        }
+        let reason = error.map { "\($0)" } ?? "the connection closed"
+        respond(
+            Problem(kind: .upstreamProtocolError, detail: "\(exchange.route.upstream) closed the connection before answering: \(reason)", instance: exchange.requestID),
+            version: exchange.head.version,
+            keepAlive: exchange.keepAlive,
+            context: context,
+            requestEnded: exchange.requestEnded
+        )
+    }
+
+    private func requestTimedOut() {
+        guard let context else { return }
+        switch current {
+        case .connecting(let exchange):
+            respond(
+                Problem(kind: .timeout, detail: "no answer from \(exchange.route.upstream) within \(exchange.route.timeouts.request)", instance: exchange.requestID),
+                version: exchange.head.version,
+                keepAlive: exchange.keepAlive,
+                context: context,
+                requestEnded: exchange.requestEnded
+            )
+        case .forwarding(let exchange, let upstream):
+            detach(upstream)
+            upstream.close(promise: nil)
+            if exchange.responseStarted {
+                current = .idle
+                context.close(promise: nil)
+            } else {
+                respond(
+                    Problem(kind: .timeout, detail: "no answer from \(exchange.route.upstream) within \(exchange.route.timeouts.request)", instance: exchange.requestID),
+                    version: exchange.head.version,
+                    keepAlive: exchange.keepAlive,
+                    context: context,
+                    requestEnded: exchange.requestEnded
+                )
+            }
+        case .idle, .draining:
+            break
+        }
+    }
+
+    private func detach(_ upstream: any Channel) {
+        if let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self), handler.exchange === self {
+            handler.exchange = nil
+        }
+    }
+
+    /// Answers with a problem; the rest of the request body, if any, is read and dropped.
+    private func respond(_ problem: Problem, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext, requestEnded: Bool = false) {
+        let (head, body) = problem.response(version: version, keepAlive: keepAlive)
+        current = requestEnded ? .idle : .draining(keepAlive: keepAlive)
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            if !keepAlive && requestEnded { context.close(promise: nil) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension GatewayHandler: Sendable {}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,79 @@
+import NIOCore
+import NIOHTTP1
+
+/// A response the gateway generates itself, as RFC 9457 `application/problem+json`.
+struct Problem: Sendable {
+    /// The kinds of failure, each with a stable `type` URI and title.
+    enum Kind: String, Sendable {
+        case noRoute = "no-route"
+        case badRequest = "bad-request"
+        case upstreamUnreachable = "upstream-unreachable"
+        case upstreamProtocolError = "upstream-protocol-error"
+        case timeout = "timeout"
+
+        var status: HTTPResponseStatus {
+            switch self {
+            case .noRoute: return .notFound
+            case .badRequest: return .badRequest
+            case .upstreamUnreachable, .upstreamProtocolError: return .badGateway
+            case .timeout: return .gatewayTimeout
+            }
+        }
+
+        var title: String {
+            switch self {
+            case .noRoute: return "No route matches the request"
+            case .badRequest: return "The request is malformed"
+            case .upstreamUnreachable: return "The upstream could not be reached"
+            case .upstreamProtocolError: return "The upstream broke the HTTP protocol"
+            case .timeout: return "The upstream did not answer in time"
+            }
+        }
+    }
+
+    static let typeBase = "https://portcullis.io/problems/"
+
+    var kind: Kind
+    var detail: String
+    /// The request id, so a user can find the request in the access log.
+    var instance: String
+
+    /// The response head and body.
+    func response(version: HTTPVersion, keepAlive: Bool) -> (HTTPResponseHead, ByteBuffer) {
+        var body = ByteBuffer()
+        body.writeString("{\"type\":\"")
+        body.writeString(Problem.typeBase + kind.rawValue)
+        body.writeString("\",\"title\":")
+        Problem.writeJSONString(kind.title, to: &body)
+        body.writeString(",\"status\":\(kind.status.code),\"detail\":")
+        Problem.writeJSONString(detail, to: &body)
+        body.writeString(",\"instance\":")
+        Problem.writeJSONString(instance, to: &body)
+        body.writeString("}")
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/problem+json")
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        headers.add(name: "x-request-id", value: instance)
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        return (HTTPResponseHead(version: version, status: kind.status, headers: headers), body)
+    }
+
+    static func writeJSONString(_ text: String, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeString("\\\"")
+            case UInt8(ascii: "\\"): buffer.writeString("\\\\")
+            case 0..<0x20: buffer.writeString("\\u00" + String(byte, radix: 16).leftPadded(to: 2))
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

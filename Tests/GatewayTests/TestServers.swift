@@ -1,0 +1,131 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A test upstream on loopback: answers every request with a JSON description of what it received
+/// (method, URI, headers, body length), or misbehaves as the request path asks:
+/// `/hang` never answers, `/close` closes without answering, `/stream/<n>` streams n bytes.
+final class TestUpstream: Sendable {
+    let channel: any Channel
+    var port: Int { channel.localAddress!.port! }
+
+    init() async throws {
+        let connections = NIOLockedValueBox(0)
+        self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                connections.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        self.connectionsBox = connections
+    }
+
+    private let connectionsBox: NIOLockedValueBox<Int>
+    var connectionCount: Int { connectionsBox.withLockedValue { $0 } }
+
+    func stop() async throws { try await channel.close() }
+
+    final class EchoHandler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        var head: HTTPRequestHead?
+        var bodyBytes = 0
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                bodyBytes = 0
+                if head.uri == "/close" { context.close(promise: nil) }
+            case .body(let body):
+                bodyBytes += body.readableBytes
+            case .end:
+                guard let head else { return }
+                if head.uri == "/hang" || head.uri == "/close" { return }
+                if head.uri.hasPrefix("/stream/"), let count = Int(head.uri.dropFirst("/stream/".count)) {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: String(count))
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                    var remaining = count
+                    while remaining > 0 {
+                        let size = min(remaining, 64 * 1024)
+                        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: size)))), promise: nil)
+                        remaining -= size
+                    }
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                var description: [String: Any] = ["method": head.method.rawValue, "uri": head.uri, "bodyBytes": bodyBytes]
+                var headers: [[String]] = []
+                for (name, value) in head.headers { headers.append([name, value]) }
+                description["headers"] = headers
+                let body = try! JSONSerialization.data(withJSONObject: description, options: [.sortedKeys])
+                var responseHeaders = HTTPHeaders()
+                responseHeaders.add(name: "content-type", value: "application/json")
+                responseHeaders.add(name: "content-length", value: String(body.count))
+                responseHeaders.add(name: "connection", value: "keep-alive, x-upstream-private")
+                responseHeaders.add(name: "x-upstream-private", value: "hop")
+                responseHeaders.add(name: "keep-alive", value: "timeout=5")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: responseHeaders))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
+
+/// Sends raw bytes to a server and collects everything it answers until it closes the connection.
+enum RawHTTPClient {
+    static func exchange(port: Int, _ request: String, extraBody: ByteBuffer? = nil) async throws -> String {
+        let collected = NIOLockedValueBox(ByteBuffer())
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(collected))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        channel.write(ByteBuffer(string: request), promise: nil)
+        if let extraBody { channel.write(extraBody, promise: nil) }
+        channel.flush()
+        try await channel.closeFuture.get()
+        var bytes = collected.withLockedValue { $0 }
+        return bytes.readString(length: bytes.readableBytes) ?? ""
+    }
+
+    final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let collected: NIOLockedValueBox<ByteBuffer>
+        init(_ collected: NIOLockedValueBox<ByteBuffer>) { self.collected = collected }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var buffer = unwrapInboundIn(data)
+            collected.withLockedValue { $0.writeBuffer(&buffer) }
+        }
+    }
+}
+
+extension String {
+    /// The body of a raw HTTP/1.1 response (after the blank line).
+    var httpBody: Substring {
+        guard let range = range(of: "\r\n\r\n") else { return "" }
+        return self[range.upperBound...]
+    }
+
+    /// The value of a header in a raw HTTP response, matched case-insensitively.
+    func httpHeader(_ name: String) -> String? {
+        for line in split(separator: "\r\n") {
+            if line.isEmpty { break }
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 && parts[0].lowercased() == name.lowercased() { return parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
+    }
+}
