@@ -89,6 +89,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The reconcilers: Route, UpstreamAuth and Tunnel resources into the gateway's config, and status.
+        .target(
+            name: "Reconcilers",
+            dependencies: ["Kubernetes", "PortcullisAPI", "Gateway", "Resilience"],
+            swiftSettings: swiftSettings
+        ),
         // The thin `portcullis` command line.
         .executableTarget(
             name: "portcullis",
@@ -138,6 +144,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReconcilersTests",
+            dependencies: ["Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

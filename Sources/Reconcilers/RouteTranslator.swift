@@ -1,0 +1,241 @@
+public import Gateway
+public import Kubernetes
+public import PortcullisAPI
+public import Foundation
+import Resilience
+
+/// What the controller knows about the objects a Route may refer to, in the Route's namespace.
+public struct RouteReferences: Sendable {
+    /// A Service, resolved to the address the gateway connects to.
+    public struct Service: Sendable, Hashable {
+        /// The cluster IP, or the Service's DNS name when it has none.
+        public var host: String
+        /// The ports the Service exposes.
+        public var ports: Set<Int>
+
+        public init(host: String, ports: Set<Int>) {
+            self.host = host
+            self.ports = ports
+        }
+    }
+
+    /// Services by name.
+    public var services: [String: Service]
+    /// Secrets by name: each key's decoded value.
+    public var secrets: [String: [String: Data]]
+    /// UpstreamAuths by name, with whether they are usable (valid and resolved).
+    public var upstreamAuths: [String: Bool]
+    /// Tunnels by name, with whether they are Ready.
+    public var tunnels: [String: Bool]
+
+    public init(
+        services: [String: Service] = [:],
+        secrets: [String: [String: Data]] = [:],
+        upstreamAuths: [String: Bool] = [:],
+        tunnels: [String: Bool] = [:]
+    ) {
+        self.services = services
+        self.secrets = secrets
+        self.upstreamAuths = upstreamAuths
+        self.tunnels = tunnels
+    }
+}
+
+/// Turns a Route into the gateway's ``RouteConfig``: validation first (the schema's rules and the
+/// semantic ones), then references, then the mapping of every field onto the data plane's types
+/// with the documented defaults.
+public enum RouteTranslator {
+    /// The outcome for one Route.
+    public enum Outcome: Sendable, Hashable {
+        /// Valid and resolved: this is what the gateway serves.
+        case serve(RouteConfig)
+        /// The spec is invalid: `Accepted=False`, with every problem.
+        case invalid([FieldError])
+        /// A reference is missing or not usable: `ResolvedRefs=False`, with every problem.
+        case unresolved([String])
+    }
+
+    public static func translate(_ route: Route, references: RouteReferences) -> Outcome {
+        let errors = route.validate()
+        if !errors.isEmpty { return .invalid(errors) }
+
+        var unresolved: [String] = []
+        let upstream = target(route.spec.upstream, field: "spec.upstream", references: references, unresolved: &unresolved)
+        var fallback: RouteConfig.Fallback?
+        if let fallbackSpec = route.spec.fallback {
+            if let upstreamSpec = fallbackSpec.upstream,
+                let target = target(upstreamSpec, field: "spec.fallback.upstream", references: references, unresolved: &unresolved)
+            {
+                fallback = .upstream(target)
+            } else if let response = fallbackSpec.response {
+                fallback = .response(
+                    status: response.status ?? StaticResponse.defaultStatus,
+                    contentType: response.contentType ?? StaticResponse.defaultContentType,
+                    body: response.body ?? ""
+                )
+            }
+        }
+        for (index, reference) in (route.spec.authRefs ?? []).enumerated() {
+            switch references.upstreamAuths[reference.name] {
+            case nil: unresolved.append("spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\" not found")
+            case false?: unresolved.append("spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\" is not ready")
+            case true?: break
+            }
+        }
+        guard unresolved.isEmpty, let upstream else { return .unresolved(unresolved) }
+
+        let spec = route.spec
+        let path: RouteMatchRule.PathRule
+        switch (spec.match?.path?.type ?? PathMatch.defaultType, spec.match?.path?.value) {
+        case (_, nil): path = .prefix("/")
+        case (.exact, let value?): path = .exact(value)
+        case (.pathPrefix, let value?): path = .prefix(value)
+        case (.regularExpression, let value?): path = .regularExpression(value)
+        }
+        return .serve(
+            RouteConfig(
+                key: RouteKey(namespace: route.metadata.namespace ?? "default", name: route.metadata.name ?? ""),
+                generation: route.metadata.generation ?? 1,
+                createdAt: Int64(route.metadata.creationTimestamp.flatMap { RFC3339.date(from: $0) }?.timeIntervalSince1970 ?? 0),
+                match: RouteMatchRule(
+                    hostnames: spec.hostnames ?? [],
+                    path: path,
+                    methods: spec.match?.methods ?? [],
+                    headers: (spec.match?.headers ?? []).map { .init(name: $0.name, value: $0.value) }
+                ),
+                upstream: upstream,
+                rewritePrefix: spec.upstream.rewrite?.pathPrefix,
+                forwardClientCredentials: spec.upstream.forwardClientCredentials ?? false,
+                timeouts: timeouts(spec.timeouts),
+                retry: retry(spec.retries),
+                circuitBreaker: spec.circuitBreaker.map(circuitBreaker),
+                bulkhead: BulkheadConfiguration(
+                    maxRequests: spec.concurrency?.maxRequests ?? ConcurrencyLimits.defaultMaxRequests,
+                    maxPending: spec.concurrency?.maxPending ?? ConcurrencyLimits.defaultMaxPending
+                ),
+                fallback: fallback
+            )
+        )
+    }
+
+    /// Resolves an upstream to where the gateway connects, or records why it cannot.
+    static func target(_ upstream: Upstream, field: String, references: RouteReferences, unresolved: inout [String]) -> UpstreamTarget? {
+        var target: UpstreamTarget?
+        if let url = upstream.url, let components = URLComponents(string: url), let host = components.host,
+            let scheme = components.scheme.flatMap({ UpstreamTarget.Scheme(rawValue: $0.lowercased()) })
+        {
+            var basePath = components.percentEncodedPath
+            while basePath.hasSuffix("/") { basePath.removeLast() }
+            target = UpstreamTarget(
+                scheme: scheme,
+                host: host,
+                port: components.port ?? (scheme == .https ? 443 : 80),
+                basePath: basePath
+            )
+        } else if let service = upstream.service {
+            if let resolved = references.services[service.name] {
+                if resolved.ports.contains(service.port) {
+                    target = UpstreamTarget(scheme: service.scheme == .https ? .https : .http, host: resolved.host, port: service.port)
+                } else {
+                    unresolved.append("\(field).service.port: Service \"\(service.name)\" has no port \(service.port)")
+                }
+            } else {
+                unresolved.append("\(field).service.name: Service \"\(service.name)\" not found")
+            }
+        }
+        if let tls = upstream.tls, target != nil {
+            var trusted: String?
+            if let reference = tls.caSecretRef {
+                let key = reference.key ?? "ca.crt"
+                if let secret = references.secrets[reference.name] {
+                    if let data = secret[key] {
+                        trusted = String(decoding: data, as: UTF8.self)
+                    } else {
+                        unresolved.append("\(field).tls.caSecretRef.key: Secret \"\(reference.name)\" has no key \"\(key)\"")
+                    }
+                } else {
+                    unresolved.append("\(field).tls.caSecretRef.name: Secret \"\(reference.name)\" not found")
+                }
+            }
+            target?.tls = UpstreamTarget.TLS(trustedCAPEM: trusted, serverName: tls.serverName, insecureSkipVerify: tls.insecureSkipVerify ?? false)
+        }
+        if let tunnel = upstream.tunnelRef?.name {
+            switch references.tunnels[tunnel] {
+            case nil: unresolved.append("\(field).tunnelRef.name: Tunnel \"\(tunnel)\" not found")
+            case false?: unresolved.append("\(field).tunnelRef.name: Tunnel \"\(tunnel)\" is not ready")
+            case true?: target?.tunnel = tunnel
+            }
+        }
+        return target
+    }
+
+    static func timeouts(_ spec: Timeouts?) -> TimeoutConfiguration {
+        TimeoutConfiguration(
+            request: (spec?.request ?? Timeouts.defaultRequest).duration,
+            perTry: spec?.perTry?.duration,
+            connect: (spec?.connect ?? Timeouts.defaultConnect).duration,
+            idle: (spec?.idle ?? Timeouts.defaultIdle).duration
+        )
+    }
+
+    static func retry(_ spec: PortcullisAPI.RetryPolicy?) -> RetryConfiguration {
+        var conditions: RetryConfiguration.Conditions = []
+        for condition in spec?.retryOn ?? PortcullisAPI.RetryPolicy.defaultConditions {
+            switch condition {
+            case .connectFailure: conditions.insert(.connectFailure)
+            case .refusedStream: conditions.insert(.refusedStream)
+            case .resetBeforeRequest: conditions.insert(.resetBeforeRequest)
+            case .reset: conditions.insert(.reset)
+            case .timeout: conditions.insert(.timeout)
+            }
+        }
+        let backoff = spec?.backoff
+        let jitter: BackoffConfiguration.Jitter
+        switch backoff?.jitter ?? Backoff.defaultJitter {
+        case .full: jitter = .full
+        case .equal: jitter = .equal
+        case .none: jitter = .none
+        }
+        return RetryConfiguration(
+            attempts: spec?.attempts ?? PortcullisAPI.RetryPolicy.defaultAttempts,
+            retryOn: conditions,
+            statuses: HTTPStatusSet(spec?.statuses ?? []),
+            idempotentOnly: spec?.idempotentOnly ?? true,
+            backoff: BackoffConfiguration(
+                base: (backoff?.base ?? Backoff.defaultBase).duration,
+                max: (backoff?.max ?? Backoff.defaultMax).duration,
+                jitter: jitter
+            ),
+            budget: RetryBudgetConfiguration(
+                percent: spec?.budget?.percent ?? RetryBudget.defaultPercent,
+                minPerSecond: spec?.budget?.minPerSecond ?? RetryBudget.defaultMinPerSecond
+            ),
+            honorRetryAfter: spec?.honorRetryAfter ?? true
+        )
+    }
+
+    static func circuitBreaker(_ spec: CircuitBreakerPolicy) -> CircuitBreakerConfiguration {
+        let size = spec.window?.size ?? SlidingWindow.defaultSize
+        var failOn: CircuitBreakerConfiguration.FailureConditions = []
+        for condition in spec.failOn ?? CircuitBreakerPolicy.defaultFailOn {
+            switch condition {
+            case .connectFailure: failOn.insert(.connectFailure)
+            case .timeout: failOn.insert(.timeout)
+            case .reset: failOn.insert(.reset)
+            }
+        }
+        return CircuitBreakerConfiguration(
+            window: (spec.window?.type ?? SlidingWindow.defaultType) == .count ? .count(size) : .time(seconds: size),
+            minimumCalls: spec.minimumCalls ?? CircuitBreakerPolicy.defaultMinimumCalls,
+            failureRatePercent: spec.failureRatePercent ?? CircuitBreakerPolicy.defaultFailureRatePercent,
+            slowCall: spec.slowCall.map { .init(duration: $0.duration.duration, ratePercent: $0.ratePercent ?? SlowCall.defaultRatePercent) },
+            consecutiveFailures: spec.consecutiveFailures,
+            openDuration: (spec.openDuration ?? CircuitBreakerPolicy.defaultOpenDuration).duration,
+            maxOpenDuration: (spec.maxOpenDuration ?? CircuitBreakerPolicy.defaultMaxOpenDuration).duration,
+            halfOpenProbes: spec.halfOpenProbes ?? CircuitBreakerPolicy.defaultHalfOpenProbes,
+            failOn: failOn,
+            failOnStatuses: HTTPStatusSet(spec.failOnStatuses ?? CircuitBreakerPolicy.defaultFailOnStatuses),
+            scope: (spec.scope ?? CircuitBreakerPolicy.defaultScope) == .shared ? .shared : .replica
+        )
+    }
+}

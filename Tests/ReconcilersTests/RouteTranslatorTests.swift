@@ -1,0 +1,162 @@
+import Foundation
+import Gateway
+import Kubernetes
+import PortcullisAPI
+import PortcullisTestSupport
+import Reconcilers
+import Resilience
+import Testing
+
+@Suite struct RouteTranslatorTests {
+    static func route(_ yaml: String) throws -> Route {
+        let object = try JSONValue(yaml: yaml)
+        let schema = Route.customResourceDefinition.spec.versions[0].schema!.openAPIV3Schema
+        return try Route(json: SchemaValidator(schema: schema).validate(object).value)
+    }
+
+    static func serve(_ outcome: RouteTranslator.Outcome) throws -> RouteConfig {
+        guard case .serve(let config) = outcome else {
+            Issue.record("expected a config, got \(outcome)")
+            throw CancellationError()
+        }
+        return config
+    }
+
+    @Test func everyFieldIsMappedWithItsDefaults() throws {
+        let route = try Self.route("""
+            apiVersion: portcullis.io/v1alpha1
+            kind: Route
+            metadata: {name: catalog, namespace: shop, generation: 4, creationTimestamp: "2025-01-01T00:00:00Z"}
+            spec:
+              hostnames: [api.example.com]
+              match:
+                path: {value: /catalog}
+                methods: [GET]
+                headers: [{name: X-Tenant, value: acme}]
+              upstream:
+                url: https://catalog.internal.example.com:8443/base/
+                rewrite: {pathPrefix: /v2}
+              timeouts: {request: 3s, perTry: 1s}
+              retries:
+                attempts: 3
+                retryOn: [connect-failure, timeout]
+                statuses: [503]
+                backoff: {base: 50ms, max: 1s, jitter: Equal}
+              circuitBreaker: {window: {type: Time, size: 60}, consecutiveFailures: 5, scope: Replica}
+              concurrency: {maxRequests: 10}
+              fallback: {response: {body: degraded}}
+            """)
+        let config = try Self.serve(RouteTranslator.translate(route, references: RouteReferences()))
+        #expect(config.key == RouteKey(namespace: "shop", name: "catalog"))
+        #expect(config.generation == 4)
+        #expect(config.createdAt == 1_735_689_600)
+        #expect(config.match == RouteMatchRule(hostnames: ["api.example.com"], path: .prefix("/catalog"), methods: ["GET"], headers: [.init(name: "x-tenant", value: "acme")]))
+        #expect(config.upstream == UpstreamTarget(scheme: .https, host: "catalog.internal.example.com", port: 8443, basePath: "/base"))
+        #expect(config.rewritePrefix == "/v2")
+        #expect(config.timeouts == TimeoutConfiguration(request: .seconds(3), perTry: .seconds(1), connect: .seconds(2), idle: .seconds(60)))
+        #expect(config.retry.attempts == 3)
+        #expect(config.retry.retryOn == [.connectFailure, .timeout])
+        #expect(config.retry.statuses.contains(503) && !config.retry.statuses.contains(502))
+        #expect(config.retry.backoff == BackoffConfiguration(base: .milliseconds(50), max: .seconds(1), jitter: .equal))
+        #expect(config.retry.budget == RetryBudgetConfiguration(percent: 20, minPerSecond: 3))
+        #expect(config.circuitBreaker?.window == .time(seconds: 60))
+        #expect(config.circuitBreaker?.consecutiveFailures == 5)
+        #expect(config.circuitBreaker?.scope == .replica)
+        #expect(config.circuitBreaker?.failOnStatuses == [502, 503, 504])
+        #expect(config.bulkhead == BulkheadConfiguration(maxRequests: 10, maxPending: 1024))
+        #expect(config.fallback == .response(status: 503, contentType: "text/plain; charset=utf-8", body: "degraded"))
+        #expect(!config.forwardClientCredentials)
+    }
+
+    @Test func aRouteWithoutPoliciesGetsTheConservativeDefaults() throws {
+        let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://b'}}}")
+        let config = try Self.serve(RouteTranslator.translate(route, references: RouteReferences()))
+        #expect(config.match.path == .prefix("/"))
+        #expect(config.upstream == UpstreamTarget(scheme: .http, host: "b", port: 80))
+        #expect(config.timeouts == TimeoutConfiguration())
+        #expect(config.retry == RetryConfiguration())
+        #expect(config.circuitBreaker == nil)
+        #expect(config.bulkhead == BulkheadConfiguration())
+    }
+
+    @Test func servicesAndSecretsResolveThroughTheReferences() throws {
+        let route = try Self.route("""
+            {apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: billing, namespace: shop},
+             spec: {upstream: {service: {name: billing, port: 8443, scheme: https}, tls: {caSecretRef: {name: billing-ca}}}, authRefs: [{name: jwt}]}}
+            """)
+        let references = RouteReferences(
+            services: ["billing": .init(host: "10.96.0.7", ports: [8443])],
+            secrets: ["billing-ca": ["ca.crt": Data("PEM".utf8)]],
+            upstreamAuths: ["jwt": true]
+        )
+        let config = try Self.serve(RouteTranslator.translate(route, references: references))
+        #expect(config.upstream.host == "10.96.0.7")
+        #expect(config.upstream.tls?.trustedCAPEM == "PEM")
+
+        #expect(
+            RouteTranslator.translate(route, references: RouteReferences())
+                == .unresolved([
+                    #"spec.upstream.service.name: Service "billing" not found"#,
+                    #"spec.authRefs[0].name: UpstreamAuth "jwt" not found"#,
+                ])
+        )
+        var missingKey = references
+        missingKey.secrets["billing-ca"] = ["other": Data()]
+        missingKey.upstreamAuths["jwt"] = false
+        missingKey.services["billing"]?.ports = [443]
+        #expect(
+            RouteTranslator.translate(route, references: missingKey)
+                == .unresolved([
+                    #"spec.upstream.service.port: Service "billing" has no port 8443"#,
+                    #"spec.authRefs[0].name: UpstreamAuth "jwt" is not ready"#,
+                ])
+        )
+    }
+
+    @Test func tunnelsMustBeReady() throws {
+        let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://10.0.0.1', tunnelRef: {name: mainframe}}}}")
+        #expect(RouteTranslator.translate(route, references: RouteReferences(tunnels: ["mainframe": false])) == .unresolved([#"spec.upstream.tunnelRef.name: Tunnel "mainframe" is not ready"#]))
+        let config = try Self.serve(RouteTranslator.translate(route, references: RouteReferences(tunnels: ["mainframe": true])))
+        #expect(config.upstream.tunnel == "mainframe")
+    }
+
+    @Test func invalidRoutesAreNotServed() throws {
+        let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://b'}, retries: {backoff: {max: 10ms}}}}")
+        #expect(RouteTranslator.translate(route, references: RouteReferences()) == .invalid([FieldError(.invalid, field: "spec.retries.backoff.max", value: "10ms", detail: "must be >= base 25ms")]))
+    }
+
+    @Test func everyExampleRouteTranslates() throws {
+        var count = 0
+        for file in RepositoryFiles.files(under: "examples", extensions: ["yaml"]) {
+            for document in try JSONValue.documents(yaml: String(contentsOf: file, encoding: .utf8)) where document["kind"] == "Route" {
+                let schema = Route.customResourceDefinition.spec.versions[0].schema!.openAPIV3Schema
+                let route = try Route(json: SchemaValidator(schema: schema).validate(document).value)
+                let references = RouteReferences(
+                    services: ["billing": .init(host: "10.0.0.9", ports: [8443])],
+                    secrets: ["billing-ca": ["ca.crt": Data()]],
+                    upstreamAuths: Dictionary(uniqueKeysWithValues: (route.spec.authRefs ?? []).map { ($0.name, true) }),
+                    tunnels: ["mainframe": true]
+                )
+                _ = try Self.serve(RouteTranslator.translate(route, references: references))
+                count += 1
+            }
+        }
+        #expect(count >= 8)
+    }
+}
+
+@Suite struct ConditionListTests {
+    @Test func transitionTimeMovesOnlyWhenTheStatusFlips() {
+        let first = Date(timeIntervalSince1970: 1_000)
+        let later = Date(timeIntervalSince1970: 2_000)
+        var conditions = ConditionList.setting("Ready", to: .false, reason: "Pending", message: "a", observedGeneration: 1, in: [], now: first)
+        conditions = ConditionList.setting("Ready", to: .false, reason: "StillPending", message: "b", observedGeneration: 2, in: conditions, now: later)
+        #expect(conditions.count == 1)
+        #expect(conditions[0].lastTransitionTime == RFC3339.string(from: first))
+        #expect(conditions[0].reason == "StillPending" && conditions[0].observedGeneration == 2)
+        conditions = ConditionList.setting("Ready", to: .true, reason: "Serving", message: "c", observedGeneration: 2, in: conditions, now: later)
+        #expect(conditions[0].lastTransitionTime == RFC3339.string(from: later))
+        conditions = ConditionList.setting("Accepted", to: .true, reason: "Valid", message: "d", observedGeneration: 2, in: conditions, now: later)
+        #expect(conditions.map(\.type) == ["Ready", "Accepted"])
+    }
+}
