@@ -107,7 +107,7 @@ enum RawHTTPClient {
         init(_ collected: NIOLockedValueBox<ByteBuffer>) { self.collected = collected }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
-            collected.withLockedValue { $0.writeBuffer(&buffer) }
+            _ = collected.withLockedValue { $0.writeBuffer(&buffer) }
         }
     }
 }

@@ -154,7 +154,7 @@ import Testing
         #expect(kinds.count >= 2)
         #expect(Set(kinds) == ["BOOKMARK"])
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .seconds(1) && elapsed < .seconds(5))
+        #expect(elapsed >= .seconds(1) && elapsed < .seconds(30), "the watch ends at its timeout, not never")
         #expect(api.server.store.watcherCount == 0, "the watch is released")
     }
 

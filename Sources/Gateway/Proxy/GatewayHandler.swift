@@ -33,8 +33,19 @@ final class GatewayHandler: ChannelDuplexHandler {
     private struct Exchange {
         var head: HTTPRequestHead
         var route: RouteConfig
+        var policies: RoutePolicies
+        /// Where the request goes: the route's upstream, or its fallback upstream.
+        var target: UpstreamTarget
+        var usingFallback = false
         var requestID: String
         var keepAlive: Bool
+        var started: ContinuousClock.Instant
+        var permit: CircuitBreakerPermit?
+        /// Whether the request holds a bulkhead slot, and the ticket while it waits for one.
+        var holdsSlot = false
+        var waitingTicket: Bulkhead.Ticket?
+        /// Whether the outcome was given to the breaker and the slot returned.
+        var settled = false
         var buffered: [ByteBuffer] = []
         var bufferedBytes = 0
         var requestEnded = false
@@ -122,12 +133,14 @@ final class GatewayHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: whatever the upstream was doing for it is abandoned.
         switch current {
-        case .forwarding(let exchange, let upstream):
+        case .forwarding(var exchange, let upstream):
             exchange.timeout?.cancel()
             detach(upstream)
             upstream.close(promise: nil)
-        case .connecting(let exchange):
+            settle(&exchange, nil)
+        case .connecting(var exchange):
             exchange.timeout?.cancel()
+            settle(&exchange, nil)
         case .idle, .draining:
             break
         }
@@ -154,19 +167,93 @@ final class GatewayHandler: ChannelDuplexHandler {
         let uri = head.uri
         let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
         let host = head.headers.first(name: "host") ?? ""
-        guard let route = state.router.route(host: host, path: path, method: head.method.rawValue, header: { head.headers.first(name: $0) })
+        let snapshot = state.snapshot
+        guard let route = snapshot.router.route(host: host, path: path, method: head.method.rawValue, header: { head.headers.first(name: $0) }),
+            let policies = snapshot.policies[route.key]
         else {
             respond(Problem(kind: .noRoute, detail: "no route matches \(head.method.rawValue) \(path) for host \(host)", instance: requestID), version: head.version, keepAlive: keepAlive, context: context)
             return
         }
-        var exchange = Exchange(head: head, route: route, requestID: requestID, keepAlive: keepAlive)
+        var exchange = Exchange(
+            head: head, route: route, policies: policies, target: route.upstream, requestID: requestID, keepAlive: keepAlive, started: .now
+        )
+        if let breaker = policies.breaker {
+            switch breaker.acquire(now: .now) {
+            case .allowed(let permit, _):
+                exchange.permit = permit
+            case .rejected(let retryAfter):
+                guard fallBack(&exchange) else {
+                    var problem = Problem(kind: .circuitOpen, detail: "the circuit breaker for \(route.upstream) is open", instance: requestID)
+                    problem.retryAfter = retryAfter
+                    current = .connecting(exchange)
+                    fail(problem, exchange: exchange, context: context)
+                    return
+                }
+            }
+        }
         if route.timeouts.request > .zero {
             exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(route.timeouts.request)) { [weak self] in
                 self?.requestTimedOut()
             }
         }
+        guard let (admitted, ticket) = policies.bulkhead.enter(on: context.eventLoop) else {
+            exchange.settled = true  // never admitted: nothing to give back, and the upstream was not tried
+            exchange.timeout?.cancel()
+            current = .connecting(exchange)
+            fail(Problem(kind: .bulkheadFull, detail: "\(route.upstream) already has \(route.bulkhead.maxRequests) requests in flight and \(route.bulkhead.maxPending) waiting", instance: requestID), exchange: exchange, context: context)
+            return
+        }
+        exchange.waitingTicket = ticket
         current = .connecting(exchange)
-        connect()
+        admitted.assumeIsolated().whenComplete { [weak self] result in
+            guard let self, case .success = result else { return }
+            guard case .connecting(var exchange) = self.current, exchange.waitingTicket == ticket, !exchange.holdsSlot else {
+                // Admitted after the request was abandoned: give the slot back at once.
+                policies.bulkhead.leave()
+                return
+            }
+            exchange.holdsSlot = true
+            exchange.waitingTicket = nil
+            self.current = .connecting(exchange)
+            self.connect()
+        }
+    }
+
+    /// Switches the exchange to the route's fallback upstream, once; false when there is none to switch to.
+    private func fallBack(_ exchange: inout Exchange) -> Bool {
+        guard !exchange.usingFallback, case .upstream(let target)? = exchange.route.fallback else { return false }
+        exchange.usingFallback = true
+        exchange.target = target
+        exchange.attempt = 1
+        return true
+    }
+
+    /// Gives the outcome to the breaker and the slot back to the bulkhead, once per request.
+    private func settle(_ exchange: inout Exchange, _ outcome: AttemptOutcome?) {
+        guard !exchange.settled else { return }
+        exchange.settled = true
+        if let outcome, !exchange.usingFallback {
+            exchange.policies.record(outcome, duration: ContinuousClock.now - exchange.started, permit: exchange.permit)
+        }
+        if exchange.holdsSlot { exchange.policies.bulkhead.leave() }
+        if let ticket = exchange.waitingTicket { exchange.policies.bulkhead.cancel(ticket) }
+    }
+
+    /// Answers a request that failed before any response reached the client: the route's static
+    /// fallback response when it has one, else the problem.
+    private func fail(_ problem: Problem, exchange: Exchange, context: ChannelHandlerContext) {
+        if case .response(let status, let contentType, let body)? = exchange.route.fallback {
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: contentType)
+            headers.add(name: "content-length", value: String(body.utf8.count))
+            headers.add(name: "x-request-id", value: exchange.requestID)
+            if !exchange.keepAlive { headers.add(name: "connection", value: "close") }
+            let head = HTTPResponseHead(version: exchange.head.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
+            finish(head: head, body: ByteBuffer(string: body), keepAlive: exchange.keepAlive, requestEnded: exchange.requestEnded, context: context)
+            return
+        }
+        let (head, body) = problem.response(version: exchange.head.version, keepAlive: exchange.keepAlive)
+        finish(head: head, body: body, keepAlive: exchange.keepAlive, requestEnded: exchange.requestEnded, context: context)
     }
 
     // MARK: - Upstream side
@@ -175,7 +262,7 @@ final class GatewayHandler: ChannelDuplexHandler {
         guard case .connecting(let exchange) = current else { return }
         let connectTimeout = TimeAmount(exchange.route.timeouts.connect)
         // The pool connects on this loop, so the callback runs here too.
-        pool.lease(exchange.route.upstream, connectTimeout: connectTimeout).assumeIsolated().whenComplete { [weak self] result in
+        pool.lease(exchange.target, connectTimeout: connectTimeout).assumeIsolated().whenComplete { [weak self] result in
             guard let self else { return }
             switch result {
             case .success(let channel): self.connected(channel)
@@ -215,7 +302,7 @@ final class GatewayHandler: ChannelDuplexHandler {
     private func connectFailed(_ error: any Error) {
         guard case .connecting(var exchange) = current, let context else { return }
         let retry = exchange.route.retry
-        if exchange.attempt < retry.attempts && retry.retryOn.contains(.connectFailure) {
+        if exchange.attempt < retry.attempts && retry.retryOn.contains(.connectFailure) && exchange.target == exchange.route.upstream {
             exchange.attempt += 1
             current = .connecting(exchange)
             var random = SystemRandomNumberGenerator()
@@ -223,14 +310,18 @@ final class GatewayHandler: ChannelDuplexHandler {
             context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(wait)) { [weak self] in self?.connect() }
             return
         }
+        settle(&exchange, .connectFailure)
+        let problem = Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
+        if fallBack(&exchange) {
+            exchange.settled = false
+            exchange.holdsSlot = false
+            current = .connecting(exchange)
+            connect()
+            return
+        }
         exchange.timeout?.cancel()
-        respond(
-            Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.route.upstream) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID),
-            version: exchange.head.version,
-            keepAlive: exchange.keepAlive,
-            context: context,
-            requestEnded: exchange.requestEnded
-        )
+        current = .connecting(exchange)
+        fail(problem, exchange: exchange, context: context)
     }
 
     func upstreamRead(_ part: HTTPClientResponsePart) {
@@ -239,6 +330,7 @@ final class GatewayHandler: ChannelDuplexHandler {
         case .head(let head):
             guard head.status.code >= 200 || head.status == .switchingProtocols else { return }  // 1xx are not forwarded
             exchange.responseStarted = true
+            settle(&exchange, .response(status: Int(head.status.code)))
             current = .forwarding(exchange, upstream: upstream)
             var clientHead = ForwardedRequest.clientHead(head, requestID: exchange.requestID, keepAlive: exchange.keepAlive)
             clientHead.version = exchange.head.version
@@ -252,7 +344,7 @@ final class GatewayHandler: ChannelDuplexHandler {
             exchange.timeout?.cancel()
             detach(upstream)
             if exchange.requestEnded {
-                pool.release(upstream, target: exchange.route.upstream)
+                pool.release(upstream, target: exchange.target)
             } else {
                 // The upstream answered before the whole request arrived; the connection can't be reused.
                 upstream.close(promise: nil)
@@ -277,9 +369,10 @@ final class GatewayHandler: ChannelDuplexHandler {
     }
 
     func upstreamClosed(_ error: (any Error)?) {
-        guard case .forwarding(let exchange, let upstream) = current, let context else { return }
+        guard case .forwarding(var exchange, let upstream) = current, let context else { return }
         exchange.timeout?.cancel()
         detach(upstream)
+        settle(&exchange, .reset)
         if exchange.responseStarted {
             // Part of the response is already with the client; the only honest signal left is to close.
             current = .idle
@@ -287,40 +380,31 @@ final class GatewayHandler: ChannelDuplexHandler {
             return
         }
         let reason = error.map { "\($0)" } ?? "the connection closed"
-        respond(
-            Problem(kind: .upstreamProtocolError, detail: "\(exchange.route.upstream) closed the connection before answering: \(reason)", instance: exchange.requestID),
-            version: exchange.head.version,
-            keepAlive: exchange.keepAlive,
-            context: context,
-            requestEnded: exchange.requestEnded
+        current = .forwarding(exchange, upstream: upstream)
+        fail(
+            Problem(kind: .upstreamProtocolError, detail: "\(exchange.target) closed the connection before answering: \(reason)", instance: exchange.requestID),
+            exchange: exchange,
+            context: context
         )
     }
 
     private func requestTimedOut() {
         guard let context else { return }
         switch current {
-        case .connecting(let exchange):
-            respond(
-                Problem(kind: .timeout, detail: "no answer from \(exchange.route.upstream) within \(exchange.route.timeouts.request)", instance: exchange.requestID),
-                version: exchange.head.version,
-                keepAlive: exchange.keepAlive,
-                context: context,
-                requestEnded: exchange.requestEnded
-            )
-        case .forwarding(let exchange, let upstream):
+        case .connecting(var exchange):
+            settle(&exchange, .timeout)
+            current = .connecting(exchange)
+            fail(Problem(kind: .timeout, detail: "no answer from \(exchange.target) within \(exchange.route.timeouts.request)", instance: exchange.requestID), exchange: exchange, context: context)
+        case .forwarding(var exchange, let upstream):
             detach(upstream)
             upstream.close(promise: nil)
+            settle(&exchange, .timeout)
             if exchange.responseStarted {
                 current = .idle
                 context.close(promise: nil)
             } else {
-                respond(
-                    Problem(kind: .timeout, detail: "no answer from \(exchange.route.upstream) within \(exchange.route.timeouts.request)", instance: exchange.requestID),
-                    version: exchange.head.version,
-                    keepAlive: exchange.keepAlive,
-                    context: context,
-                    requestEnded: exchange.requestEnded
-                )
+                current = .forwarding(exchange, upstream: upstream)
+                fail(Problem(kind: .timeout, detail: "no answer from \(exchange.target) within \(exchange.route.timeouts.request)", instance: exchange.requestID), exchange: exchange, context: context)
             }
         case .idle, .draining:
             break
@@ -333,9 +417,16 @@ final class GatewayHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Answers with a problem; the rest of the request body, if any, is read and dropped.
-    private func respond(_ problem: Problem, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext, requestEnded: Bool = false) {
+    /// Answers with a problem before any route was chosen.
+    private func respond(_ problem: Problem, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
         let (head, body) = problem.response(version: version, keepAlive: keepAlive)
+        finish(head: head, body: body, keepAlive: keepAlive, requestEnded: false, context: context)
+    }
+
+    /// Sends a complete response the gateway made; the rest of the request body, if any, is read and dropped.
+    private func finish(head: HTTPResponseHead, body: ByteBuffer, keepAlive: Bool, requestEnded: Bool, context: ChannelHandlerContext) {
+        if case .connecting(let exchange) = current { exchange.timeout?.cancel() }
+        if case .forwarding(let exchange, _) = current { exchange.timeout?.cancel() }
         current = requestEnded ? .idle : .draining(keepAlive: keepAlive)
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         context.write(wrapOutboundOut(.head(head)), promise: nil)

@@ -10,6 +10,8 @@ struct Problem: Sendable {
         case upstreamUnreachable = "upstream-unreachable"
         case upstreamProtocolError = "upstream-protocol-error"
         case timeout = "timeout"
+        case circuitOpen = "circuit-open"
+        case bulkheadFull = "bulkhead-full"
 
         var status: HTTPResponseStatus {
             switch self {
@@ -17,6 +19,7 @@ struct Problem: Sendable {
             case .badRequest: return .badRequest
             case .upstreamUnreachable, .upstreamProtocolError: return .badGateway
             case .timeout: return .gatewayTimeout
+            case .circuitOpen, .bulkheadFull: return .serviceUnavailable
             }
         }
 
@@ -27,6 +30,8 @@ struct Problem: Sendable {
             case .upstreamUnreachable: return "The upstream could not be reached"
             case .upstreamProtocolError: return "The upstream broke the HTTP protocol"
             case .timeout: return "The upstream did not answer in time"
+            case .circuitOpen: return "The upstream's circuit breaker is open"
+            case .bulkheadFull: return "The upstream has too many requests in flight"
             }
         }
     }
@@ -37,6 +42,15 @@ struct Problem: Sendable {
     var detail: String
     /// The request id, so a user can find the request in the access log.
     var instance: String
+    /// When to try again, sent as `Retry-After` (whole seconds, rounded up).
+    var retryAfter: Duration?
+
+    init(kind: Kind, detail: String, instance: String, retryAfter: Duration? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.instance = instance
+        self.retryAfter = retryAfter
+    }
 
     /// The response head and body.
     func response(version: HTTPVersion, keepAlive: Bool) -> (HTTPResponseHead, ByteBuffer) {
@@ -54,6 +68,10 @@ struct Problem: Sendable {
         headers.add(name: "content-type", value: "application/problem+json")
         headers.add(name: "content-length", value: String(body.readableBytes))
         headers.add(name: "x-request-id", value: instance)
+        if let retryAfter {
+            let (seconds, attoseconds) = retryAfter.components
+            headers.add(name: "retry-after", value: String(max(1, seconds + (attoseconds > 0 ? 1 : 0))))
+        }
         if !keepAlive { headers.add(name: "connection", value: "close") }
         return (HTTPResponseHead(version: version, status: kind.status, headers: headers), body)
     }
