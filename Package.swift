@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "PortcullisAPI", targets: ["PortcullisAPI"]),
         .library(name: "KubernetesAPIServer", targets: ["KubernetesAPIServer"]),
         .library(name: "Resilience", targets: ["Resilience"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "PKI", targets: ["PKI"]),
     ],
     dependencies: [

@@ -15,6 +15,16 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "gateway-bench-server",
+            dependencies: [
+                .product(name: "Gateway", package: "portcullis"),
+                .product(name: "Resilience", package: "portcullis"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/gateway-bench-server"
+        ),
+        .executableTarget(
             name: "apiserver-bench",
             dependencies: [
                 .product(name: "KubernetesAPIServer", package: "portcullis"),

@@ -184,4 +184,15 @@ import Testing
         #expect(setup.state.generation == 50)
         try await setup.stop()
     }
+
+    @Test func aPooledConnectionTheUpstreamClosedIsRetriedOnAFreshOne() async throws {
+        let setup = try await Setup { [Self.route("api", port: $0)] }
+        let response = try await RawHTTPClient.exchange(
+            port: setup.port,
+            "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /close-once HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        #expect(response.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(response)")
+        #expect(setup.upstream.connectionCount == 2)
+        try await setup.stop()
+    }
 }

@@ -6,20 +6,22 @@ import NIOPosix
 
 /// A test upstream on loopback: answers every request with a JSON description of what it received
 /// (method, URI, headers, body length), or misbehaves as the request path asks:
-/// `/hang` never answers, `/close` closes without answering, `/stream/<n>` streams n bytes.
+/// `/hang` never answers, `/close` closes without answering, `/close-once` does so only the first
+/// time, `/stream/<n>` streams n bytes.
 final class TestUpstream: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
 
     init() async throws {
         let connections = NIOLockedValueBox(0)
+        let closedOnce = NIOLockedValueBox(false)
         self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 connections.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler())
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(closedOnce: closedOnce))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -37,6 +39,9 @@ final class TestUpstream: Sendable {
         typealias OutboundOut = HTTPServerResponsePart
         var head: HTTPRequestHead?
         var bodyBytes = 0
+        let closedOnce: NIOLockedValueBox<Bool>
+
+        init(closedOnce: NIOLockedValueBox<Bool>) { self.closedOnce = closedOnce }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -44,6 +49,14 @@ final class TestUpstream: Sendable {
                 self.head = head
                 bodyBytes = 0
                 if head.uri == "/close" { context.close(promise: nil) }
+                let firstClose = head.uri == "/close-once" && closedOnce.withLockedValue { closed in
+                    defer { closed = true }
+                    return !closed
+                }
+                if firstClose {
+                    context.close(promise: nil)
+                    self.head = nil
+                }
             case .body(let body):
                 bodyBytes += body.readableBytes
             case .end:

@@ -46,6 +46,12 @@ final class GatewayHandler: ChannelDuplexHandler {
         var waitingTicket: Bulkhead.Ticket?
         /// Whether the outcome was given to the breaker and the slot returned.
         var settled = false
+        /// Whether the upstream connection came from the pool (it may have been closed by the upstream meanwhile).
+        var reusedConnection = false
+        /// Whether any of the request body went upstream (then the request cannot be sent again).
+        var bodySent = false
+        /// Whether the upstream's response lets the connection be reused.
+        var upstreamKeepAlive = false
         var buffered: [ByteBuffer] = []
         var bufferedBytes = 0
         var requestEnded = false
@@ -91,7 +97,11 @@ final class GatewayHandler: ChannelDuplexHandler {
                 if exchange.bufferedBytes > Self.maximumBufferedBody {
                     context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
                 }
-            case .forwarding(_, let upstream):
+            case .forwarding(var exchange, let upstream):
+                if !exchange.bodySent {
+                    exchange.bodySent = true
+                    current = .forwarding(exchange, upstream: upstream)
+                }
                 upstream.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
                 if !upstream.isWritable {
                     context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
@@ -262,16 +272,16 @@ final class GatewayHandler: ChannelDuplexHandler {
         guard case .connecting(let exchange) = current else { return }
         let connectTimeout = TimeAmount(exchange.route.timeouts.connect)
         // The pool connects on this loop, so the callback runs here too.
-        pool.lease(exchange.target, connectTimeout: connectTimeout).assumeIsolated().whenComplete { [weak self] result in
+        pool.lease(exchange.target, connectTimeout: connectTimeout, fresh: exchange.reusedConnection).assumeIsolated().whenComplete { [weak self] result in
             guard let self else { return }
             switch result {
-            case .success(let channel): self.connected(channel)
+            case .success(let (channel, reused)): self.connected(channel, reused: reused)
             case .failure(let error): self.connectFailed(error)
             }
         }
     }
 
-    private func connected(_ upstream: any Channel) {
+    private func connected(_ upstream: any Channel, reused: Bool) {
         guard case .connecting(var exchange) = current, let context else {
             // The request was answered (timeout) or the client left while connecting.
             upstream.close(promise: nil)
@@ -293,8 +303,10 @@ final class GatewayHandler: ChannelDuplexHandler {
         for part in exchange.buffered { upstream.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil) }
         if exchange.requestEnded { upstream.write(HTTPClientRequestPart.end(nil), promise: nil) }
         upstream.flush()
+        exchange.bodySent = exchange.bodySent || !exchange.buffered.isEmpty
         exchange.buffered = []
         exchange.bufferedBytes = 0
+        exchange.reusedConnection = reused
         current = .forwarding(exchange, upstream: upstream)
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
     }
@@ -330,6 +342,7 @@ final class GatewayHandler: ChannelDuplexHandler {
         case .head(let head):
             guard head.status.code >= 200 || head.status == .switchingProtocols else { return }  // 1xx are not forwarded
             exchange.responseStarted = true
+            exchange.upstreamKeepAlive = head.isKeepAlive
             settle(&exchange, .response(status: Int(head.status.code)))
             current = .forwarding(exchange, upstream: upstream)
             var clientHead = ForwardedRequest.clientHead(head, requestID: exchange.requestID, keepAlive: exchange.keepAlive)
@@ -343,10 +356,10 @@ final class GatewayHandler: ChannelDuplexHandler {
         case .end(let trailers):
             exchange.timeout?.cancel()
             detach(upstream)
-            if exchange.requestEnded {
+            if exchange.requestEnded && exchange.upstreamKeepAlive {
                 pool.release(upstream, target: exchange.target)
             } else {
-                // The upstream answered before the whole request arrived; the connection can't be reused.
+                // The upstream closes it, or answered before the whole request arrived: not reusable.
                 upstream.close(promise: nil)
             }
             let keepAlive = exchange.keepAlive
@@ -370,8 +383,16 @@ final class GatewayHandler: ChannelDuplexHandler {
 
     func upstreamClosed(_ error: (any Error)?) {
         guard case .forwarding(var exchange, let upstream) = current, let context else { return }
-        exchange.timeout?.cancel()
         detach(upstream)
+        if exchange.reusedConnection && !exchange.responseStarted && !exchange.bodySent && exchange.requestEnded
+            && Self.idempotentMethods.contains(exchange.head.method)
+        {
+            // A pooled connection the upstream closed while it sat idle: the request can go again on a fresh one.
+            current = .connecting(exchange)
+            connect()
+            return
+        }
+        exchange.timeout?.cancel()
         settle(&exchange, .reset)
         if exchange.responseStarted {
             // Part of the response is already with the client; the only honest signal left is to close.
@@ -439,6 +460,11 @@ final class GatewayHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension GatewayHandler: Sendable {}
+
+extension GatewayHandler {
+    /// Methods that may be sent twice (RFC 9110 §9.2.2).
+    static let idempotentMethods: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE]
+}
 
 extension TimeAmount {
     init(_ duration: Duration) {

@@ -22,13 +22,13 @@ final class UpstreamPool {
         self.maximumIdlePerKey = maximumIdlePerKey
     }
 
-    /// An idle connection to the target, or a new one.
-    func lease(_ target: UpstreamTarget, connectTimeout: TimeAmount) -> EventLoopFuture<any Channel> {
+    /// An idle connection to the target (`reused` true), or a new one; `fresh` skips the idle ones.
+    func lease(_ target: UpstreamTarget, connectTimeout: TimeAmount, fresh: Bool = false) -> EventLoopFuture<(any Channel, reused: Bool)> {
         eventLoop.preconditionInEventLoop()
         let key = Key(target: target)
-        while var channels = idle[key], let channel = channels.popLast() {
+        while !fresh, var channels = idle[key], let channel = channels.popLast() {
             idle[key] = channels
-            if channel.isActive { return eventLoop.makeSucceededFuture(channel) }
+            if channel.isActive { return eventLoop.makeSucceededFuture((channel, true)) }
         }
         let tlsContext: NIOSSLContext?
         do {
@@ -51,6 +51,7 @@ final class UpstreamPool {
                 }
             }
             .connect(host: target.host, port: target.port)
+            .map { ($0, false) }
     }
 
     /// Returns a connection whose exchange completed cleanly; it is closed if the pool is full.

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""The gateway against nginx and haproxy, as reverse proxies to the same local backend.
+
+Each proxy gets the same wrk load in interleaved rounds; the report gives requests/s, latency p50
+and p99, and the proxy's CPU time per request (user + system, from /proc), with ratios to nginx.
+
+    python3 Benchmarks/gateway_bench.py [--duration 10] [--connections 32] [--rounds 3]
+
+Needs nginx, haproxy and wrk (Debian packages nginx-light, haproxy, wrk) and builds the gateway
+benchmark server in release mode.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+BACKEND, NGINX, HAPROXY, GATEWAY, GATEWAY_POLICIES = 18080, 18081, 18082, 18083, 18084
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process and its threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def children_pids(pid):
+    """The process and, for nginx and haproxy, its workers."""
+    pids = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def wait_for_port(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if subprocess.run(["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def wrk(port, duration, connections):
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/hello"],
+        capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+
+    def latency(percent):
+        value, unit = re.search(rf"\s{percent}%\s+([\d.]+)(us|ms|s)", output).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    return requests, latency(50), latency(99), int(errors.group(1)) if errors else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    for tool in ["nginx", "haproxy", "wrk"]:
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            sys.exit(f"{tool} is missing: apt-get install nginx-light haproxy wrk")
+
+    subprocess.run(["swift", "build", "-c", "release", "--package-path", HERE, "--product", "gateway-bench-server"], check=True)
+    binary = subprocess.run(["swift", "build", "-c", "release", "--package-path", HERE, "--show-bin-path"],
+                            capture_output=True, text=True, check=True).stdout.strip() + "/gateway-bench-server"
+
+    work = tempfile.mkdtemp(prefix="portcullis-bench-")
+    nginx_conf = os.path.join(work, "nginx.conf")
+    with open(nginx_conf, "w") as conf:
+        conf.write(f"""
+worker_processes 1;
+daemon off;
+error_log {work}/nginx-error.log;
+pid {work}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
+    upstream backend {{ server 127.0.0.1:{BACKEND}; keepalive 64; }}
+    server {{ listen 127.0.0.1:{BACKEND}; location / {{ return 200 "hello from the backend\\n"; }} }}
+}}
+""")
+    proxy_conf = os.path.join(work, "proxy.conf")
+    with open(proxy_conf, "w") as conf:
+        conf.write(f"""
+worker_processes 1;
+daemon off;
+error_log {work}/proxy-error.log;
+pid {work}/proxy.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
+    upstream backend {{ server 127.0.0.1:{BACKEND}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{NGINX};
+        location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+    }}
+}}
+""")
+    haproxy_conf = os.path.join(work, "haproxy.cfg")
+    with open(haproxy_conf, "w") as conf:
+        conf.write(f"""
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+frontend gateway
+    bind 127.0.0.1:{HAPROXY}
+    default_backend backend
+backend backend
+    http-reuse always
+    server b1 127.0.0.1:{BACKEND}
+""")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    processes = {}
+    try:
+        backend = subprocess.Popen([nginx, "-c", nginx_conf])
+        wait_for_port(BACKEND)
+        processes["nginx"] = subprocess.Popen([nginx, "-c", proxy_conf])
+        processes["haproxy"] = subprocess.Popen([haproxy, "-f", haproxy_conf])
+        processes["portcullis"] = subprocess.Popen([binary, "--port", str(GATEWAY), "--upstream-port", str(BACKEND)])
+        processes["portcullis+policies"] = subprocess.Popen(
+            [binary, "--port", str(GATEWAY_POLICIES), "--upstream-port", str(BACKEND), "--policies"])
+        ports = {"nginx": NGINX, "haproxy": HAPROXY, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES}
+        for port in ports.values():
+            wait_for_port(port)
+        for name, port in ports.items():
+            wrk(port, 2, options.connections)  # warm up
+        totals = {name: {"requests": 0, "cpu": 0.0, "p50": [], "p99": [], "errors": 0} for name in ports}
+        for _ in range(options.rounds):
+            for name, port in ports.items():
+                pids = children_pids(processes[name].pid)
+                before = sum(cpu_seconds(pid) for pid in pids)
+                requests, p50, p99, errors = wrk(port, options.duration, options.connections)
+                after = sum(cpu_seconds(pid) for pid in pids)
+                total = totals[name]
+                total["requests"] += requests
+                total["cpu"] += after - before
+                total["p50"].append(p50)
+                total["p99"].append(p99)
+                total["errors"] += errors
+        seconds = options.rounds * options.duration
+        nginx_cpu = totals["nginx"]["cpu"] / totals["nginx"]["requests"] * 1e6
+        print(f"\n{options.rounds} interleaved rounds of {options.duration}s, wrk -t1 -c{options.connections}, "
+              f"{os.cpu_count()} CPUs, backend nginx on loopback")
+        print(f"{'proxy':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'× nginx':>9}{'errors':>8}")
+        for name, total in totals.items():
+            cpu = total["cpu"] / total["requests"] * 1e6
+            print(f"{name:<22}{total['requests'] / seconds:>10.0f}{sorted(total['p50'])[len(total['p50']) // 2]:>9.2f}"
+                  f"{sorted(total['p99'])[len(total['p99']) // 2]:>9.2f}{cpu:>12.1f}{cpu / nginx_cpu:>9.2f}{total['errors']:>8}")
+    finally:
+        for process in list(processes.values()) + [locals().get("backend")]:
+            if process:
+                process.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
