@@ -1,3 +1,5 @@
+import Foundation
+import Resilience
 import Synchronization
 
 /// The config the gateway serves, swapped atomically: a request reads the current router once, at
@@ -31,9 +33,12 @@ public final class GatewayState: Sendable {
     private let current: Mutex<Snapshot>
     /// Serialises swaps, so that each new snapshot is built from the one it replaces.
     private let swapLock = Mutex(())
+    private let applied: Mutex<Bool>
 
-    public init(_ config: GatewayConfig = GatewayConfig()) {
-        current = Mutex(Snapshot(config, previous: nil))
+    /// A state serving `config`; without one it serves nothing and is not ready until ``apply(_:)``.
+    public init(_ config: GatewayConfig? = nil) {
+        current = Mutex(Snapshot(config ?? GatewayConfig(), previous: nil))
+        applied = Mutex(config != nil)
     }
 
     /// Serves `config` from now on. The router is built before the swap, outside the lock requests take.
@@ -41,7 +46,36 @@ public final class GatewayState: Sendable {
         swapLock.withLock { _ in
             let snapshot = Snapshot(config, previous: current.withLock { $0 })
             current.withLock { $0 = snapshot }
+            applied.withLock { $0 = true }
         }
+    }
+
+    /// Whether a config was applied: the gateway is ready once the controller has built its first one.
+    public var isReady: Bool { applied.withLock { $0 } }
+
+    /// The live config as JSON for `/debug/config`: routes, where they go, and their breakers. It
+    /// holds nothing secret (no credentials, no Secret data beyond CA certificates, which are public).
+    public func describe() -> String {
+        let snapshot = self.snapshot
+        let routes: [[String: Any]] = snapshot.router.routes.map { route in
+            var description: [String: Any] = [
+                "route": route.key.description, "generation": route.generation, "upstream": route.upstream.description,
+                "hostnames": route.match.hostnames, "methods": route.match.methods,
+            ]
+            switch route.match.path {
+            case .exact(let value): description["path"] = ["exact": value]
+            case .prefix(let value): description["path"] = ["prefix": value]
+            case .regularExpression(let value): description["path"] = ["regularExpression": value]
+            }
+            if let tunnel = route.upstream.tunnel { description["tunnel"] = tunnel }
+            if let breaker = snapshot.policies[route.key]?.breaker {
+                description["circuitBreaker"] = breaker.snapshot(now: .now).state.rawValue
+            }
+            return description
+        }
+        let document: [String: Any] = ["generation": snapshot.generation, "ready": isReady, "routes": routes]
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 
     /// The config being served.
