@@ -3,6 +3,17 @@ enum Redaction {
     /// The longest message kept; the rest is cut (token services do not write essays, attackers might).
     static let maximumLength = 1024
 
+    /// `secret` as it may come back from a token service: raw, form-encoded (echoed from a request body) and as
+    /// HTTP Basic credentials with `clientID`.
+    static func variants(of secret: String, clientID: String? = nil) -> [String] {
+        var variants = [secret, FormEncoding.escape(secret)]
+        if let clientID {
+            let basic = FormEncoding.escape(clientID) + ":" + FormEncoding.escape(secret)
+            variants.append(Base64.encode(Array(basic.utf8)))
+        }
+        return variants
+    }
+
     /// `text` without any of `secrets` (each replaced by `[redacted]`) and without JWT-shaped words
     /// (three base64url segments joined by dots, the first starting `eyJ`), cut to ``maximumLength`` characters.
     static func redact(_ text: String, removing secrets: [String]) -> String {
@@ -43,6 +54,28 @@ enum Redaction {
         guard word.hasPrefix("eyJ") else { return false }
         let parts = word.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count >= 2 && parts[0].count >= 10 && parts[1].count >= 2
+    }
+}
+
+/// Standard base64 with padding, without Foundation.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let b0 = bytes[index]
+            let b1 = index + 1 < bytes.count ? bytes[index + 1] : 0
+            let b2 = index + 2 < bytes.count ? bytes[index + 2] : 0
+            output.append(alphabet[Int(b0 >> 2)])
+            output.append(alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)])
+            output.append(index + 1 < bytes.count ? alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            output.append(index + 2 < bytes.count ? alphabet[Int(b2 & 0x3F)] : UInt8(ascii: "="))
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 }
 

@@ -61,11 +61,12 @@ public struct EntraIDProvider: TokenProvider {
             parameters.append(("client_secret", secret))
         }
         let url = configuration.tokenURL
+        let secrets = Redaction.variants(of: secret, clientID: configuration.clientID)
         let response = try await client.post(
             url: url,
             contentType: "application/x-www-form-urlencoded",
             body: FormEncoding.encode(parameters),
-            redacting: [secret]
+            redacting: secrets
         )
         return try OAuth2ClientCredentialsProvider.token(
             from: response,
@@ -73,7 +74,7 @@ public struct EntraIDProvider: TokenProvider {
             endpoint: url,
             now: now,
             assumedLifetime: nil,
-            redacting: [secret]
+            redacting: secrets
         )
     }
 }

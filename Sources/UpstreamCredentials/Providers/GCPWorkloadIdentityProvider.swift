@@ -103,7 +103,7 @@ public struct GCPWorkloadIdentityProvider: TokenProvider {
             ("subject_token_type", configuration.subjectTokenType),
         ])
         let url = configuration.endpoints.sts
-        let secrets = [subjectToken]
+        let secrets = Redaction.variants(of: subjectToken)
         let response = try await client.post(
             url: url,
             contentType: "application/x-www-form-urlencoded",

@@ -70,12 +70,13 @@ public struct OAuth2ClientCredentialsProvider: TokenProvider {
             parameters.append(("client_assertion", secret))
         }
         let url = configuration.tokenURL
+        let secrets = Redaction.variants(of: secret, clientID: configuration.clientID)
         let response = try await client.post(
             url: url,
             contentType: "application/x-www-form-urlencoded",
             headers: headers,
             body: FormEncoding.encode(parameters),
-            redacting: [secret]
+            redacting: secrets
         )
         return try Self.token(
             from: response,
@@ -83,14 +84,14 @@ public struct OAuth2ClientCredentialsProvider: TokenProvider {
             endpoint: url,
             now: now,
             assumedLifetime: Self.assumedLifetime,
-            redacting: [secret]
+            redacting: secrets
         )
     }
 
     /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
     static func basicAuthorization(clientID: String, secret: String) -> String {
         let credentials = FormEncoding.escape(clientID) + ":" + FormEncoding.escape(secret)
-        return "Basic " + Data(credentials.utf8).base64EncodedString()
+        return "Basic " + Base64.encode(Array(credentials.utf8))
     }
 
     /// The token of an RFC 6749 §5.1 response, or the error of a §5.2 one.
