@@ -97,7 +97,7 @@ public final class FakeEntraID: Sendable {
     private init(clock: any CredentialClock, httpClient: HTTPClient) throws {
         self.clock = clock
         self.keys = IssuerKeyFetcher(httpClient: httpClient)
-        self.tokenKey = try FakeRSAIssuerKey()
+        self.tokenKey = FakeRSAIssuerKey.shared
     }
 
     public static func start(

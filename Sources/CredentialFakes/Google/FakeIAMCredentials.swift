@@ -61,7 +61,7 @@ public final class FakeIAMCredentials: Sendable {
     private init(clock: any CredentialClock, sts: FakeGoogleSTS?) throws {
         self.clock = clock
         self.sts = sts
-        self.googleKey = try FakeRSAIssuerKey()
+        self.googleKey = FakeRSAIssuerKey.shared
     }
 
     /// Starts the fake.

@@ -142,6 +142,10 @@ public struct FakeRSAIssuerKey: Sendable {
         kid = FakeRandom.token(prefix: "fake-", bytes: 16)
     }
 
+    /// One key for every fake in the process: RSA generation costs tens of milliseconds of CPU on the cooperative
+    /// pool, which a test run with many fakes should not spend again and again.
+    public static let shared: FakeRSAIssuerKey = try! FakeRSAIssuerKey()
+
     /// `{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":…,"n":…,"e":…}]}`.
     public var jwksJSON: String {
         let primitives = try! privateKey.publicKey.getKeyPrimitives()

@@ -25,6 +25,12 @@ public struct EntraIDProvider: TokenProvider {
     private let signing: SharedSigningContext
     private let client: TokenEndpointClient
 
+    /// - Parameters:
+    ///   - configuration: The client and its credential.
+    ///   - signing: The gateway's signing keys, for assertions.
+    ///   - httpClient: The control plane's HTTP client.
+    ///   - logger: Passed to AsyncHTTPClient; no token material is logged.
+    ///   - requestTimeout: AsyncHTTPClient's deadline per request; keep it under the cache's fetch timeout.
     public init(
         configuration: EntraIDConfiguration,
         signing: SharedSigningContext,

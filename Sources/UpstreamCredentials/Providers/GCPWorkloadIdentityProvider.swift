@@ -35,6 +35,7 @@ public struct GCPWorkloadIdentityProvider: TokenProvider {
     ///   - signing: The gateway's signing keys, for a gateway-minted subject token.
     ///   - httpClient: The control plane's HTTP client.
     ///   - logger: For request logs of AsyncHTTPClient (no token material is logged).
+    ///   - requestTimeout: AsyncHTTPClient's deadline per request; keep it under the cache's fetch timeout.
     public init(
         configuration: GCPWorkloadIdentityConfiguration,
         signing: SharedSigningContext,
