@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Resilience", targets: ["Resilience"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "PKI", targets: ["PKI"]),
+        .library(name: "UpstreamCredentials", targets: ["UpstreamCredentials"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -30,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         // Test-only: an independent JWT implementation that verifies what PKI mints.
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // The control plane's HTTP client: token endpoints (UpstreamCredentials) and the fakes' JWKS fetches.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Kubernetes object model shared by the API server, the client and the resource API:
@@ -74,6 +77,38 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Upstream credentials on plain configuration values: gateway JWTs, GCP workload identity federation (STS and
+        // IAM Credentials), Entra ID and OAuth2 client credentials, and the token cache the gateway reads per
+        // request. No Kubernetes here: the reconciler maps UpstreamAuth specs to these configurations.
+        .target(
+            name: "UpstreamCredentials",
+            dependencies: [
+                "PKI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Faithful fakes of the token services on real loopback HTTP (Google STS and IAM Credentials, Entra ID,
+        // a generic OAuth2 server, an OIDC issuer), and a manual clock, for the test targets.
+        .target(
+            name: "CredentialFakes",
+            dependencies: [
+                "PKI",
+                "UpstreamCredentials",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -166,6 +201,21 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "UpstreamCredentialsTests",
+            dependencies: [
+                "UpstreamCredentials",
+                "CredentialFakes",
+                "PKI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
