@@ -107,6 +107,8 @@ extension KubernetesClient {
     static func makeTLSConfiguration(_ tls: Configuration.TLS, identity: ClientIdentity) throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.applicationProtocols = ["h2", "http/1.1"]
+        // A watch cancelled mid-stream closes its connection; do not wait long for the peer's close_notify.
+        configuration.shutdownTimeout = .seconds(1)
         if tls.insecureSkipVerify {
             configuration.certificateVerification = .none
         } else if let pem = tls.certificateAuthorityPEM {

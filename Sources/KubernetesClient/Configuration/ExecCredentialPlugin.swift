@@ -122,13 +122,21 @@ enum ExecCredentialPlugin {
                     continuation.resume(throwing: ConfigurationError(.execFailed, "exec plugin \(executable.path): cannot start: \(error)"))
                     return
                 }
-                let timedOut = LockedValue(false)
+                // Resumed once: by the timeout (a killed plugin's children may hold the pipes open), or
+                // by the reader once the process has exited.
+                let resumed = LockedValue(false)
+                let resumeOnce: @Sendable (Result<Output, any Error>) -> Void = { result in
+                    let first = resumed.withLock { value -> Bool in
+                        defer { value = true }
+                        return !value
+                    }
+                    if first { continuation.resume(with: result) }
+                }
                 let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
                 DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
-                    if process.isRunning {
-                        timedOut.value = true
-                        process.terminate()
-                    }
+                    guard process.isRunning else { return }
+                    process.terminate()
+                    resumeOnce(.failure(ConfigurationError(.execFailed, "exec plugin \(executable.path): no answer within \(timeout)")))
                 }
                 let group = DispatchGroup()
                 let errorData = LockedValue(Data())
@@ -140,15 +148,13 @@ enum ExecCredentialPlugin {
                 let outputData = stdout.fileHandleForReading.readDataToEndOfFile()
                 group.wait()
                 process.waitUntilExit()
-                if timedOut.value {
-                    continuation.resume(throwing: ConfigurationError(.execFailed, "exec plugin \(executable.path): no answer within \(timeout)"))
-                    return
-                }
-                continuation.resume(
-                    returning: Output(
-                        status: process.terminationStatus,
-                        stdout: String(decoding: outputData, as: UTF8.self),
-                        stderr: String(decoding: errorData.value, as: UTF8.self)
+                resumeOnce(
+                    .success(
+                        Output(
+                            status: process.terminationStatus,
+                            stdout: String(decoding: outputData, as: UTF8.self),
+                            stderr: String(decoding: errorData.value, as: UTF8.self)
+                        )
                     )
                 )
             }
