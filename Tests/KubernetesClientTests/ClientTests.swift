@@ -174,6 +174,28 @@ import Testing
         }
     }
 
+    @Test func aWatchEndingAtItsTimeoutLeavesTheConnectionUsable() async throws {
+        try await withServer { _, client in
+            var configuration = client.configuration
+            configuration.maximumConnections = 1  // every request shares the watch's connection
+            configuration.timeouts.request = .seconds(5)
+            let single = try KubernetesClient(configuration: configuration, logger: quietLogger)
+            let configMaps = single.resources(CoreV1.ConfigMap.self)
+            do {
+                let start = ContinuousClock.now
+                let stream = try await configMaps.watch(namespace: "default", options: WatchOptions(timeoutSeconds: 1))
+                for try await _ in stream {}
+                #expect(ContinuousClock.now - start >= .seconds(1), "the server ends the watch at timeoutSeconds")
+                for index in 0..<3 { _ = try await configMaps.create(.named("after-\(index)")) }
+                #expect(try await configMaps.list(namespace: "default").items.count == 3)
+            } catch {
+                try await single.shutdown()
+                throw error
+            }
+            try await single.shutdown()
+        }
+    }
+
     @Test func cancellingTheConsumerEndsTheWatch() async throws {
         try await withServer { _, client in
             let configMaps = client.resources(CoreV1.ConfigMap.self)
