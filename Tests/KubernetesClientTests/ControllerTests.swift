@@ -60,7 +60,8 @@ final class Flag: CacheSyncing {
     @Test func aKeyIsReconciledByOneWorkerAtATime() async throws {
         let queue = WorkQueue<String>(name: "test")
         let running = LockedCounter()
-        let controller = Controller(configuration: .init(name: "serial", workers: 4), queue: queue, logger: quietLogger) { _ in
+        let controller = Controller(configuration: .init(name: "serial", workers: 4), queue: queue, logger: quietLogger)
+        { _ in
             running.enter()
             try? await Task.sleep(for: .milliseconds(20))
             running.leave()
@@ -81,7 +82,12 @@ final class Flag: CacheSyncing {
 
 final class LockedCounter: Sendable {
     private let state = Mutex((current: 0, maximum: 0))
-    func enter() { state.withLock { $0.current += 1; $0.maximum = max($0.maximum, $0.current) } }
+    func enter() {
+        state.withLock {
+            $0.current += 1
+            $0.maximum = max($0.maximum, $0.current)
+        }
+    }
     func leave() { state.withLock { $0.current -= 1 } }
     var maximum: Int { state.withLock { $0.maximum } }
 }

@@ -14,18 +14,40 @@ import Testing
     @Test func repeatsAreAggregatedIntoOneEvent() async throws {
         try await withServer(crds: true) { _, client in
             let route = try await Self.route(client)
-            let recorder = EventRecorder(client: client, configuration: .init(component: "portcullis-controller", instance: "pod-a"), logger: quietLogger)
+            let recorder = EventRecorder(
+                client: client,
+                configuration: .init(component: "portcullis-controller", instance: "pod-a"),
+                logger: quietLogger
+            )
             let reference = CoreV1.ObjectReference(route)
             let t0 = Date(timeIntervalSince1970: 1_735_732_800)
-            let first = try await recorder.emit(.normal, reason: "Programmed", message: "serving generation 1", about: reference, at: t0)
+            let first = try await recorder.emit(
+                .normal,
+                reason: "Programmed",
+                message: "serving generation 1",
+                about: reference,
+                at: t0
+            )
             var changed = reference
             changed.resourceVersion = "999"  // the object moved on; still the same object
-            let second = try await recorder.emit(.normal, reason: "Programmed", message: "serving generation 1", about: changed, at: t0.addingTimeInterval(30))
+            let second = try await recorder.emit(
+                .normal,
+                reason: "Programmed",
+                message: "serving generation 1",
+                about: changed,
+                at: t0.addingTimeInterval(30)
+            )
             #expect(second.metadata.name == first.metadata.name)
             #expect(second.count == 2)
             #expect(second.firstTimestamp == "2025-01-01T12:00:00Z")
             #expect(second.lastTimestamp == "2025-01-01T12:00:30Z")
-            _ = try await recorder.emit(.warning, reason: "InvalidSpec", message: "spec.upstream.url: Invalid value", about: reference, at: t0)
+            _ = try await recorder.emit(
+                .warning,
+                reason: "InvalidSpec",
+                message: "spec.upstream.url: Invalid value",
+                about: reference,
+                at: t0
+            )
 
             let events = try await client.resources(CoreV1.Event.self).list(
                 namespace: "default",
@@ -49,7 +71,11 @@ import Testing
     @Test func anExpiredEventIsCreatedAgain() async throws {
         try await withServer(crds: true) { _, client in
             let reference = CoreV1.ObjectReference(try await Self.route(client))
-            let recorder = EventRecorder(client: client, configuration: .init(component: "c", instance: "i"), logger: quietLogger)
+            let recorder = EventRecorder(
+                client: client,
+                configuration: .init(component: "c", instance: "i"),
+                logger: quietLogger
+            )
             let first = try await recorder.emit(.normal, reason: "Synced", message: "ok", about: reference)
             try await client.resources(CoreV1.Event.self).delete(first.metadata.name ?? "", namespace: "default")
             let again = try await recorder.emit(.normal, reason: "Synced", message: "ok", about: reference)
@@ -61,15 +87,33 @@ import Testing
     @Test func recordIsBufferedAndWrittenByTheService() async throws {
         try await withServer(crds: true) { _, client in
             let reference = CoreV1.ObjectReference(try await Self.route(client))
-            let recorder = EventRecorder(client: client, configuration: .init(component: "c", instance: "i"), logger: quietLogger)
-            for _ in 0..<3 { recorder.record(.warning, reason: "Unreachable", message: "upstream refused the connection", about: reference) }
-            recorder.record(.normal, reason: String(repeating: "x", count: 3), message: String(repeating: "é", count: 2000), about: reference)
+            let recorder = EventRecorder(
+                client: client,
+                configuration: .init(component: "c", instance: "i"),
+                logger: quietLogger
+            )
+            for _ in 0..<3 {
+                recorder.record(
+                    .warning,
+                    reason: "Unreachable",
+                    message: "upstream refused the connection",
+                    about: reference
+                )
+            }
+            recorder.record(
+                .normal,
+                reason: String(repeating: "x", count: 3),
+                message: String(repeating: "é", count: 2000),
+                about: reference
+            )
             try await running(recorder) {
                 await eventually("written and aggregated") {
                     let events = (try? await client.resources(CoreV1.Event.self).list(namespace: "default").items) ?? []
                     return events.count == 2 && events.first { $0.reason == "Unreachable" }?.count == 3
                 }
-                let long = try await client.resources(CoreV1.Event.self).list(namespace: "default").items.first { $0.reason == "xxx" }
+                let long = try await client.resources(CoreV1.Event.self).list(namespace: "default").items.first {
+                    $0.reason == "xxx"
+                }
                 #expect((long?.message?.utf8.count ?? 0) <= 1024, "long messages are truncated")
                 #expect(recorder.dropped == 0)
             }

@@ -16,7 +16,9 @@ func recordingHandler<Object: KubernetesObject>(_ recorder: Recorder<Seen>) -> I
     InformerEventHandler(
         onAdd: { recorder.append(.add($0.objectKey.description)) },
         onUpdate: { old, new in
-            recorder.append(.update(new.objectKey.description, resync: old.metadata.resourceVersion == new.metadata.resourceVersion))
+            recorder.append(
+                .update(new.objectKey.description, resync: old.metadata.resourceVersion == new.metadata.resourceVersion)
+            )
         },
         onDelete: { recorder.append(.delete($0.key.description, tombstone: $0.finalStateUnknown)) }
     )
@@ -47,11 +49,19 @@ let testInformerConfiguration = InformerConfiguration(
     @Test func syncsThenFollowsAddsUpdatesAndDeletesWithIndexes() async throws {
         try await withServer { _, client in
             let configMaps = client.resources(CoreV1.ConfigMap.self)
-            _ = try await client.resources(CoreV1.Namespace.self).create(CoreV1.Namespace(metadata: .init(name: "other")))
+            _ = try await client.resources(CoreV1.Namespace.self).create(
+                CoreV1.Namespace(metadata: .init(name: "other"))
+            )
             for name in ["a", "b"] { _ = try await configMaps.create(.named(name, labels: ["app": "web"])) }
             _ = try await configMaps.create(.named("c", namespace: "other", labels: ["app": "db"]))
 
-            let informer = Informer(client: client, resource: .configMaps, as: CoreV1.ConfigMap.self, configuration: testInformerConfiguration, logger: quietLogger)
+            let informer = Informer(
+                client: client,
+                resource: .configMaps,
+                as: CoreV1.ConfigMap.self,
+                configuration: testInformerConfiguration,
+                logger: quietLogger
+            )
             informer.store.addIndex("app") { [$0.metadata.labels?["app"] ?? ""] }
             let seen = Recorder<Seen>()
             informer.addEventHandler(recordingHandler(seen))
@@ -61,20 +71,35 @@ let testInformerConfiguration = InformerConfiguration(
                 #expect(informer.store.keys.map(\.description) == ["default/a", "default/b", "other/c"])
                 #expect(Set(seen.all) == [.add("default/a"), .add("default/b"), .add("other/c")])
                 #expect(informer.store.list(namespace: "other").compactMap(\.metadata.name) == ["c"])
-                #expect(informer.store.keys(byIndex: "app", value: "web").map(\.description) == ["default/a", "default/b"])
+                #expect(
+                    informer.store.keys(byIndex: "app", value: "web").map(\.description) == ["default/a", "default/b"]
+                )
 
                 _ = try await configMaps.create(.named("d", labels: ["app": "db"]))
                 _ = try await configMaps.patch("a", .merge(["metadata": ["labels": ["app": "db"]]]))
                 try await configMaps.delete("b")
-                await eventually("the cache follows the watch") { informer.store.count == 3 && informer.store.get(namespace: "default", name: "b") == nil }
-                #expect(Array(seen.all.dropFirst(3)) == [.add("default/d"), .update("default/a", resync: false), .delete("default/b", tombstone: false)])
-                #expect(informer.store.keys(byIndex: "app", value: "db").map(\.description) == ["default/a", "default/d", "other/c"])
+                await eventually("the cache follows the watch") {
+                    informer.store.count == 3 && informer.store.get(namespace: "default", name: "b") == nil
+                }
+                #expect(
+                    Array(seen.all.dropFirst(3)) == [
+                        .add("default/d"), .update("default/a", resync: false), .delete("default/b", tombstone: false),
+                    ]
+                )
+                #expect(
+                    informer.store.keys(byIndex: "app", value: "db").map(\.description) == [
+                        "default/a", "default/d", "other/c",
+                    ]
+                )
                 #expect(informer.store.keys(byIndex: "app", value: "web").isEmpty, "indexes follow updates and deletes")
                 #expect(informer.store.get(namespace: "default", name: "a")?.metadata.labels == ["app": "db"])
 
                 let late = Recorder<Seen>()
                 informer.addEventHandler(recordingHandler(late))
-                #expect(late.all == [.add("default/a"), .add("default/d"), .add("other/c")], "a late handler hears the cache as adds")
+                #expect(
+                    late.all == [.add("default/a"), .add("default/d"), .add("other/c")],
+                    "a late handler hears the cache as adds"
+                )
                 #expect(informer.statistics.lists == 1)
                 #expect(informer.statistics.watches == 1)
             }
@@ -88,11 +113,17 @@ let testInformerConfiguration = InformerConfiguration(
             func route(_ name: String, _ refs: [String]) -> Route {
                 Route(
                     metadata: .init(name: name),
-                    spec: RouteSpec(upstream: Upstream(url: "http://127.0.0.1:8090"), authRefs: refs.map { LocalObjectReference(name: $0) })
+                    spec: RouteSpec(
+                        upstream: Upstream(url: "http://127.0.0.1:8090"),
+                        authRefs: refs.map { LocalObjectReference(name: $0) }
+                    )
                 )
             }
             func auth(_ name: String) -> JSONValue {
-                ["apiVersion": "portcullis.io/v1alpha1", "kind": "UpstreamAuth", "metadata": ["name": .string(name)], "spec": ["gatewayJWT": ["ttl": "5m"]]]
+                [
+                    "apiVersion": "portcullis.io/v1alpha1", "kind": "UpstreamAuth", "metadata": ["name": .string(name)],
+                    "spec": ["gatewayJWT": ["ttl": "5m"]],
+                ]
             }
             _ = try await auths.create(auth("jwt"))
             _ = try await auths.create(auth("other"))
@@ -100,7 +131,11 @@ let testInformerConfiguration = InformerConfiguration(
             _ = try await routes.create(route("r2", ["other"]))
             _ = try await routes.create(route("r3", ["other", "jwt"]))
 
-            let factory = SharedInformerFactory(client: client, defaultConfiguration: testInformerConfiguration, logger: quietLogger)
+            let factory = SharedInformerFactory(
+                client: client,
+                defaultConfiguration: testInformerConfiguration,
+                logger: quietLogger
+            )
             let routeInformer = factory.informer(for: Route.self)
             #expect(factory.informer(for: Route.self) === routeInformer, "one informer per kind")
             routeInformer.store.addIndex("upstreamAuth") { route in
@@ -109,7 +144,11 @@ let testInformerConfiguration = InformerConfiguration(
             let queue = WorkQueue<ObjectKey>(name: "routes")
             routeInformer.addEventHandler(.enqueue(into: queue))
             let authInformer = factory.informer(.upstreamAuths, as: JSONValue.self)
-            authInformer.addEventHandler(.enqueue(into: queue) { auth in routeInformer.store.keys(byIndex: "upstreamAuth", value: auth.objectKey.description) })
+            authInformer.addEventHandler(
+                .enqueue(into: queue) { auth in
+                    routeInformer.store.keys(byIndex: "upstreamAuth", value: auth.objectKey.description)
+                }
+            )
 
             try await running(factory) {
                 #expect(await factory.waitForSync())
@@ -138,7 +177,14 @@ let testInformerConfiguration = InformerConfiguration(
             let configMaps = client.resources(CoreV1.ConfigMap.self)
             _ = try await configMaps.create(.named("kept", data: ["v": "0"]))
             _ = try await configMaps.create(.named("doomed"))
-            let informer = Informer(client: client, resource: .configMaps, as: CoreV1.ConfigMap.self, namespace: "default", configuration: testInformerConfiguration, logger: quietLogger)
+            let informer = Informer(
+                client: client,
+                resource: .configMaps,
+                as: CoreV1.ConfigMap.self,
+                namespace: "default",
+                configuration: testInformerConfiguration,
+                logger: quietLogger
+            )
             let seen = Recorder<Seen>()
             informer.addEventHandler(recordingHandler(seen))
             try await running(informer) {
@@ -147,7 +193,9 @@ let testInformerConfiguration = InformerConfiguration(
                 // More changes than the history keeps, made while the informer cannot reach the server.
                 try await server.withDetachedInstance { other in
                     let elsewhere = other.resources(CoreV1.ConfigMap.self)
-                    for index in 1...8 { _ = try await elsewhere.patch("kept", .merge(["data": ["v": .string("\(index)")]])) }
+                    for index in 1...8 {
+                        _ = try await elsewhere.patch("kept", .merge(["data": ["v": .string("\(index)")]]))
+                    }
                     try await elsewhere.delete("doomed")
                     _ = try await elsewhere.create(.named("born"))
                 }
@@ -158,12 +206,17 @@ let testInformerConfiguration = InformerConfiguration(
                 }
                 #expect(informer.statistics.expired >= 1, "the watch from the old resourceVersion got 410")
                 #expect(informer.statistics.lists >= 2)
-                #expect(seen.all.contains(.delete("default/doomed", tombstone: true)), "a delete noticed at relist is a tombstone")
+                #expect(
+                    seen.all.contains(.delete("default/doomed", tombstone: true)),
+                    "a delete noticed at relist is a tombstone"
+                )
                 #expect(seen.all.contains(.add("default/born")))
                 #expect(seen.all.contains(.update("default/kept", resync: false)))
 
                 _ = try await configMaps.patch("kept", .merge(["data": ["v": "9"]]))
-                await eventually("and watches again") { informer.store.get(namespace: "default", name: "kept")?.data?["v"] == "9" }
+                await eventually("and watches again") {
+                    informer.store.get(namespace: "default", name: "kept")?.data?["v"] == "9"
+                }
             }
         }
     }
@@ -172,19 +225,30 @@ let testInformerConfiguration = InformerConfiguration(
         try await withServer(stateful: true) { server, client in
             let configMaps = client.resources(CoreV1.ConfigMap.self)
             _ = try await configMaps.create(.named("counter", data: ["n": "0"]))
-            let informer = Informer(client: client, resource: .configMaps, as: CoreV1.ConfigMap.self, namespace: "default", configuration: testInformerConfiguration, logger: quietLogger)
+            let informer = Informer(
+                client: client,
+                resource: .configMaps,
+                as: CoreV1.ConfigMap.self,
+                namespace: "default",
+                configuration: testInformerConfiguration,
+                logger: quietLogger
+            )
             try await running(informer) {
                 #expect(await informer.waitForSync())
                 _ = try await configMaps.patch("counter", .merge(["data": ["n": "1"]]))
                 await server.stop()  // possibly before the watch delivered n=1
                 try await server.start()
                 for n in 2...4 {
-                    try await retrying { _ = try await configMaps.patch("counter", .merge(["data": ["n": .string("\(n)")]])) }
+                    try await retrying {
+                        _ = try await configMaps.patch("counter", .merge(["data": ["n": .string("\(n)")]]))
+                    }
                 }
                 _ = try await configMaps.create(.named("after-restart"))
                 let truth = try await configMaps.list(namespace: "default")
                 await eventually("the cache converges to the server's state") {
-                    let cached = informer.store.list().map { "\($0.metadata.name ?? "")@\($0.metadata.resourceVersion ?? "")" }
+                    let cached = informer.store.list().map {
+                        "\($0.metadata.name ?? "")@\($0.metadata.resourceVersion ?? "")"
+                    }
                     let served = truth.items.map { "\($0.metadata.name ?? "")@\($0.metadata.resourceVersion ?? "")" }
                     return cached == served
                 }
@@ -199,7 +263,14 @@ let testInformerConfiguration = InformerConfiguration(
             _ = try await client.resources(CoreV1.ConfigMap.self).create(.named("steady"))
             var configuration = testInformerConfiguration
             configuration.resyncPeriod = .milliseconds(150)
-            let informer = Informer(client: client, resource: .configMaps, as: CoreV1.ConfigMap.self, namespace: "default", configuration: configuration, logger: quietLogger)
+            let informer = Informer(
+                client: client,
+                resource: .configMaps,
+                as: CoreV1.ConfigMap.self,
+                namespace: "default",
+                configuration: configuration,
+                logger: quietLogger
+            )
             let seen = Recorder<Seen>()
             informer.addEventHandler(recordingHandler(seen))
             try await running(informer) {
@@ -215,7 +286,14 @@ let testInformerConfiguration = InformerConfiguration(
             _ = try await configMaps.create(.named("out", labels: ["tier": "other"]))
             var configuration = testInformerConfiguration
             configuration.labelSelector = "tier=gateway"
-            let informer = Informer(client: client, resource: .configMaps, as: JSONValue.self, namespace: "default", configuration: configuration, logger: quietLogger)
+            let informer = Informer(
+                client: client,
+                resource: .configMaps,
+                as: JSONValue.self,
+                namespace: "default",
+                configuration: configuration,
+                logger: quietLogger
+            )
             let seen = Recorder<Seen>()
             informer.addEventHandler(recordingHandler(seen))
             try await running(informer) {

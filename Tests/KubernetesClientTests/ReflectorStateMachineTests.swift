@@ -66,8 +66,10 @@ struct SeededRandom: RandomNumberGenerator {
             delays.append(delay)
             #expect(Self.watchVersion(machine.slept()) == "7")
         }
-        let bounds: [Duration] = [.milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
-            .milliseconds(6400), .milliseconds(12800), .milliseconds(25600), .seconds(30), .seconds(30)]
+        let bounds: [Duration] = [
+            .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200),
+            .milliseconds(6400), .milliseconds(12800), .milliseconds(25600), .seconds(30), .seconds(30),
+        ]
         for (delay, bound) in zip(delays, bounds) {
             #expect(delay <= bound && delay >= bound / 2, "\(delay) within [\(bound / 2), \(bound)]")
         }

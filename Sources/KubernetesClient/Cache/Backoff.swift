@@ -19,7 +19,12 @@ public struct BackoffConfiguration: Sendable, Hashable {
     /// The fraction of the delay that is random, in [0, 1]. Default 0.5.
     public var jitter: Double
 
-    public init(initial: Duration = .milliseconds(200), maximum: Duration = .seconds(30), multiplier: Double = 2, jitter: Double = 0.5) {
+    public init(
+        initial: Duration = .milliseconds(200),
+        maximum: Duration = .seconds(30),
+        multiplier: Double = 2,
+        jitter: Double = 0.5
+    ) {
         self.initial = initial
         self.maximum = maximum
         self.multiplier = multiplier

@@ -59,7 +59,14 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
         configuration: InformerConfiguration = InformerConfiguration(),
         logger: Logger
     ) {
-        self.init(client: client, resource: resource, namespace: namespace, configuration: configuration, logger: logger, clock: ContinuousClock())
+        self.init(
+            client: client,
+            resource: resource,
+            namespace: namespace,
+            configuration: configuration,
+            logger: logger,
+            clock: ContinuousClock()
+        )
     }
 
     init<C: Clock>(
@@ -122,7 +129,10 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
                 do {
                     let list = try await resources.listAll(
                         namespace: namespace,
-                        options: ListOptions(labelSelector: configuration.labelSelector, fieldSelector: configuration.fieldSelector),
+                        options: ListOptions(
+                            labelSelector: configuration.labelSelector,
+                            fieldSelector: configuration.fieldSelector
+                        ),
                         pageSize: configuration.pageSize
                     )
                     apply(list: list.items)
@@ -130,7 +140,13 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
                         $0.lists += 1
                         $0.lastResourceVersion = list.resourceVersion
                     }
-                    logger.debug("listed", metadata: ["informer.items": "\(list.items.count)", "informer.resourceVersion": "\(list.resourceVersion)"])
+                    logger.debug(
+                        "listed",
+                        metadata: [
+                            "informer.items": "\(list.items.count)",
+                            "informer.resourceVersion": "\(list.resourceVersion)",
+                        ]
+                    )
                     action = machine.listSucceeded(resourceVersion: list.resourceVersion)
                 } catch {
                     if Task.isCancelled { return }
@@ -150,7 +166,10 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
                     logger.log(
                         level: failure == .expired ? .debug : .info,
                         failure == .expired ? "watch expired; relisting" : "watch failed; backing off",
-                        metadata: ["error": "\(outcome.error ?? "")", "informer.resourceVersion": "\(machine.lastResourceVersion ?? "")"]
+                        metadata: [
+                            "error": "\(outcome.error ?? "")",
+                            "informer.resourceVersion": "\(machine.lastResourceVersion ?? "")",
+                        ]
                     )
                     action = machine.watchFailed(failure)
                 } else {

@@ -26,7 +26,10 @@ public struct InformerEventHandler<Object: KubernetesObject>: Sendable {
 
     /// Enqueues the keys `map` derives from every added, updated (old and new state) and deleted object,
     /// e.g. the Routes that reference a changed Secret through an index of the Route cache.
-    public static func enqueue(into queue: WorkQueue<ObjectKey>, _ map: @escaping @Sendable (Object) -> [ObjectKey]) -> InformerEventHandler {
+    public static func enqueue(
+        into queue: WorkQueue<ObjectKey>,
+        _ map: @escaping @Sendable (Object) -> [ObjectKey]
+    ) -> InformerEventHandler {
         InformerEventHandler(
             onAdd: { object in map(object).forEach(queue.add) },
             onUpdate: { old, new in

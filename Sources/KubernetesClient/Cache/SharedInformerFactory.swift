@@ -28,7 +28,12 @@ public final class SharedInformerFactory: Service, CacheSyncing, Sendable {
     private let informers = Mutex<[Key: Entry]>([:])
     private let started: (stream: AsyncStream<any Service>, continuation: AsyncStream<any Service>.Continuation)
 
-    public init(client: KubernetesClient, namespace: String? = nil, defaultConfiguration: InformerConfiguration = InformerConfiguration(), logger: Logger) {
+    public init(
+        client: KubernetesClient,
+        namespace: String? = nil,
+        defaultConfiguration: InformerConfiguration = InformerConfiguration(),
+        logger: Logger
+    ) {
         self.client = client
         self.namespace = namespace
         self.defaultConfiguration = defaultConfiguration
@@ -37,7 +42,11 @@ public final class SharedInformerFactory: Service, CacheSyncing, Sendable {
     }
 
     /// The shared informer of a typed resource, e.g. `factory.informer(for: Route.self)`.
-    public func informer<Object: KubernetesResource>(for type: Object.Type, namespace: String?? = nil, labelSelector: String? = nil) -> Informer<Object> {
+    public func informer<Object: KubernetesResource>(
+        for type: Object.Type,
+        namespace: String?? = nil,
+        labelSelector: String? = nil
+    ) -> Informer<Object> {
         informer(Object.resource, as: type, namespace: namespace, labelSelector: labelSelector)
     }
 
@@ -64,7 +73,13 @@ public final class SharedInformerFactory: Service, CacheSyncing, Sendable {
         )
         let (informer, isNew) = informers.withLock { informers -> (Informer<Object>, Bool) in
             if let existing = informers[key]?.informer as? Informer<Object> { return (existing, false) }
-            let informer = Informer<Object>(client: client, resource: resource, namespace: scope, configuration: configuration, logger: logger)
+            let informer = Informer<Object>(
+                client: client,
+                resource: resource,
+                namespace: scope,
+                configuration: configuration,
+                logger: logger
+            )
             informers[key] = Entry(informer: informer)
             return (informer, true)
         }

@@ -45,11 +45,18 @@ public final class KubernetesClient: Sendable {
             tlsConfiguration: tls,
             redirectConfiguration: .disallow,
             timeout: .init(connect: TimeAmount(configuration.timeouts.connect), read: nil),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnections),
+            connectionPool: .init(
+                idleTimeout: .seconds(60),
+                concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maximumConnections
+            ),
             decompression: .disabled
         )
         httpConfiguration.httpVersion = .automatic
-        let httpClient = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: httpConfiguration, backgroundActivityLogger: logger)
+        let httpClient = HTTPClient(
+            eventLoopGroup: eventLoopGroup,
+            configuration: httpConfiguration,
+            backgroundActivityLogger: logger
+        )
         try self.init(configuration: configuration, httpClient: httpClient, ownsHTTPClient: true, logger: logger)
     }
 
@@ -76,7 +83,10 @@ public final class KubernetesClient: Sendable {
     }
 
     /// Access to one resource, decoding objects as `Object` (a typed model or `JSONValue`).
-    public func resources<Object: KubernetesObject>(_ resource: ResourceDescriptor, as type: Object.Type = JSONValue.self) -> ResourceClient<Object> {
+    public func resources<Object: KubernetesObject>(
+        _ resource: ResourceDescriptor,
+        as type: Object.Type = JSONValue.self
+    ) -> ResourceClient<Object> {
         ResourceClient(client: self, resource: resource)
     }
 
@@ -120,7 +130,9 @@ extension KubernetesClient {
         }
         if let certificatePEM = identity.certificatePEM, let keyPEM = identity.keyPEM {
             do {
-                configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map { .certificate($0) }
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8)).map {
+                    .certificate($0)
+                }
             } catch {
                 throw ConfigurationError(.invalidField, "client certificate: not valid PEM: \(error)")
             }
@@ -198,7 +210,11 @@ extension KubernetesClient {
             }
             throw error
         }
-        throw KubernetesError(code: .unauthorized, statusCode: 401, message: "the server rejected the refreshed credential")
+        throw KubernetesError(
+            code: .unauthorized,
+            statusCode: 401,
+            message: "the server rejected the refreshed credential"
+        )
     }
 
     /// Sends a request and reads the whole 2xx body.
@@ -218,7 +234,9 @@ extension KubernetesClient {
         let statusCode = Int(response.status.code)
         let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
         let body = try? await response.body.collect(upTo: 1024 * 1024)
-        if let body, let status = try? JSONDecoder().decode(Status.self, from: body), status.kind == "Status" || status.reason != nil {
+        if let body, let status = try? JSONDecoder().decode(Status.self, from: body),
+            status.kind == "Status" || status.reason != nil
+        {
             return KubernetesError(status: status, httpStatusCode: statusCode, retryAfter: retryAfter)
         }
         var message = "the server answered \(statusCode) \(response.status.reasonPhrase)"
@@ -235,11 +253,18 @@ extension KubernetesClient {
     }
 
     /// Decodes a response body, turning a decoding failure into ``KubernetesError/Code/invalidResponse``.
-    static func decode<Value: Decodable>(_ type: Value.Type, from buffer: ByteBuffer, what: @autoclosure () -> String) throws -> Value {
+    static func decode<Value: Decodable>(
+        _ type: Value.Type,
+        from buffer: ByteBuffer,
+        what: @autoclosure () -> String
+    ) throws -> Value {
         do {
             return try JSONDecoder().decode(type, from: buffer)
         } catch {
-            throw KubernetesError(code: .invalidResponse, message: "\(what()): the response does not decode as \(Value.self): \(error)")
+            throw KubernetesError(
+                code: .invalidResponse,
+                message: "\(what()): the response does not decode as \(Value.self): \(error)"
+            )
         }
     }
 
@@ -252,7 +277,9 @@ extension KubernetesClient {
         } else {
             json = try JSONValue(encoding: object)
         }
-        if json["apiVersion"] == nil || json["apiVersion"] == .null { json["apiVersion"] = .string(resource.apiVersion) }
+        if json["apiVersion"] == nil || json["apiVersion"] == .null {
+            json["apiVersion"] = .string(resource.apiVersion)
+        }
         if json["kind"] == nil || json["kind"] == .null { json["kind"] = .string(resource.kind) }
         return ByteBuffer(string: json.description)
     }

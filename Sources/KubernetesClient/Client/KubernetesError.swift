@@ -80,7 +80,13 @@ public struct KubernetesError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 
     /// The error a Status describes (from a failed response or a watch ERROR event).
-    public init(status: Status, httpStatusCode: Int? = nil, retryAfter: Duration? = nil, file: String = #fileID, line: Int = #line) {
+    public init(
+        status: Status,
+        httpStatusCode: Int? = nil,
+        retryAfter: Duration? = nil,
+        file: String = #fileID,
+        line: Int = #line
+    ) {
         let statusCode = httpStatusCode ?? status.code ?? 0
         let retry = retryAfter ?? status.details?.retryAfterSeconds.map { Duration.seconds($0) }
         self.init(

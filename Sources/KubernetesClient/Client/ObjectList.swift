@@ -7,7 +7,12 @@ public struct ObjectList<Object: Sendable>: Sendable {
     public var continueToken: String?
     public var remainingItemCount: Int64?
 
-    public init(items: [Object], resourceVersion: String, continueToken: String? = nil, remainingItemCount: Int64? = nil) {
+    public init(
+        items: [Object],
+        resourceVersion: String,
+        continueToken: String? = nil,
+        remainingItemCount: Int64? = nil
+    ) {
         self.items = items
         self.resourceVersion = resourceVersion
         self.continueToken = continueToken

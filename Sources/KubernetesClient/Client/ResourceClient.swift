@@ -30,7 +30,8 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     ///
     /// - Parameter namespace: `nil` lists every namespace.
     /// - Throws: ``KubernetesError`` (``KubernetesError/Code/gone`` for an expired continue token).
-    public func list(namespace: String? = nil, options: ListOptions = ListOptions()) async throws -> ObjectList<Object> {
+    public func list(namespace: String? = nil, options: ListOptions = ListOptions()) async throws -> ObjectList<Object>
+    {
         let path = resource.path(namespace: namespace)
         let body = try await client.perform(.GET, path: path, query: options.queryItems)
         let list = try KubernetesClient.decode(ListBody<Object>.self, from: body, what: "GET \(path)")
@@ -46,7 +47,11 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     ///
     /// The result's resourceVersion is the first page's: a watch from it misses nothing. When a continue
     /// token expires mid-way (410), the list restarts once without paging, as client-go's pager does.
-    public func listAll(namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500) async throws -> ObjectList<Object> {
+    public func listAll(
+        namespace: String? = nil,
+        options: ListOptions = ListOptions(),
+        pageSize: Int = 500
+    ) async throws -> ObjectList<Object> {
         var pageOptions = options
         pageOptions.limit = pageSize
         pageOptions.continueToken = nil
@@ -75,7 +80,11 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     /// Creates an object (POST). The namespace is `namespace`, else the object's, else the client's default.
     ///
     /// - Throws: ``KubernetesError`` (``KubernetesError/Code/alreadyExists``, ``KubernetesError/Code/invalid`` with causes).
-    public func create(_ object: Object, namespace: String? = nil, options: WriteOptions = WriteOptions()) async throws -> Object {
+    public func create(
+        _ object: Object,
+        namespace: String? = nil,
+        options: WriteOptions = WriteOptions()
+    ) async throws -> Object {
         let path = resource.path(namespace: scoped(namespace ?? object.metadata.namespace))
         let body = try await client.perform(
             .POST,
@@ -128,7 +137,8 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     ///
     /// - Throws: ``KubernetesError`` (``KubernetesError/Code/notFound``; ``KubernetesError/Code/conflict``
     ///   when a precondition does not hold).
-    public func delete(_ name: String, namespace: String? = nil, options: DeleteOptions = DeleteOptions()) async throws {
+    public func delete(_ name: String, namespace: String? = nil, options: DeleteOptions = DeleteOptions()) async throws
+    {
         let path = resource.path(namespace: scoped(namespace), name: name)
         _ = try await client.perform(.DELETE, path: path, body: ByteBuffer(string: options.body.description))
     }
@@ -138,7 +148,10 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
     /// - Parameter namespace: `nil` watches every namespace.
     /// - Throws: ``KubernetesError`` when the server refuses the watch (e.g. 410 for a too-old resourceVersion
     ///   on servers that answer it with a status code rather than an ERROR event).
-    public func watch(namespace: String? = nil, options: WatchOptions = WatchOptions()) async throws -> WatchStream<Object> {
+    public func watch(
+        namespace: String? = nil,
+        options: WatchOptions = WatchOptions()
+    ) async throws -> WatchStream<Object> {
         let path = resource.path(namespace: namespace)
         let response = try await client.send(.GET, path: path, query: options.queryItems)
         return WatchStream(body: response.body)
@@ -146,7 +159,10 @@ public struct ResourceClient<Object: KubernetesObject>: Sendable {
 
     private func put(_ object: Object, subresource: String?, options: WriteOptions) async throws -> Object {
         guard let name = object.metadata.name, !name.isEmpty else {
-            throw KubernetesError(code: .badRequest, message: "\(resource.kind): metadata.name is required for an update")
+            throw KubernetesError(
+                code: .badRequest,
+                message: "\(resource.kind): metadata.name is required for an update"
+            )
         }
         let path = resource.path(namespace: scoped(object.metadata.namespace), name: name, subresource: subresource)
         let body = try await client.perform(

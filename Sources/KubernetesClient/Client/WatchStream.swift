@@ -69,7 +69,9 @@ public struct WatchStream<Object: KubernetesObject>: AsyncSequence, Sendable {
         public mutating func next() async throws -> WatchEvent<Object>? {
             while true {
                 if let line = nextLine() {
-                    if line.readableBytesView.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t") }) {
+                    if line.readableBytesView.allSatisfy({
+                        $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\t")
+                    }) {
                         continue
                     }
                     return try decode(line)
@@ -80,7 +82,9 @@ public struct WatchStream<Object: KubernetesObject>: AsyncSequence, Sendable {
                     // A last event without its newline still counts.
                     if buffer.readableBytes > 0 {
                         let rest = buffer.readSlice(length: buffer.readableBytes)!
-                        if rest.readableBytesView.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }) {
+                        if rest.readableBytesView.contains(where: {
+                            $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r")
+                        }) {
                             return try decode(rest)
                         }
                     }
@@ -92,7 +96,10 @@ public struct WatchStream<Object: KubernetesObject>: AsyncSequence, Sendable {
                     buffer.writeBuffer(&chunk)
                 }
                 if buffer.readableBytes > WatchStream.maximumEventBytes {
-                    throw KubernetesError(code: .invalidResponse, message: "watch: an event exceeds \(WatchStream.maximumEventBytes) bytes")
+                    throw KubernetesError(
+                        code: .invalidResponse,
+                        message: "watch: an event exceeds \(WatchStream.maximumEventBytes) bytes"
+                    )
                 }
             }
         }
@@ -115,7 +122,10 @@ public struct WatchStream<Object: KubernetesObject>: AsyncSequence, Sendable {
                 throw error
             } catch {
                 let preview = String(buffer: line).prefix(120)
-                throw KubernetesError(code: .invalidResponse, message: "watch: not a \(Object.self) watch event: \(error) in \(preview)")
+                throw KubernetesError(
+                    code: .invalidResponse,
+                    message: "watch: not a \(Object.self) watch event: \(error) in \(preview)"
+                )
             }
         }
     }
@@ -146,13 +156,20 @@ struct WatchEventBody<Object: KubernetesObject>: Decodable {
         case "BOOKMARK":
             let object = try container.decode(BookmarkObject.self, forKey: .object)
             event = .bookmark(
-                WatchBookmark(resourceVersion: object.metadata?.resourceVersion ?? "", annotations: object.metadata?.annotations ?? [:])
+                WatchBookmark(
+                    resourceVersion: object.metadata?.resourceVersion ?? "",
+                    annotations: object.metadata?.annotations ?? [:]
+                )
             )
         case "ERROR":
             let status = try container.decode(Status.self, forKey: .object)
             event = .error(KubernetesError(status: status))
         default:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown watch event type \(type)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .type,
+                in: container,
+                debugDescription: "unknown watch event type \(type)"
+            )
         }
     }
 }

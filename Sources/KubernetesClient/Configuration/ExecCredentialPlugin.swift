@@ -35,7 +35,10 @@ enum ExecCredentialPlugin {
         let name = configuration.command
         guard output.status == 0 else {
             let detail = output.stderr.trimmingCharacters(in: .whitespacesAndNewlines).suffix(300)
-            throw ConfigurationError(.execFailed, "exec plugin \(name) exited with status \(output.status)\(detail.isEmpty ? "" : ": \(detail)")")
+            throw ConfigurationError(
+                .execFailed,
+                "exec plugin \(name) exited with status \(output.status)\(detail.isEmpty ? "" : ": \(detail)")"
+            )
         }
         return try parse(output.stdout, command: name, apiVersion: configuration.apiVersion)
     }
@@ -46,7 +49,10 @@ enum ExecCredentialPlugin {
             throw ConfigurationError(.execInvalidOutput, "exec plugin \(command): output is not a JSON ExecCredential")
         }
         guard document["kind"]?.stringValue == "ExecCredential" else {
-            throw ConfigurationError(.execInvalidOutput, "exec plugin \(command): kind is \(document["kind"]?.description ?? "missing"), expected ExecCredential")
+            throw ConfigurationError(
+                .execInvalidOutput,
+                "exec plugin \(command): kind is \(document["kind"]?.description ?? "missing"), expected ExecCredential"
+            )
         }
         guard document["apiVersion"]?.stringValue == apiVersion else {
             throw ConfigurationError(
@@ -75,7 +81,10 @@ enum ExecCredentialPlugin {
         }
         if let expiration = status["expirationTimestamp"]?.stringValue {
             guard let date = RFC3339.date(from: expiration) else {
-                throw ConfigurationError(.execInvalidOutput, "exec plugin \(command): status.expirationTimestamp \"\(expiration)\" is not RFC 3339")
+                throw ConfigurationError(
+                    .execInvalidOutput,
+                    "exec plugin \(command): status.expirationTimestamp \"\(expiration)\" is not RFC 3339"
+                )
             }
             credential.expiration = date
         }
@@ -103,10 +112,17 @@ enum ExecCredentialPlugin {
         var stderr: String
     }
 
-    /// Runs a process to completion off the cooperative pool, killing it after `timeout`.
-    static func execute(_ executable: URL, arguments: [String], environment: [String: String], timeout: Duration) async throws -> Output {
+    /// Runs a process to completion on threads of its own (not the cooperative pool, not dispatch's), killing it after `timeout`.
+    static func execute(
+        _ executable: URL,
+        arguments: [String],
+        environment: [String: String],
+        timeout: Duration
+    ) async throws -> Output {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
-            DispatchQueue.global().async {
+            // Blocking reads and waits run on threads of their own: parking dispatch's few global
+            // worker threads for as long as a plugin runs would stall every timer in the process.
+            Thread.detachNewThread {
                 let process = Process()
                 process.executableURL = executable
                 process.arguments = arguments
@@ -119,7 +135,12 @@ enum ExecCredentialPlugin {
                 do {
                     try process.run()
                 } catch {
-                    continuation.resume(throwing: ConfigurationError(.execFailed, "exec plugin \(executable.path): cannot start: \(error)"))
+                    continuation.resume(
+                        throwing: ConfigurationError(
+                            .execFailed,
+                            "exec plugin \(executable.path): cannot start: \(error)"
+                        )
+                    )
                     return
                 }
                 // Resumed once: by the timeout (a killed plugin's children may hold the pipes open), or
@@ -136,12 +157,19 @@ enum ExecCredentialPlugin {
                 DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
                     guard process.isRunning else { return }
                     process.terminate()
-                    resumeOnce(.failure(ConfigurationError(.execFailed, "exec plugin \(executable.path): no answer within \(timeout)")))
+                    resumeOnce(
+                        .failure(
+                            ConfigurationError(
+                                .execFailed,
+                                "exec plugin \(executable.path): no answer within \(timeout)"
+                            )
+                        )
+                    )
                 }
                 let group = DispatchGroup()
                 let errorData = LockedValue(Data())
                 group.enter()
-                DispatchQueue.global().async {
+                Thread.detachNewThread {
                     errorData.value = stderr.fileHandleForReading.readDataToEndOfFile()
                     group.leave()
                 }

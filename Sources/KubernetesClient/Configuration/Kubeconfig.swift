@@ -61,10 +61,16 @@ public struct Kubeconfig: Sendable, Hashable {
         let directory = URL(fileURLWithPath: source).deletingLastPathComponent().path
         let parser = Parser(source: source, directory: directory)
         self.source = source
-        self.currentContext = try parser.string(document["current-context"], "current-context").flatMap { $0.isEmpty ? nil : $0 }
-        self.clusters = try parser.named(document["clusters"], "clusters", entry: "cluster") { try parser.cluster($0, $1) }
+        self.currentContext = try parser.string(document["current-context"], "current-context").flatMap {
+            $0.isEmpty ? nil : $0
+        }
+        self.clusters = try parser.named(document["clusters"], "clusters", entry: "cluster") {
+            try parser.cluster($0, $1)
+        }
         self.users = try parser.named(document["users"], "users", entry: "user") { try parser.user($0, $1) }
-        self.contexts = try parser.named(document["contexts"], "contexts", entry: "context") { try parser.context($0, $1) }
+        self.contexts = try parser.named(document["contexts"], "contexts", entry: "context") {
+            try parser.context($0, $1)
+        }
     }
 
     /// Reads and parses one kubeconfig file.
@@ -121,7 +127,10 @@ public struct Kubeconfig: Sendable, Hashable {
             throw ConfigurationError(.unknownContext, "\(source): context \"\(contextName)\" not found")
         }
         guard let cluster = clusters[context.cluster] else {
-            throw ConfigurationError(.unknownCluster, "\(source): cluster \"\(context.cluster)\" of context \"\(contextName)\" not found")
+            throw ConfigurationError(
+                .unknownCluster,
+                "\(source): cluster \"\(context.cluster)\" of context \"\(contextName)\" not found"
+            )
         }
         let where_ = "\(source): cluster \"\(context.cluster)\""
         guard let server = cluster.server, !server.isEmpty else {
@@ -140,11 +149,17 @@ public struct Kubeconfig: Sendable, Hashable {
         var authentication = KubernetesClient.Configuration.Authentication.none
         if let userName = context.user, !userName.isEmpty {
             guard let user = users[userName] else {
-                throw ConfigurationError(.unknownUser, "\(source): user \"\(userName)\" of context \"\(contextName)\" not found")
+                throw ConfigurationError(
+                    .unknownUser,
+                    "\(source): user \"\(userName)\" of context \"\(contextName)\" not found"
+                )
             }
             let whereUser = "\(source): user \"\(userName)\""
             if let unsupported = user.unsupported {
-                throw ConfigurationError(.unsupported, "\(whereUser): \(unsupported) is not supported; use a token, a client certificate or an exec plugin")
+                throw ConfigurationError(
+                    .unsupported,
+                    "\(whereUser): \(unsupported) is not supported; use a token, a client certificate or an exec plugin"
+                )
             }
             if let data = user.clientCertificateData {
                 tls.clientCertificatePEM = data
@@ -164,7 +179,10 @@ public struct Kubeconfig: Sendable, Hashable {
             }
             if let exec = user.exec {
                 if user.token != nil || user.tokenFile != nil {
-                    throw ConfigurationError(.invalidField, "\(whereUser): exec cannot be combined with token or tokenFile")
+                    throw ConfigurationError(
+                        .invalidField,
+                        "\(whereUser): exec cannot be combined with token or tokenFile"
+                    )
                 }
                 authentication = .exec(exec)
             } else if let tokenFile = user.tokenFile {
@@ -272,7 +290,10 @@ extension Kubeconfig {
             Cluster(
                 server: try string(body["server"], "\(field).server"),
                 certificateAuthority: try path(body["certificate-authority"], "\(field).certificate-authority"),
-                certificateAuthorityData: try base64(body["certificate-authority-data"], "\(field).certificate-authority-data"),
+                certificateAuthorityData: try base64(
+                    body["certificate-authority-data"],
+                    "\(field).certificate-authority-data"
+                ),
                 insecureSkipTLSVerify: try bool(body["insecure-skip-tls-verify"], "\(field).insecure-skip-tls-verify"),
                 tlsServerName: try string(body["tls-server-name"], "\(field).tls-server-name")
             )
@@ -304,7 +325,8 @@ extension Kubeconfig {
                 throw fail(.missingField, "\(field).command", "required")
             }
             let apiVersion = try string(body["apiVersion"], "\(field).apiVersion") ?? ""
-            guard ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"].contains(apiVersion) else {
+            guard ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"].contains(apiVersion)
+            else {
                 throw fail(
                     .invalidField,
                     "\(field).apiVersion",
@@ -327,7 +349,9 @@ extension Kubeconfig {
                     guard let name = try string(variable["name"], "\(field).env[\(index)].name"), !name.isEmpty else {
                         throw fail(.missingField, "\(field).env[\(index)].name", "required")
                     }
-                    environment.append(.init(name: name, value: try string(variable["value"], "\(field).env[\(index)].value") ?? ""))
+                    environment.append(
+                        .init(name: name, value: try string(variable["value"], "\(field).env[\(index)].value") ?? "")
+                    )
                 }
             }
             // A command with a slash is a path relative to the kubeconfig; a bare name is looked up in PATH.

@@ -29,7 +29,9 @@ extension KubernetesClient.Configuration {
         guard let portNumber = Int(port), (1...65535).contains(portNumber) else {
             throw ConfigurationError(.invalidField, "KUBERNETES_SERVICE_PORT: \"\(port)\" is not a port number")
         }
-        let directory = serviceAccountDirectory.hasSuffix("/") ? String(serviceAccountDirectory.dropLast()) : serviceAccountDirectory
+        let directory =
+            serviceAccountDirectory.hasSuffix("/")
+            ? String(serviceAccountDirectory.dropLast()) : serviceAccountDirectory
         let tokenPath = directory + "/token"
         let token = try Kubeconfig.readFile(tokenPath, what: "service account token")
         if token.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

@@ -138,7 +138,10 @@ public final class Controller<Key: Hashable & Sendable>: Service, Sendable {
             case .failure(let error as TerminalError):
                 queue.forget(key)
                 record(elapsed) { $0.terminalError += 1 }
-                logger.info("reconcile failed terminally; not retrying", metadata: ["controller.key": "\(key)", "error": "\(error)"])
+                logger.info(
+                    "reconcile failed terminally; not retrying",
+                    metadata: ["controller.key": "\(key)", "error": "\(error)"]
+                )
             case .failure(let error):
                 let delay = queue.addRateLimited(key)
                 record(elapsed) { $0.error += 1 }

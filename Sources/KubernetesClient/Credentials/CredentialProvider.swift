@@ -5,7 +5,9 @@ import Synchronization
 /// `rereadInterval` and after a 401, or an exec plugin re-run when its credential expires or is
 /// rejected. Concurrent requests share one read or one plugin run.
 final class CredentialProvider: Sendable {
-    private typealias Machine = CredentialCacheStateMachine<Credential, ContinuousClock.Instant, CheckedContinuation<Credential?, any Error>>
+    private typealias Machine = CredentialCacheStateMachine<
+        Credential, ContinuousClock.Instant, CheckedContinuation<Credential?, any Error>
+    >
 
     private let authentication: KubernetesClient.Configuration.Authentication
     private let staticIdentity: Credential

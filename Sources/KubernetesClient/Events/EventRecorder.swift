@@ -97,11 +97,21 @@ public final class EventRecorder: Service, Sendable {
         await withGracefulShutdownHandler {
             for await pending in self.buffer.stream {
                 do {
-                    _ = try await self.emit(pending.type, reason: pending.reason, message: pending.message, about: pending.object, at: pending.time)
+                    _ = try await self.emit(
+                        pending.type,
+                        reason: pending.reason,
+                        message: pending.message,
+                        about: pending.object,
+                        at: pending.time
+                    )
                 } catch {
                     self.logger.info(
                         "writing an event failed",
-                        metadata: ["event.reason": "\(pending.reason)", "event.object": "\(pending.object.kind ?? "")/\(pending.object.name ?? "")", "error": "\(error)"]
+                        metadata: [
+                            "event.reason": "\(pending.reason)",
+                            "event.object": "\(pending.object.kind ?? "")/\(pending.object.name ?? "")",
+                            "error": "\(error)",
+                        ]
                     )
                 }
             }
@@ -134,7 +144,10 @@ public final class EventRecorder: Service, Sendable {
                     namespace: aggregate.namespace,
                     .merge(["count": .integer(Int64(count)), "lastTimestamp": .string(timestamp)])
                 )
-                remember(key, Aggregate(name: aggregate.name, namespace: aggregate.namespace, count: patched.count ?? count))
+                remember(
+                    key,
+                    Aggregate(name: aggregate.name, namespace: aggregate.namespace, count: patched.count ?? count)
+                )
                 return patched
             } catch let error as KubernetesError where error.code == .notFound {
                 // The Event expired (or was deleted): start a new one.
@@ -159,7 +172,10 @@ public final class EventRecorder: Service, Sendable {
             )
             do {
                 let created = try await events.create(event, namespace: namespace)
-                remember(key, Aggregate(name: created.metadata.name ?? "", namespace: namespace, count: created.count ?? 1))
+                remember(
+                    key,
+                    Aggregate(name: created.metadata.name ?? "", namespace: namespace, count: created.count ?? 1)
+                )
                 return created
             } catch let error as KubernetesError where error.code == .alreadyExists && attempt < 3 {
                 continue
@@ -195,7 +211,9 @@ public final class EventRecorder: Service, Sendable {
         cache.withLock { cache in
             if cache.entries.updateValue(aggregate, forKey: key) == nil {
                 cache.order.append(key)
-                while cache.order.count > max(1, configuration.aggregationCacheSize), let oldest = cache.order.popFirst() {
+                while cache.order.count > max(1, configuration.aggregationCacheSize),
+                    let oldest = cache.order.popFirst()
+                {
                     cache.entries[oldest] = nil
                 }
             }

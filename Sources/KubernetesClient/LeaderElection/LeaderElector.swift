@@ -15,7 +15,7 @@ import Synchronization
 /// cancellation a leader releases the lease (clears `holderIdentity`), so a follower takes over
 /// within one retry period instead of waiting for the lease to expire.
 ///
-/// Writers read ``isLeader`` (an atomic load) before each write, or follow ``leadershipUpdates()``.
+/// Writers read ``isLeader`` (an atomic load and a clock read) before each write, or follow ``leadershipUpdates()``.
 public final class LeaderElector: Service, Sendable {
     public struct Configuration: Sendable, Hashable {
         /// The Lease's name.
@@ -62,6 +62,8 @@ public final class LeaderElector: Service, Sendable {
     private let logger: Logger
     private let clock: ClockSource
     private let leader = Atomic<Bool>(false)
+    /// Until when (nanoseconds on ``clock``) the last renewal lets this replica lead; `Int64.min` when it does not.
+    private let leaderUntil = Atomic<Int64>(.min)
     private let machine: Mutex<LeaderElectionStateMachine>
     private let observers = Mutex<(next: UInt64, continuations: [UInt64: AsyncStream<Bool>.Continuation])>((0, [:]))
     private let holder = Mutex<String?>(nil)
@@ -70,7 +72,8 @@ public final class LeaderElector: Service, Sendable {
         self.init(client: client, configuration: configuration, logger: logger, clock: ContinuousClock())
     }
 
-    init<C: Clock>(client: KubernetesClient, configuration: Configuration, logger: Logger, clock: C) where C.Duration == Duration {
+    init<C: Clock>(client: KubernetesClient, configuration: Configuration, logger: Logger, clock: C)
+    where C.Duration == Duration {
         self.configuration = configuration
         self.leases = client.resources(CoordinationV1.Lease.self)
         var logger = logger
@@ -87,8 +90,18 @@ public final class LeaderElector: Service, Sendable {
         )
     }
 
-    /// Whether this replica leads now. Cheap (an atomic load): check it right before every leader-only write.
-    public var isLeader: Bool { leader.load(ordering: .acquiring) }
+    /// Whether this replica leads now. Cheap (an atomic load and a clock read): check it right before
+    /// every leader-only write. It turns false at the renew deadline by the clock itself, even if the
+    /// elector's task has not run since (a stalled process never believes it leads for too long).
+    public var isLeader: Bool {
+        let until = leaderUntil.load(ordering: .acquiring)
+        return until != .min && Self.nanoseconds(clock.now()) < until
+    }
+
+    private static func nanoseconds(_ instant: MonotonicInstant) -> Int64 {
+        let (seconds, attoseconds) = instant.offset.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
 
     /// The holder last observed in the lease (this replica's identity while it leads).
     public var currentHolder: String? { holder.withLock { $0 } }
@@ -172,7 +185,9 @@ public final class LeaderElector: Service, Sendable {
         } catch {
             if Task.isCancelled { return }
             logger.debug("reading the lease failed", metadata: ["error": "\(error)"])
-            if machine.withLock({ $0.writeFailed(conflict: false, now: clock.now()) }) { lost("no renewal within the renew deadline") }
+            if machine.withLock({ $0.writeFailed(conflict: false, now: clock.now()) }) {
+                lost("no renewal within the renew deadline")
+            }
             return
         }
         let decision = machine.withLock { $0.decide(lease: lease, now: clock.now(), wallClock: Date()) }
@@ -181,7 +196,7 @@ public final class LeaderElector: Service, Sendable {
             switch decision {
             case .wait(let current):
                 holder.withLock { $0 = current }
-                if isLeader { lost("the lease is held by \(current)") }
+                if leader.load(ordering: .acquiring) { lost("the lease is held by \(current)") }
                 return
             case .create(let spec):
                 let object = CoordinationV1.Lease(
@@ -194,17 +209,22 @@ public final class LeaderElector: Service, Sendable {
                 object.spec = spec
                 written = try await leases.update(object)
             }
-            if Task.isCancelled && !isLeader {
+            if Task.isCancelled && !leader.load(ordering: .acquiring) {
                 // The deadline racer gave up on this attempt; do not start leading from a stale write.
                 return
             }
             holder.withLock { $0 = configuration.identity }
-            if machine.withLock({ $0.written(written, now: clock.now()) }) {
+            let (became, deadline) = machine.withLock { machine in
+                (machine.written(written, now: clock.now()), machine.renewDeadlineInstant)
+            }
+            if let deadline { leaderUntil.store(Self.nanoseconds(deadline), ordering: .releasing) }
+            if became {
                 logger.info("became leader")
                 setLeader(true)
             }
         } catch {
-            let conflict = (error as? KubernetesError).map { $0.code == .conflict || $0.code == .alreadyExists } ?? false
+            let conflict =
+                (error as? KubernetesError).map { $0.code == .conflict || $0.code == .alreadyExists } ?? false
             logger.debug("writing the lease failed", metadata: ["error": "\(error)"])
             if machine.withLock({ $0.writeFailed(conflict: conflict, now: clock.now()) }) {
                 lost(conflict ? "another replica updated the lease" : "no renewal within the renew deadline")
@@ -213,7 +233,10 @@ public final class LeaderElector: Service, Sendable {
     }
 
     private func release(_ spec: CoordinationV1.LeaseSpec, resourceVersion: String?) async {
-        var lease = CoordinationV1.Lease(metadata: .init(name: configuration.leaseName, namespace: configuration.namespace), spec: spec)
+        var lease = CoordinationV1.Lease(
+            metadata: .init(name: configuration.leaseName, namespace: configuration.namespace),
+            spec: spec
+        )
         lease.metadata.resourceVersion = resourceVersion
         do {
             _ = try await leases.update(lease)
@@ -230,6 +253,7 @@ public final class LeaderElector: Service, Sendable {
     }
 
     private func setLeader(_ value: Bool) {
+        if !value { leaderUntil.store(.min, ordering: .releasing) }
         let previous = leader.exchange(value, ordering: .acquiringAndReleasing)
         guard previous != value else { return }
         let continuations = observers.withLock { Array($0.continuations.values) }

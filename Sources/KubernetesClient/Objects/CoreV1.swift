@@ -19,7 +19,12 @@ public enum CoreV1 {
         public var type: String?
         public var immutable: Bool?
 
-        public init(metadata: ObjectMeta, data: [String: Data]? = nil, stringData: [String: String]? = nil, type: String? = nil) {
+        public init(
+            metadata: ObjectMeta,
+            data: [String: Data]? = nil,
+            stringData: [String: String]? = nil,
+            type: String? = nil
+        ) {
             self.metadata = metadata
             self.data = data
             self.stringData = stringData

@@ -19,7 +19,12 @@ public struct RateLimiterConfiguration: Sendable, Hashable {
     /// Retries allowed at once. Default 100.
     public var burst: Int
 
-    public init(baseDelay: Duration = .milliseconds(5), maxDelay: Duration = .seconds(1000), qps: Double = 10, burst: Int = 100) {
+    public init(
+        baseDelay: Duration = .milliseconds(5),
+        maxDelay: Duration = .seconds(1000),
+        qps: Double = 10,
+        burst: Int = 100
+    ) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.qps = qps

@@ -108,7 +108,8 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
 
     /// Marks the processing of `key` finished; if it was added meanwhile, it is queued again.
     public func done(_ key: Key) {
-        let (resumptions, drained) = state.withLock { state -> ([(CheckedContinuation<Wake, Never>, Wake)], [CheckedContinuation<Void, Never>]) in
+        let (resumptions, drained) = state.withLock {
+            state -> ([(CheckedContinuation<Wake, Never>, Wake)], [CheckedContinuation<Void, Never>]) in
             var resumptions: [(CheckedContinuation<Wake, Never>, Wake)] = []
             if state.machine.done(key) {
                 resumptions = Self.handOut(&state, now: clock.now())
@@ -214,7 +215,10 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Hands ready keys to waiting workers, one each.
-    private static func handOut(_ state: inout State, now: MonotonicInstant) -> [(CheckedContinuation<Wake, Never>, Wake)] {
+    private static func handOut(
+        _ state: inout State,
+        now: MonotonicInstant
+    ) -> [(CheckedContinuation<Wake, Never>, Wake)] {
         var resumptions: [(CheckedContinuation<Wake, Never>, Wake)] = []
         while let id = state.waiters.keys.min() {
             guard case .item(let key) = state.machine.get(now: now) else { break }

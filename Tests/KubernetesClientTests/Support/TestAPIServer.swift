@@ -13,7 +13,9 @@ final class TemporaryDirectory: Sendable {
     let url: URL
 
     init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-client-test-\(UUID().uuidString)")
+        url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "portcullis-client-test-\(UUID().uuidString)"
+        )
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
@@ -119,10 +121,12 @@ final class TestAPIServer: Sendable {
 
     /// Stops the server and waits until it has closed its socket and connections.
     func stop() async {
-        guard let task = running.withLock({ running -> Task<Void, any Error>? in
-            defer { running = nil }
-            return running?.task
-        }) else { return }
+        guard
+            let task = running.withLock({ running -> Task<Void, any Error>? in
+                defer { running = nil }
+                return running?.task
+            })
+        else { return }
         task.cancel()
         _ = try? await task.value
     }
@@ -152,7 +156,9 @@ final class TestAPIServer: Sendable {
         await Self.stop(other)
     }
 
-    private static func stop(_ running: borrowing Mutex<(task: Task<Void, any Error>, endpoint: EmbeddedAPIServer.Endpoint)?>) async {
+    private static func stop(
+        _ running: borrowing Mutex<(task: Task<Void, any Error>, endpoint: EmbeddedAPIServer.Endpoint)?>
+    ) async {
         guard let task = running.withLock({ $0?.task }) else { return }
         task.cancel()
         _ = try? await task.value
@@ -160,12 +166,17 @@ final class TestAPIServer: Sendable {
 
     /// The kubeconfig `portcullis apiserver` writes for this server.
     func kubeconfig(server: String? = nil) -> String {
-        EmbeddedAPIServer.kubeconfig(server: server ?? url, certificateAuthorityPEM: certificateAuthorityPEM, token: token)
+        EmbeddedAPIServer.kubeconfig(
+            server: server ?? url,
+            certificateAuthorityPEM: certificateAuthorityPEM,
+            token: token
+        )
     }
 
     /// A client configured through the kubeconfig (so every test also exercises kubeconfig loading).
     func makeClient(server: String? = nil, logger: Logger = Logger(label: "test.client")) throws -> KubernetesClient {
-        let configuration = try Kubeconfig(yaml: kubeconfig(server: server), source: directory.file("kubeconfig")).configuration()
+        let configuration = try Kubeconfig(yaml: kubeconfig(server: server), source: directory.file("kubeconfig"))
+            .configuration()
         return try KubernetesClient(configuration: configuration, logger: logger)
     }
 
@@ -186,7 +197,11 @@ func withServer(
     crds: Bool = false,
     _ body: (TestAPIServer, KubernetesClient) async throws -> Void
 ) async throws {
-    let server = try await TestAPIServer(stateful: stateful, historyLimit: historyLimit, bookmarkInterval: bookmarkInterval)
+    let server = try await TestAPIServer(
+        stateful: stateful,
+        historyLimit: historyLimit,
+        bookmarkInterval: bookmarkInterval
+    )
     let client = try server.makeClient()
     do {
         if crds { try await server.installCRDs(with: client) }
@@ -231,7 +246,12 @@ final class Recorder<Value: Sendable>: Sendable {
 let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 extension CoreV1.ConfigMap {
-    static func named(_ name: String, namespace: String = "default", data: [String: String] = [:], labels: [String: String]? = nil) -> Self {
+    static func named(
+        _ name: String,
+        namespace: String = "default",
+        data: [String: String] = [:],
+        labels: [String: String]? = nil
+    ) -> Self {
         CoreV1.ConfigMap(metadata: .init(name: name, namespace: namespace, labels: labels), data: data)
     }
 }
