@@ -261,194 +261,204 @@ import Testing
     }
 }
 
-@Suite struct CredentialTests {
-    /// A plugin that counts its runs in `runs` and prints a token valid for `lifetime` seconds.
-    static func plugin(
-        in directory: TemporaryDirectory,
-        token: String = "plugin-token",
-        lifetime: Int? = nil
-    ) throws -> String {
-        let expiry =
-            lifetime.map { #", "expirationTimestamp": "$(date -u -d "\#($0) seconds" +%Y-%m-%dT%H:%M:%SZ)""# } ?? ""
-        return try directory.write(
-            "plugin.sh",
-            """
-            #!/bin/sh
-            echo run >> "\(directory.file("runs"))"
-            test "$REGION" = "eu" || { echo "REGION not passed" >&2; exit 3; }
-            case "$KUBERNETES_EXEC_INFO" in *'"interactive":false'*) ;; *) echo "no exec info" >&2; exit 4;; esac
-            cat <<JSON
-            {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
-             "status": {"token": "\(token)"\(expiry)}}
-            JSON
-            """,
-            executable: true
-        )
-    }
-
-    static func runs(in directory: TemporaryDirectory) -> Int {
-        ((try? String(contentsOfFile: directory.file("runs"), encoding: .utf8)) ?? "").split(separator: "\n").count
-    }
-
-    static func exec(_ command: String) -> KubernetesClient.Configuration.Authentication {
-        .exec(.init(command: command, environment: [.init(name: "REGION", value: "eu")]))
-    }
-
-    @Test func execPluginRunsOnceUntilItsCredentialExpires() async throws {
-        let directory = TemporaryDirectory()
-        let provider = CredentialProvider(
-            configuration: .init(server: "https://x", authentication: Self.exec(try Self.plugin(in: directory)))
-        )
-        async let first = provider.current()
-        async let second = provider.current()
-        let (a, b) = try await (first, second)
-        #expect(a.bearerToken == "plugin-token" && b.bearerToken == "plugin-token")
-        #expect(Self.runs(in: directory) == 1, "concurrent callers share one run")
-        _ = try await provider.current()
-        #expect(Self.runs(in: directory) == 1, "no expiry: cached until a 401")
-        provider.invalidate(a)
-        _ = try await provider.current()
-        #expect(Self.runs(in: directory) == 2, "a 401 re-runs the plugin")
-    }
-
-    @Test func execPluginRerunsOnceItsCredentialHasExpired() async throws {
-        let expired = TemporaryDirectory()
-        let stale = CredentialProvider(
-            configuration: .init(
-                server: "https://x",
-                authentication: Self.exec(try Self.plugin(in: expired, lifetime: -60))
+extension IntegrationTests {
+    @Suite struct CredentialTests {
+        /// A plugin that counts its runs in `runs` and prints a token valid for `lifetime` seconds.
+        static func plugin(
+            in directory: TemporaryDirectory,
+            token: String = "plugin-token",
+            lifetime: Int? = nil
+        ) throws -> String {
+            let expiry =
+                lifetime.map { #", "expirationTimestamp": "$(date -u -d "\#($0) seconds" +%Y-%m-%dT%H:%M:%SZ)""# } ?? ""
+            return try directory.write(
+                "plugin.sh",
+                """
+                #!/bin/sh
+                echo run >> "\(directory.file("runs"))"
+                test "$REGION" = "eu" || { echo "REGION not passed" >&2; exit 3; }
+                case "$KUBERNETES_EXEC_INFO" in *'"interactive":false'*) ;; *) echo "no exec info" >&2; exit 4;; esac
+                cat <<JSON
+                {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                 "status": {"token": "\(token)"\(expiry)}}
+                JSON
+                """,
+                executable: true
             )
-        )
-        _ = try await stale.current()
-        _ = try await stale.current()
-        #expect(Self.runs(in: expired) == 2, "an expired credential is fetched again on the next request")
+        }
 
-        let fresh = TemporaryDirectory()
-        let valid = CredentialProvider(
-            configuration: .init(
-                server: "https://x",
-                authentication: Self.exec(try Self.plugin(in: fresh, lifetime: 3600))
+        static func runs(in directory: TemporaryDirectory) -> Int {
+            ((try? String(contentsOfFile: directory.file("runs"), encoding: .utf8)) ?? "").split(separator: "\n").count
+        }
+
+        static func exec(_ command: String) -> KubernetesClient.Configuration.Authentication {
+            .exec(.init(command: command, environment: [.init(name: "REGION", value: "eu")]))
+        }
+
+        @Test func execPluginRunsOnceUntilItsCredentialExpires() async throws {
+            let directory = TemporaryDirectory()
+            let provider = CredentialProvider(
+                configuration: .init(server: "https://x", authentication: Self.exec(try Self.plugin(in: directory)))
             )
-        )
-        _ = try await valid.current()
-        _ = try await valid.current()
-        #expect(Self.runs(in: fresh) == 1, "a credential valid for an hour is reused")
-    }
+            async let first = provider.current()
+            async let second = provider.current()
+            let (a, b) = try await (first, second)
+            #expect(a.bearerToken == "plugin-token" && b.bearerToken == "plugin-token")
+            #expect(Self.runs(in: directory) == 1, "concurrent callers share one run")
+            _ = try await provider.current()
+            #expect(Self.runs(in: directory) == 1, "no expiry: cached until a 401")
+            provider.invalidate(a)
+            _ = try await provider.current()
+            #expect(Self.runs(in: directory) == 2, "a 401 re-runs the plugin")
+        }
 
-    @Test func execPluginFailuresAreClear() async throws {
-        let directory = TemporaryDirectory()
-        let failing = try directory.write("fail.sh", "#!/bin/sh\necho 'login required' >&2\nexit 2\n", executable: true)
-        await #expect(throws: ConfigurationError(.execFailed, "")) {
-            _ = try await ExecCredentialPlugin.run(.init(command: failing))
+        @Test func execPluginRerunsOnceItsCredentialHasExpired() async throws {
+            let expired = TemporaryDirectory()
+            let stale = CredentialProvider(
+                configuration: .init(
+                    server: "https://x",
+                    authentication: Self.exec(try Self.plugin(in: expired, lifetime: -60))
+                )
+            )
+            _ = try await stale.current()
+            _ = try await stale.current()
+            #expect(Self.runs(in: expired) == 2, "an expired credential is fetched again on the next request")
+
+            let fresh = TemporaryDirectory()
+            let valid = CredentialProvider(
+                configuration: .init(
+                    server: "https://x",
+                    authentication: Self.exec(try Self.plugin(in: fresh, lifetime: 3600))
+                )
+            )
+            _ = try await valid.current()
+            _ = try await valid.current()
+            #expect(Self.runs(in: fresh) == 1, "a credential valid for an hour is reused")
         }
-        do {
-            _ = try await ExecCredentialPlugin.run(.init(command: failing))
-        } catch let error as ConfigurationError {
-            #expect(error.message == "exec plugin \(failing) exited with status 2: login required")
-        }
-        let garbage = try directory.write("garbage.sh", "#!/bin/sh\necho hello\n", executable: true)
-        await #expect(throws: ConfigurationError(.execInvalidOutput, "")) {
-            _ = try await ExecCredentialPlugin.run(.init(command: garbage))
-        }
-        #expect(throws: ConfigurationError(.execInvalidOutput, "")) {
-            _ = try ExecCredentialPlugin.parse(
-                #"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}"#,
+
+        @Test func execPluginFailuresAreClear() async throws {
+            let directory = TemporaryDirectory()
+            let failing = try directory.write(
+                "fail.sh",
+                "#!/bin/sh\necho 'login required' >&2\nexit 2\n",
+                executable: true
+            )
+            await #expect(throws: ConfigurationError(.execFailed, "")) {
+                _ = try await ExecCredentialPlugin.run(.init(command: failing))
+            }
+            do {
+                _ = try await ExecCredentialPlugin.run(.init(command: failing))
+            } catch let error as ConfigurationError {
+                #expect(error.message == "exec plugin \(failing) exited with status 2: login required")
+            }
+            let garbage = try directory.write("garbage.sh", "#!/bin/sh\necho hello\n", executable: true)
+            await #expect(throws: ConfigurationError(.execInvalidOutput, "")) {
+                _ = try await ExecCredentialPlugin.run(.init(command: garbage))
+            }
+            #expect(throws: ConfigurationError(.execInvalidOutput, "")) {
+                _ = try ExecCredentialPlugin.parse(
+                    #"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}"#,
+                    command: "p",
+                    apiVersion: "client.authentication.k8s.io/v1"
+                )
+            }
+            let certificate = try ExecCredentialPlugin.parse(
+                #"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"C","clientKeyData":"K","expirationTimestamp":"2030-01-01T00:00:00Z"}}"#,
                 command: "p",
                 apiVersion: "client.authentication.k8s.io/v1"
             )
+            #expect(
+                certificate.clientCertificatePEM == "C" && certificate.clientKeyPEM == "K"
+                    && certificate.bearerToken == nil
+            )
+            #expect(certificate.expiration == RFC3339.date(from: "2030-01-01T00:00:00Z"))
+            await #expect(throws: ConfigurationError(.execFailed, "")) {
+                _ = try await ExecCredentialPlugin.run(
+                    .init(command: "portcullis-no-such-plugin", installHint: "brew install it")
+                )
+            }
+            let slow = try directory.write("slow.sh", "#!/bin/sh\nsleep 60\n", executable: true)
+            let start = ContinuousClock.now
+            await #expect(throws: ConfigurationError(.execFailed, "")) {
+                _ = try await ExecCredentialPlugin.run(.init(command: slow, timeout: .milliseconds(300)))
+            }
+            #expect(ContinuousClock.now - start < .seconds(30), "a hung plugin is killed at its timeout")
         }
-        let certificate = try ExecCredentialPlugin.parse(
-            #"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"C","clientKeyData":"K","expirationTimestamp":"2030-01-01T00:00:00Z"}}"#,
-            command: "p",
-            apiVersion: "client.authentication.k8s.io/v1"
-        )
-        #expect(
-            certificate.clientCertificatePEM == "C" && certificate.clientKeyPEM == "K" && certificate.bearerToken == nil
-        )
-        #expect(certificate.expiration == RFC3339.date(from: "2030-01-01T00:00:00Z"))
-        await #expect(throws: ConfigurationError(.execFailed, "")) {
-            _ = try await ExecCredentialPlugin.run(
-                .init(command: "portcullis-no-such-plugin", installHint: "brew install it")
+
+        @Test func tokenFileIsRereadAfterItsIntervalOrA401() async throws {
+            let directory = TemporaryDirectory()
+            let path = try directory.write("token", "first\n")
+            let provider = CredentialProvider(
+                configuration: .init(
+                    server: "https://x",
+                    authentication: .tokenFile(path: path, rereadInterval: .milliseconds(300))
+                )
+            )
+            let first = try await provider.current()
+            #expect(first.bearerToken == "first")
+            try directory.write("token", "second")
+            #expect(try await provider.current().bearerToken == "first", "cached within the interval")
+            provider.invalidate(first)
+            #expect(try await provider.current().bearerToken == "second", "re-read after a 401")
+            try directory.write("token", "third")
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await provider.current().bearerToken == "third", "re-read after the interval")
+        }
+
+        @Test func cacheStateMachineIsSingleFlight() {
+            typealias Machine = CredentialCacheStateMachine<String, MonotonicInstant, Int>
+            var machine = Machine()
+            let t0 = MonotonicInstant.zero
+            guard case .fetch = machine.acquire(now: t0) else {
+                Issue.record("the first caller fetches")
+                return
+            }
+            guard case .wait = machine.acquire(now: t0) else {
+                Issue.record("the second waits")
+                return
+            }
+            let queued = (machine.enqueue(2), machine.enqueue(3))
+            #expect(queued == (true, true))
+            let resumed = machine.succeeded("token", refreshAt: t0.advanced(by: .seconds(60)))
+            #expect(resumed == [2, 3])
+            let late = machine.enqueue(4)
+            #expect(late == false, "a late waiter acquires again")
+            guard case .use("token") = machine.acquire(now: t0.advanced(by: .seconds(59))) else {
+                Issue.record("cached")
+                return
+            }
+            guard case .fetch = machine.acquire(now: t0.advanced(by: .seconds(60))) else {
+                Issue.record("refresh at 60 s")
+                return
+            }
+            let failedWaiters = machine.failed()
+            #expect(failedWaiters == [])
+            guard case .fetch = machine.acquire(now: t0) else {
+                Issue.record("after a failure the next caller fetches")
+                return
+            }
+            _ = machine.succeeded("new", refreshAt: nil)
+            machine.invalidate("old")
+            guard case .use("new") = machine.acquire(now: t0) else {
+                Issue.record("invalidating a stale value keeps the new one")
+                return
+            }
+            machine.invalidate("new")
+            guard case .fetch = machine.acquire(now: t0) else {
+                Issue.record("invalidating the current value fetches")
+                return
+            }
+        }
+
+        @Test func microTimeHasSixFractionalDigits() {
+            #expect(MicroTime.string(from: Date(timeIntervalSince1970: 1_735_732_800)) == "2025-01-01T12:00:00.000000Z")
+            #expect(
+                MicroTime.string(from: Date(timeIntervalSince1970: 1_735_732_800.123456))
+                    == "2025-01-01T12:00:00.123456Z"
+            )
+            #expect(
+                MicroTime.date(from: "2025-01-01T12:00:00.250000Z") == Date(timeIntervalSince1970: 1_735_732_800.25)
             )
         }
-        let slow = try directory.write("slow.sh", "#!/bin/sh\nsleep 60\n", executable: true)
-        let start = ContinuousClock.now
-        await #expect(throws: ConfigurationError(.execFailed, "")) {
-            _ = try await ExecCredentialPlugin.run(.init(command: slow, timeout: .milliseconds(300)))
-        }
-        #expect(ContinuousClock.now - start < .seconds(30), "a hung plugin is killed at its timeout")
-    }
-
-    @Test func tokenFileIsRereadAfterItsIntervalOrA401() async throws {
-        let directory = TemporaryDirectory()
-        let path = try directory.write("token", "first\n")
-        let provider = CredentialProvider(
-            configuration: .init(
-                server: "https://x",
-                authentication: .tokenFile(path: path, rereadInterval: .milliseconds(300))
-            )
-        )
-        let first = try await provider.current()
-        #expect(first.bearerToken == "first")
-        try directory.write("token", "second")
-        #expect(try await provider.current().bearerToken == "first", "cached within the interval")
-        provider.invalidate(first)
-        #expect(try await provider.current().bearerToken == "second", "re-read after a 401")
-        try directory.write("token", "third")
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(try await provider.current().bearerToken == "third", "re-read after the interval")
-    }
-
-    @Test func cacheStateMachineIsSingleFlight() {
-        typealias Machine = CredentialCacheStateMachine<String, MonotonicInstant, Int>
-        var machine = Machine()
-        let t0 = MonotonicInstant.zero
-        guard case .fetch = machine.acquire(now: t0) else {
-            Issue.record("the first caller fetches")
-            return
-        }
-        guard case .wait = machine.acquire(now: t0) else {
-            Issue.record("the second waits")
-            return
-        }
-        let queued = (machine.enqueue(2), machine.enqueue(3))
-        #expect(queued == (true, true))
-        let resumed = machine.succeeded("token", refreshAt: t0.advanced(by: .seconds(60)))
-        #expect(resumed == [2, 3])
-        let late = machine.enqueue(4)
-        #expect(late == false, "a late waiter acquires again")
-        guard case .use("token") = machine.acquire(now: t0.advanced(by: .seconds(59))) else {
-            Issue.record("cached")
-            return
-        }
-        guard case .fetch = machine.acquire(now: t0.advanced(by: .seconds(60))) else {
-            Issue.record("refresh at 60 s")
-            return
-        }
-        let failedWaiters = machine.failed()
-        #expect(failedWaiters == [])
-        guard case .fetch = machine.acquire(now: t0) else {
-            Issue.record("after a failure the next caller fetches")
-            return
-        }
-        _ = machine.succeeded("new", refreshAt: nil)
-        machine.invalidate("old")
-        guard case .use("new") = machine.acquire(now: t0) else {
-            Issue.record("invalidating a stale value keeps the new one")
-            return
-        }
-        machine.invalidate("new")
-        guard case .fetch = machine.acquire(now: t0) else {
-            Issue.record("invalidating the current value fetches")
-            return
-        }
-    }
-
-    @Test func microTimeHasSixFractionalDigits() {
-        #expect(MicroTime.string(from: Date(timeIntervalSince1970: 1_735_732_800)) == "2025-01-01T12:00:00.000000Z")
-        #expect(
-            MicroTime.string(from: Date(timeIntervalSince1970: 1_735_732_800.123456)) == "2025-01-01T12:00:00.123456Z"
-        )
-        #expect(MicroTime.date(from: "2025-01-01T12:00:00.250000Z") == Date(timeIntervalSince1970: 1_735_732_800.25))
     }
 }

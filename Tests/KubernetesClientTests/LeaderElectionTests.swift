@@ -166,129 +166,134 @@ import Testing
 }
 
 /// Two electors against one API server, with short durations.
-@Suite struct LeaderElectorTests {
-    static func elector(
-        _ identity: String,
-        client: KubernetesClient,
-        lease: Duration = .seconds(1),
-        release: Bool
-    ) -> LeaderElector {
-        LeaderElector(
-            client: client,
-            configuration: .init(
-                leaseName: "portcullis-controller",
-                namespace: "default",
-                identity: identity,
-                leaseDuration: lease,
-                renewDeadline: .milliseconds(600),
-                retryPeriod: .milliseconds(200),
-                releaseOnShutdown: release
-            ),
-            logger: quietLogger
-        )
-    }
-
-    static func lease(_ client: KubernetesClient) async throws -> CoordinationV1.LeaseSpec? {
-        try await client.resources(CoordinationV1.Lease.self).get("portcullis-controller", namespace: "default").spec
-    }
-
-    @Test func exactlyOneLeaderThenFailoverWhenItStopsRenewing() async throws {
-        try await withServer { _, client in
-            let a = Self.elector("a", client: client, release: false)
-            let b = Self.elector("b", client: client, release: false)
-            let updates = a.leadershipUpdates()
-            let observed = Task {
-                var seen: [Bool] = []
-                for await value in updates { seen.append(value) }
-                return seen
-            }
-            let taskA = Task { try await a.run() }
-            let taskB = Task { try await b.run() }
-            await eventually { a.isLeader || b.isLeader }
-            for _ in 0..<30 {
-                #expect(!(a.isLeader && b.isLeader), "never two leaders")
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(a.isLeader != b.isLeader, "exactly one leader")
-            let (leader, follower, leaderTask, followerTask) = a.isLeader ? (a, b, taskA, taskB) : (b, a, taskB, taskA)
-            let spec = try await Self.lease(client)
-            #expect(spec?.holderIdentity == leader.configuration.identity)
-            #expect(spec?.leaseTransitions == 0)
-            #expect(spec?.leaseDurationSeconds == 1)
-            #expect(
-                spec?.renewTime.map { $0.count == "2025-01-01T12:00:00.000000Z".count && $0.hasSuffix("Z") } == true,
-                "MicroTime"
+extension IntegrationTests {
+    @Suite struct LeaderElectorTests {
+        static func elector(
+            _ identity: String,
+            client: KubernetesClient,
+            lease: Duration = .seconds(1),
+            release: Bool
+        ) -> LeaderElector {
+            LeaderElector(
+                client: client,
+                configuration: .init(
+                    leaseName: "portcullis-controller",
+                    namespace: "default",
+                    identity: identity,
+                    leaseDuration: lease,
+                    renewDeadline: .milliseconds(600),
+                    retryPeriod: .milliseconds(200),
+                    releaseOnShutdown: release
+                ),
+                logger: quietLogger
             )
-            #expect(follower.currentHolder == leader.configuration.identity)
-
-            let clock = ContinuousClock()
-            let stopped = clock.now
-            leaderTask.cancel()
-            try await leaderTask.value
-            #expect(!leader.isLeader)
-            await eventually("the follower takes over") { follower.isLeader }
-            let takeover = clock.now - stopped
-            #expect(
-                takeover >= .milliseconds(700),
-                "without a release the follower waits for the lease to expire (\(takeover))"
-            )
-            let after = try await Self.lease(client)
-            #expect(after?.holderIdentity == follower.configuration.identity)
-            #expect(after?.leaseTransitions == 1)
-
-            followerTask.cancel()
-            try await followerTask.value
-            let seen = await observed.value
-            // a leads either first or after the failover, and stops when its task is cancelled.
-            #expect(seen == [false, true, false], "a's stream reports its leadership changes")
         }
-    }
 
-    @Test func releaseOnShutdownHandsOverFast() async throws {
-        try await withServer { _, client in
-            let a = Self.elector("a", client: client, lease: .seconds(30), release: true)
-            let taskA = Task { try await a.run() }
-            await eventually { a.isLeader }
-            let b = Self.elector("b", client: client, lease: .seconds(30), release: true)
-            let taskB = Task { try await b.run() }
-            try await Task.sleep(for: .milliseconds(500))
-            #expect(!b.isLeader)
-
-            let clock = ContinuousClock()
-            let stopped = clock.now
-            taskA.cancel()
-            try await taskA.value
-            #expect(!a.isLeader)
-            await eventually("b takes over") { b.isLeader }
-            #expect(
-                clock.now - stopped < .seconds(5),
-                "a released lease is taken within a retry period, not after the 30 s lease"
-            )
-            let spec = try await Self.lease(client)
-            #expect(spec?.holderIdentity == "b")
-            #expect(spec?.leaseTransitions == 1)
-            taskB.cancel()
-            try await taskB.value
-            #expect(try await Self.lease(client)?.holderIdentity == "", "released on shutdown")
+        static func lease(_ client: KubernetesClient) async throws -> CoordinationV1.LeaseSpec? {
+            try await client.resources(CoordinationV1.Lease.self).get("portcullis-controller", namespace: "default")
+                .spec
         }
-    }
 
-    @Test func aLeaderThatCannotRenewStopsLeadingAtTheRenewDeadline() async throws {
-        try await withServer { server, client in
-            let a = Self.elector("a", client: client, lease: .seconds(30), release: false)
-            let task = Task { try await a.run() }
-            await eventually { a.isLeader }
-            let clock = ContinuousClock()
-            let stopped = clock.now
-            await server.stop()
-            await eventually("leadership ends without the API server") { !a.isLeader }
-            let elapsed = clock.now - stopped
-            #expect(
-                elapsed < .seconds(4),
-                "at the 600 ms renew deadline (+ slack), long before the 10 s lease (\(elapsed))"
-            )
-            task.cancel()
-            try await task.value
+        @Test func exactlyOneLeaderThenFailoverWhenItStopsRenewing() async throws {
+            try await withServer { _, client in
+                let a = Self.elector("a", client: client, release: false)
+                let b = Self.elector("b", client: client, release: false)
+                let updates = a.leadershipUpdates()
+                let observed = Task {
+                    var seen: [Bool] = []
+                    for await value in updates { seen.append(value) }
+                    return seen
+                }
+                let taskA = Task { try await a.run() }
+                let taskB = Task { try await b.run() }
+                await eventually { a.isLeader || b.isLeader }
+                for _ in 0..<30 {
+                    #expect(!(a.isLeader && b.isLeader), "never two leaders")
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(a.isLeader != b.isLeader, "exactly one leader")
+                let (leader, follower, leaderTask, followerTask) =
+                    a.isLeader ? (a, b, taskA, taskB) : (b, a, taskB, taskA)
+                let spec = try await Self.lease(client)
+                #expect(spec?.holderIdentity == leader.configuration.identity)
+                #expect(spec?.leaseTransitions == 0)
+                #expect(spec?.leaseDurationSeconds == 1)
+                #expect(
+                    spec?.renewTime.map { $0.count == "2025-01-01T12:00:00.000000Z".count && $0.hasSuffix("Z") }
+                        == true,
+                    "MicroTime"
+                )
+                #expect(follower.currentHolder == leader.configuration.identity)
+
+                let clock = ContinuousClock()
+                let stopped = clock.now
+                leaderTask.cancel()
+                try await leaderTask.value
+                #expect(!leader.isLeader)
+                await eventually("the follower takes over") { follower.isLeader }
+                let takeover = clock.now - stopped
+                #expect(
+                    takeover >= .milliseconds(700),
+                    "without a release the follower waits for the lease to expire (\(takeover))"
+                )
+                let after = try await Self.lease(client)
+                #expect(after?.holderIdentity == follower.configuration.identity)
+                #expect(after?.leaseTransitions == 1)
+
+                followerTask.cancel()
+                try await followerTask.value
+                let seen = await observed.value
+                // a leads either first or after the failover, and stops when its task is cancelled.
+                #expect(seen == [false, true, false], "a's stream reports its leadership changes")
+            }
+        }
+
+        @Test func releaseOnShutdownHandsOverFast() async throws {
+            try await withServer { _, client in
+                let a = Self.elector("a", client: client, lease: .seconds(30), release: true)
+                let taskA = Task { try await a.run() }
+                await eventually { a.isLeader }
+                let b = Self.elector("b", client: client, lease: .seconds(30), release: true)
+                let taskB = Task { try await b.run() }
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(!b.isLeader)
+
+                let clock = ContinuousClock()
+                let stopped = clock.now
+                taskA.cancel()
+                try await taskA.value
+                #expect(!a.isLeader)
+                await eventually("b takes over") { b.isLeader }
+                #expect(
+                    clock.now - stopped < .seconds(5),
+                    "a released lease is taken within a retry period, not after the 30 s lease"
+                )
+                let spec = try await Self.lease(client)
+                #expect(spec?.holderIdentity == "b")
+                #expect(spec?.leaseTransitions == 1)
+                taskB.cancel()
+                try await taskB.value
+                #expect(try await Self.lease(client)?.holderIdentity == "", "released on shutdown")
+            }
+        }
+
+        @Test func aLeaderThatCannotRenewStopsLeadingAtTheRenewDeadline() async throws {
+            try await withServer { server, client in
+                let a = Self.elector("a", client: client, lease: .seconds(30), release: false)
+                let task = Task { try await a.run() }
+                await eventually { a.isLeader }
+                let clock = ContinuousClock()
+                let stopped = clock.now
+                await server.stop()
+                await eventually("leadership ends without the API server") { !a.isLeader }
+                let elapsed = clock.now - stopped
+                #expect(
+                    elapsed < .seconds(4),
+                    "at the 600 ms renew deadline (+ slack), long before the 10 s lease (\(elapsed))"
+                )
+                task.cancel()
+                try await task.value
+            }
         }
     }
 }

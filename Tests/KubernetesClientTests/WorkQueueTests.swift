@@ -126,116 +126,121 @@ func expectEqual<T: Equatable>(
 }
 
 /// The async queue: waiting workers, delays on a real clock, shutdown and cancellation.
-@Suite struct WorkQueueTests {
-    @Test func getWaitsForAnAdd() async {
-        let queue = WorkQueue<String>(name: "test")
-        async let key = queue.get()
-        try? await Task.sleep(for: .milliseconds(50))
-        queue.add("a")
-        #expect(await key == "a")
-        queue.done("a")
-    }
+extension IntegrationTests {
+    @Suite struct WorkQueueTests {
+        @Test func getWaitsForAnAdd() async {
+            let queue = WorkQueue<String>(name: "test")
+            async let key = queue.get()
+            try? await Task.sleep(for: .milliseconds(50))
+            queue.add("a")
+            #expect(await key == "a")
+            queue.done("a")
+        }
 
-    @Test func twoWorkersNeverProcessTheSameKeyAtOnce() async {
-        let queue = WorkQueue<Int>(name: "test")
-        let inFlight = LockedValue<Set<Int>>([])
-        let overlaps = LockedValue(0)
-        let processed = LockedValue(0)
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<4 {
-                group.addTask {
-                    while let key = await queue.get() {
-                        let fresh = inFlight.withLock { $0.insert(key).inserted }
-                        if !fresh { overlaps.withLock { $0 += 1 } }
-                        queue.add(key % 3 == 0 ? (key + 1) % 5 : key)  // re-add keys while they are processed
-                        try? await Task.sleep(for: .milliseconds(1))
-                        inFlight.withLock { _ = $0.remove(key) }
-                        processed.withLock { $0 += 1 }
-                        queue.done(key)
+        @Test func twoWorkersNeverProcessTheSameKeyAtOnce() async {
+            let queue = WorkQueue<Int>(name: "test")
+            let inFlight = LockedValue<Set<Int>>([])
+            let overlaps = LockedValue(0)
+            let processed = LockedValue(0)
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        while let key = await queue.get() {
+                            let fresh = inFlight.withLock { $0.insert(key).inserted }
+                            if !fresh { overlaps.withLock { $0 += 1 } }
+                            queue.add(key % 3 == 0 ? (key + 1) % 5 : key)  // re-add keys while they are processed
+                            try? await Task.sleep(for: .milliseconds(1))
+                            inFlight.withLock { _ = $0.remove(key) }
+                            processed.withLock { $0 += 1 }
+                            queue.done(key)
+                        }
                     }
                 }
+                for round in 0..<40 { queue.add(round % 5) }
+                try? await Task.sleep(for: .milliseconds(300))
+                queue.shutDown()
             }
-            for round in 0..<40 { queue.add(round % 5) }
-            try? await Task.sleep(for: .milliseconds(300))
-            queue.shutDown()
+            #expect(overlaps.value == 0)
+            #expect(processed.value >= 5)
         }
-        #expect(overlaps.value == 0)
-        #expect(processed.value >= 5)
-    }
 
-    @Test func addAfterWakesAWaitingWorker() async {
-        let queue = WorkQueue<String>(name: "test")
-        let clock = ContinuousClock()
-        let start = clock.now
-        queue.addAfter("late", delay: .milliseconds(300))
-        queue.addAfter("early", delay: .milliseconds(100))
-        #expect(await queue.get() == "early")
-        #expect(clock.now - start >= .milliseconds(100))
-        #expect(await queue.get() == "late")
-        #expect(clock.now - start >= .milliseconds(300))
-    }
+        @Test func addAfterWakesAWaitingWorker() async {
+            let queue = WorkQueue<String>(name: "test")
+            let clock = ContinuousClock()
+            let start = clock.now
+            queue.addAfter("late", delay: .milliseconds(300))
+            queue.addAfter("early", delay: .milliseconds(100))
+            #expect(await queue.get() == "early")
+            #expect(clock.now - start >= .milliseconds(100))
+            #expect(await queue.get() == "late")
+            #expect(clock.now - start >= .milliseconds(300))
+        }
 
-    @Test func anEarlierDelayedKeyWakesAWorkerSleepingForALaterOne() async {
-        let queue = WorkQueue<String>(name: "test")
-        queue.addAfter("late", delay: .seconds(60))
-        let clock = ContinuousClock()
-        let start = clock.now
-        async let first = queue.get()
-        try? await Task.sleep(for: .milliseconds(50))
-        queue.addAfter("soon", delay: .milliseconds(50))
-        #expect(await first == "soon")
-        #expect(clock.now - start < .seconds(30), "not after the 60 s of the later key")
-    }
+        @Test func anEarlierDelayedKeyWakesAWorkerSleepingForALaterOne() async {
+            let queue = WorkQueue<String>(name: "test")
+            queue.addAfter("late", delay: .seconds(60))
+            let clock = ContinuousClock()
+            let start = clock.now
+            async let first = queue.get()
+            try? await Task.sleep(for: .milliseconds(50))
+            queue.addAfter("soon", delay: .milliseconds(50))
+            #expect(await first == "soon")
+            #expect(clock.now - start < .seconds(30), "not after the 60 s of the later key")
+        }
 
-    @Test func rateLimitedRetriesComeBackAfterTheirDelay() async {
-        let queue = WorkQueue<String>(name: "test", rateLimiter: RateLimiterConfiguration(baseDelay: .milliseconds(20)))
-        queue.add("a")
-        let key = await queue.get()
-        #expect(key == "a")
-        #expect(queue.addRateLimited("a") == .milliseconds(20))
-        queue.done("a")
-        #expect(await queue.get() == "a")
-        #expect(queue.numRequeues("a") == 1)
-        queue.forget("a")
-        #expect(queue.numRequeues("a") == 0)
-    }
+        @Test func rateLimitedRetriesComeBackAfterTheirDelay() async {
+            let queue = WorkQueue<String>(
+                name: "test",
+                rateLimiter: RateLimiterConfiguration(baseDelay: .milliseconds(20))
+            )
+            queue.add("a")
+            let key = await queue.get()
+            #expect(key == "a")
+            #expect(queue.addRateLimited("a") == .milliseconds(20))
+            queue.done("a")
+            #expect(await queue.get() == "a")
+            #expect(queue.numRequeues("a") == 1)
+            queue.forget("a")
+            #expect(queue.numRequeues("a") == 0)
+        }
 
-    @Test func shutDownHandsOutWhatIsQueuedThenNil() async {
-        let queue = WorkQueue<String>(name: "test")
-        async let blocked = queue.get()
-        try? await Task.sleep(for: .milliseconds(50))
-        queue.add("x")
-        #expect(await blocked == "x")
-        queue.add("y")
-        queue.shutDown()
-        queue.add("z")
-        #expect(await queue.get() == "y")
-        #expect(await queue.get() == nil)
-        async let drained: Void = queue.drain()
-        try? await Task.sleep(for: .milliseconds(20))
-        queue.done("x")
-        queue.done("y")
-        await drained
-        #expect(queue.isShuttingDown)
-    }
+        @Test func shutDownHandsOutWhatIsQueuedThenNil() async {
+            let queue = WorkQueue<String>(name: "test")
+            async let blocked = queue.get()
+            try? await Task.sleep(for: .milliseconds(50))
+            queue.add("x")
+            #expect(await blocked == "x")
+            queue.add("y")
+            queue.shutDown()
+            queue.add("z")
+            #expect(await queue.get() == "y")
+            #expect(await queue.get() == nil)
+            async let drained: Void = queue.drain()
+            try? await Task.sleep(for: .milliseconds(20))
+            queue.done("x")
+            queue.done("y")
+            await drained
+            #expect(queue.isShuttingDown)
+        }
 
-    @Test func shutDownWakesBlockedWorkers() async {
-        let queue = WorkQueue<String>(name: "test")
-        async let a = queue.get()
-        async let b = queue.get()
-        try? await Task.sleep(for: .milliseconds(50))
-        queue.shutDown()
-        let results = await [a, b]
-        #expect(results == [nil, nil])
-    }
+        @Test func shutDownWakesBlockedWorkers() async {
+            let queue = WorkQueue<String>(name: "test")
+            async let a = queue.get()
+            async let b = queue.get()
+            try? await Task.sleep(for: .milliseconds(50))
+            queue.shutDown()
+            let results = await [a, b]
+            #expect(results == [nil, nil])
+        }
 
-    @Test func cancellingAWaitingWorkerReturnsNil() async {
-        let queue = WorkQueue<String>(name: "test")
-        let worker = Task { await queue.get() }
-        try? await Task.sleep(for: .milliseconds(50))
-        worker.cancel()
-        #expect(await worker.value == nil)
-        queue.add("a")
-        #expect(await queue.get() == "a", "the cancelled waiter did not swallow the key")
+        @Test func cancellingAWaitingWorkerReturnsNil() async {
+            let queue = WorkQueue<String>(name: "test")
+            let worker = Task { await queue.get() }
+            try? await Task.sleep(for: .milliseconds(50))
+            worker.cancel()
+            #expect(await worker.value == nil)
+            queue.add("a")
+            #expect(await queue.get() == "a", "the cancelled waiter did not swallow the key")
+        }
     }
 }

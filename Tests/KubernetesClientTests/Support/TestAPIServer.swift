@@ -255,3 +255,7 @@ extension CoreV1.ConfigMap {
         CoreV1.ConfigMap(metadata: .init(name: name, namespace: namespace, labels: labels), data: data)
     }
 }
+
+/// The suites that start API servers, processes and timers, one test at a time: on a 2-core machine
+/// they would otherwise crowd out the rest of the package's timing-sensitive tests.
+@Suite(.serialized) enum IntegrationTests {}
