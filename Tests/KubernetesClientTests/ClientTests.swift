@@ -2,6 +2,7 @@ import Foundation
 import Kubernetes
 import KubernetesClient
 import Logging
+import PKI
 import PortcullisAPI
 import Testing
 
@@ -340,6 +341,47 @@ extension IntegrationTests {
             _ = try await configMaps.get("via-exec")
             #expect(CredentialTests.runs(in: directory) == 1)
             try await client.shutdown()
+            await server.stop()
+        }
+
+        @Test func clientCertificatesFromTheKubeconfigAndFromAnExecPluginAreUsable() async throws {
+            let server = try await TestAPIServer()
+            let authority = try CertificateAuthority.generate(commonName: "client CA", now: Date())
+            let issued = try authority.issue(.client(commonName: "portcullis-controller"), now: Date())
+            var configuration = try Kubeconfig(yaml: server.kubeconfig(), source: "kubeconfig").configuration()
+            configuration.tls.clientCertificatePEM = issued.certificatePEM
+            configuration.tls.clientKeyPEM = issued.privateKeyPEM
+            let client = try KubernetesClient(configuration: configuration, logger: quietLogger)
+            _ = try await client.resources(CoreV1.ConfigMap.self).list(namespace: "default")
+            try await client.shutdown()
+
+            var broken = configuration
+            broken.tls.clientKeyPEM = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"
+            #expect(throws: ConfigurationError(.invalidField, "")) {
+                _ = try KubernetesClient(configuration: broken, logger: quietLogger)
+            }
+
+            // An exec plugin that returns a token and a client certificate: later requests present it.
+            let directory = TemporaryDirectory()
+            let credential: JSONValue = [
+                "apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                "status": [
+                    "token": .string(server.token), "clientCertificateData": .string(issued.certificatePEM),
+                    "clientKeyData": .string(issued.privateKeyPEM),
+                ],
+            ]
+            try directory.write("credential.json", credential.jsonString)
+            let plugin = try directory.write(
+                "plugin.sh",
+                "#!/bin/sh\ncat \"\(directory.file("credential.json"))\"\n",
+                executable: true
+            )
+            configuration.tls.clientCertificatePEM = nil
+            configuration.tls.clientKeyPEM = nil
+            configuration.authentication = .exec(.init(command: plugin))
+            let viaExec = try KubernetesClient(configuration: configuration, logger: quietLogger)
+            _ = try await viaExec.resources(CoreV1.ConfigMap.self).create(.named("via-exec-certificate"))
+            try await viaExec.shutdown()
             await server.stop()
         }
 
