@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "PKI", targets: ["PKI"]),
         .library(name: "UpstreamCredentials", targets: ["UpstreamCredentials"]),
+        .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         // The control plane's HTTP client: token endpoints (UpstreamCredentials) and the fakes' JWKS fetches.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // Kubernetes object model shared by the API server, the client and the resource API:
@@ -131,6 +134,26 @@ let package = Package(
             dependencies: ["Kubernetes", "PortcullisAPI", "Gateway", "Resilience"],
             swiftSettings: swiftSettings
         ),
+        // The Kubernetes client on AsyncHTTPClient (kubeconfig, in-cluster config, typed errors, list/watch)
+        // and the controller runtime on it: informers and caches, the work queue, controllers, leader
+        // election, the event recorder. See docs/controller-runtime.md.
+        .target(
+            name: "KubernetesClient",
+            dependencies: [
+                "Kubernetes",
+                "PortcullisAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The thin `portcullis` command line.
         .executableTarget(
             name: "portcullis",
@@ -163,6 +186,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KubernetesClientTests",
+            dependencies: [
+                "KubernetesClient", "Kubernetes", "KubernetesAPIServer", "PKI", "PortcullisAPI", "PortcullisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -151,7 +151,11 @@ struct HTTPServer: Sendable {
                     }
                 }
                 group.addTask {
-                    try? await closeFuture.get()
+                    // Wait for the close in a way cancellation ends (`EventLoopFuture.get()` ignores it): once
+                    // the producer is done the connection must go back to reading the next request.
+                    let (closed, signal) = AsyncStream<Void>.makeStream()
+                    closeFuture.whenComplete { _ in signal.finish() }
+                    for await _ in closed {}
                     return false
                 }
                 let first = await group.next() ?? false
