@@ -46,7 +46,7 @@ struct ManifestTests {
     }
 
     @Test func theGatewayRunsLockedDown() async throws {
-        let deployment = try await Self.object(await Self.kustomize("manifests"), kind: "Deployment")
+        let deployment = try Self.object(await Self.kustomize("manifests"), kind: "Deployment")
         let pod = try #require(deployment[path: ["spec", "template", "spec"]])
         let container = try #require(pod["containers"]?.arrayValue?.first)
         #expect(deployment[path: ["spec", "replicas"]] == 2)
