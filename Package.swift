@@ -131,7 +131,11 @@ let package = Package(
         // The reconcilers: Route, UpstreamAuth and Tunnel resources into the gateway's config, and status.
         .target(
             name: "Reconcilers",
-            dependencies: ["Kubernetes", "PortcullisAPI", "Gateway", "Resilience"],
+            dependencies: [
+                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The Kubernetes client on AsyncHTTPClient (kubeconfig, in-cluster config, typed errors, list/watch)
@@ -162,7 +166,15 @@ let package = Package(
                 "KubernetesAPIServer",
                 "PKI",
                 "PortcullisAPI",
+                "Gateway",
+                "Reconcilers",
+                "KubernetesClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -254,7 +266,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PortcullisCLITests",
-            dependencies: ["portcullis", "PortcullisTestSupport"],
+            dependencies: ["portcullis", "Kubernetes", "PortcullisTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -23,15 +23,15 @@ public struct RouteReferences: Sendable {
     public var services: [String: Service]
     /// Secrets by name: each key's decoded value.
     public var secrets: [String: [String: Data]]
-    /// UpstreamAuths by name, with whether they are usable (valid and resolved).
-    public var upstreamAuths: [String: Bool]
+    /// UpstreamAuths by name: `nil` when usable, else why not.
+    public var upstreamAuths: [String: String?]
     /// Tunnels by name, with whether they are Ready.
     public var tunnels: [String: Bool]
 
     public init(
         services: [String: Service] = [:],
         secrets: [String: [String: Data]] = [:],
-        upstreamAuths: [String: Bool] = [:],
+        upstreamAuths: [String: String?] = [:],
         tunnels: [String: Bool] = [:]
     ) {
         self.services = services
@@ -78,8 +78,8 @@ public enum RouteTranslator {
         for (index, reference) in (route.spec.authRefs ?? []).enumerated() {
             switch references.upstreamAuths[reference.name] {
             case nil: unresolved.append("spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\" not found")
-            case false?: unresolved.append("spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\" is not ready")
-            case true?: break
+            case let problem??: unresolved.append("spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\" \(problem)")
+            case .some(.none): break
             }
         }
         guard unresolved.isEmpty, let upstream else { return .unresolved(unresolved) }

@@ -1,7 +1,15 @@
 import ArgumentParser
+import Foundation
+import Gateway
+import KubernetesClient
+import Logging
+import NIOCore
+import Reconcilers
+import ServiceLifecycle
+import UnixSignals
 
 /// `portcullis controller`: the controller and gateway, against a cluster.
-struct ControllerCommand: ParsableCommand {
+struct ControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controller",
         abstract: "Run the controller and the gateway against a Kubernetes cluster.",
@@ -17,16 +25,59 @@ struct ControllerCommand: ParsableCommand {
     @Option(help: "The gateway's listening port.")
     var gatewayPort: Int = 8080
 
-    @Option(help: "The admin port: /healthz, /readyz, /metrics, /debug/config.")
+    @Option(help: "The admin port: /healthz, /readyz, /debug/config.")
     var adminPort: Int = 9090
 
     @Option(help: "Watch only this namespace; all namespaces when omitted.")
     var namespace: String?
 
-    @Flag(help: "Elect a leader through a Lease; only the leader writes status and issues keys and certificates.")
+    @Flag(help: "Elect a leader through a Lease; only the leader writes status.")
     var leaderElect = false
 
-    func run() throws {
-        throw NotBuiltYet(command: "controller", tracking: "the controller runtime and reconcilers are being built")
+    @Option(help: "The namespace of the leader-election Lease; defaults to POD_NAMESPACE, then default.")
+    var leaseNamespace: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "portcullis.controller")
+        let environment = ProcessInfo.processInfo.environment
+        let client = try KubernetesClient(configuration: .resolve(kubeconfigPath: kubeconfig), logger: logger)
+        let state = GatewayState()
+        let gateway = try await GatewayServer(port: gatewayPort, state: state).start()
+        let admin = try await AdminServer(port: adminPort, isReady: { state.isReady }, describeConfig: { state.describe() }).start()
+        logger.info("gateway on port \(gateway.localAddress?.port ?? gatewayPort), admin on port \(admin.localAddress?.port ?? adminPort)")
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let isLeader: @Sendable () -> Bool
+        if leaderElect {
+            let elector = LeaderElector(
+                client: client,
+                configuration: .init(
+                    leaseName: "portcullis-controller",
+                    namespace: leaseNamespace ?? environment["POD_NAMESPACE"] ?? "default",
+                    identity: environment["POD_NAME"] ?? LeaderElector.defaultIdentity()
+                ),
+                logger: logger
+            )
+            services.append(.init(service: elector))
+            isLeader = { elector.isLeader }
+        } else {
+            isLeader = { true }
+        }
+        services.append(
+            .init(service: GatewayController(client: client, state: state, namespace: namespace, isLeader: isLeader, logger: logger))
+        )
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await gateway.close()
+            try? await admin.close()
+            try? await client.shutdown()
+            throw error
+        }
+        try await gateway.close()
+        try await admin.close()
+        try await client.shutdown()
     }
 }

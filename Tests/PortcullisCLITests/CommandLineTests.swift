@@ -1,4 +1,5 @@
 import Foundation
+import Kubernetes
 import PortcullisTestSupport
 import Testing
 
@@ -34,11 +35,28 @@ import Testing
         #expect(output.stdout.contains("portcullis.io/v1alpha1"))
     }
 
-    @Test(arguments: [["controller"], ["dev"]])
-    func commandsNotBuiltYetFailAndSaySo(arguments: [String]) async throws {
-        let output = try await Self.portcullis(arguments: arguments)
-        #expect(output.status != 0)
-        #expect(output.stderr.contains("is not available in this build yet"))
+    @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
+    func controllerServesRoutesFromAClusterAndElectsALeader() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-controller-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let apiserver = try BackgroundProcess(RepositoryFiles.builtProduct("portcullis"), ["apiserver", "--state-dir", state.path, "--port", "0"])
+        defer { apiserver.terminate() }
+        #expect(try await apiserver.waitFor("kubeconfig: "), "\(apiserver.printed)")
+        let kubeconfig = state.appendingPathComponent("kubeconfig").path
+        let kubectl = { (arguments: [String]) in try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig] + arguments) }
+        #expect(try await kubectl(["apply", "-f", RepositoryFiles.url("crds").path]).status == 0)
+        #expect(try await kubectl(["apply", "-f", RepositoryFiles.url("examples/quickstart").path]).status == 0)
+
+        let controller = try BackgroundProcess(
+            RepositoryFiles.builtProduct("portcullis"),
+            ["controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0", "--leader-elect", "--lease-namespace", "default"]
+        )
+        defer { controller.terminate() }
+        #expect(try await controller.waitFor("gateway on port"), "\(controller.printed)")
+        let ready = try await kubectl(["wait", "--for=condition=Ready", "route/hello", "--timeout=30s"])
+        #expect(ready.status == 0, "\(ready.stderr)\n\(controller.printed)")
+        let lease = try await kubectl(["get", "lease", "portcullis-controller", "-o", "jsonpath={.spec.holderIdentity}"])
+        #expect(!lease.stdout.isEmpty, "the controller holds the Lease")
     }
 
     @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
@@ -97,5 +115,52 @@ import Testing
         #expect(output.stderr.contains("Request entity too large"), "\(output.stderr)")
         let stillServing = try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig, "get", "configmaps"])
         #expect(stillServing.status == 0)
+    }
+
+    @Test(.enabled(if: ExternalTool.kubectl.url != nil && ExternalTool("curl").url != nil, "kubectl and curl are needed"))
+    func devServesTheQuickstartAndFollowsChanges() async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-dev-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let dev = try BackgroundProcess(
+            RepositoryFiles.builtProduct("portcullis"),
+            ["dev", "--state-dir", state.path, "--api-port", "0", "--gateway-port", "0", "--admin-port", "0", "--demo",
+             "--apply", RepositoryFiles.url("examples/quickstart").path]
+        )
+        defer { dev.terminate() }
+        #expect(try await dev.waitFor("Ctrl-C stops everything."), "\(dev.printed)")
+        let endpoints = try JSONValue(json: String(contentsOf: state.appendingPathComponent("endpoints.json"), encoding: .utf8))
+        let gateway = try #require(endpoints["gateway"]?.stringValue)
+        let kubeconfig = try #require(endpoints["kubeconfig"]?.stringValue)
+        let kubectl = { (arguments: [String]) in try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig] + arguments) }
+        let curl = { (path: String) in try await ExternalTool("curl").run(["-s", "-i", gateway + path]) }
+
+        let ready = try await kubectl(["wait", "--for=condition=Ready", "route/hello", "--timeout=30s"])
+        #expect(ready.status == 0, "\(ready.stderr)")
+        let served = try await curl("/hello/world")
+        #expect(served.stdout.hasPrefix("HTTP/1.1 200"), "\(served.stdout)")
+        #expect(served.stdout.contains("portcullis demo upstream") && served.stdout.contains("\"path\" : \"\\/world\""))
+
+        // An invalid update is reported, and the last good version keeps serving.
+        let invalid = try await kubectl(["patch", "route", "hello", "--type=merge", "-p", #"{"spec":{"retries":{"backoff":{"max":"10ms"}}}}"#])
+        #expect(invalid.status == 0, "\(invalid.stderr)")
+        var accepted = ""
+        for _ in 0..<100 {
+            accepted = try await kubectl(["get", "route", "hello", "-o", #"jsonpath={.status.conditions[?(@.type=="Accepted")].message}"#]).stdout
+            if accepted.contains("must be >= base") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(accepted == #"spec.retries.backoff.max: Invalid value: "10ms": must be >= base 25ms"#)
+        #expect(try await curl("/hello/world").stdout.hasPrefix("HTTP/1.1 200"), "the previous generation still serves")
+
+        // A deleted Route stops serving.
+        #expect(try await kubectl(["delete", "route", "hello"]).status == 0)
+        var gone = ""
+        for _ in 0..<100 {
+            gone = try await curl("/hello/world").stdout
+            if gone.hasPrefix("HTTP/1.1 404") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(gone.hasPrefix("HTTP/1.1 404"))
+        #expect(gone.contains("https://portcullis.io/problems/no-route"))
     }
 }

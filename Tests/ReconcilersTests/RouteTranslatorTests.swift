@@ -87,7 +87,7 @@ import Testing
         let references = RouteReferences(
             services: ["billing": .init(host: "10.96.0.7", ports: [8443])],
             secrets: ["billing-ca": ["ca.crt": Data("PEM".utf8)]],
-            upstreamAuths: ["jwt": true]
+            upstreamAuths: ["jwt": String?.none]
         )
         let config = try Self.serve(RouteTranslator.translate(route, references: references))
         #expect(config.upstream.host == "10.96.0.7")
@@ -102,7 +102,7 @@ import Testing
         )
         var missingKey = references
         missingKey.secrets["billing-ca"] = ["other": Data()]
-        missingKey.upstreamAuths["jwt"] = false
+        missingKey.upstreamAuths["jwt"] = "is not ready"
         missingKey.services["billing"]?.ports = [443]
         #expect(
             RouteTranslator.translate(route, references: missingKey)
@@ -134,7 +134,7 @@ import Testing
                 let references = RouteReferences(
                     services: ["billing": .init(host: "10.0.0.9", ports: [8443])],
                     secrets: ["billing-ca": ["ca.crt": Data()]],
-                    upstreamAuths: Dictionary(uniqueKeysWithValues: (route.spec.authRefs ?? []).map { ($0.name, true) }),
+                    upstreamAuths: Dictionary(uniqueKeysWithValues: (route.spec.authRefs ?? []).map { ($0.name, String?.none) }),
                     tunnels: ["mainframe": true]
                 )
                 _ = try Self.serve(RouteTranslator.translate(route, references: references))
