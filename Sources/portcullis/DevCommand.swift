@@ -185,6 +185,10 @@ struct TaskService: Service {
     let body: @Sendable () async throws -> Void
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await body() }
+        do {
+            try await cancelWhenGracefulShutdown { try await body() }
+        } catch is CancellationError {
+            // Ctrl-C: the group is shutting down, which is not a failure.
+        }
     }
 }
