@@ -176,14 +176,15 @@ import Testing
         let server = try await FakeOAuth2Server.start()
         defer { Task { await server.stop() } }
         server.setClient(.init(clientID: "gw", secret: "pw-123456", methods: [.clientSecretPost]))
-        server.core.updateFaults { $0.latency = .seconds(5) }
+        server.core.updateFaults { $0.latency = .seconds(20) }
         let provider = OAuth2ClientCredentialsProvider(
             configuration: try .init(tokenURL: server.tokenURL, clientID: "gw", clientAuthentication: .clientSecretPost(ClientSecret("pw-123456"))),
             signing: SharedSigningContext(),
             httpClient: .shared,
             logger: testLogger
         )
-        var refresh = TokenRefreshConfiguration(fetchTimeout: .milliseconds(200), maxAttempts: 2)
+        // Long enough that each attempt reaches the fake even on a loaded machine.
+        var refresh = TokenRefreshConfiguration(fetchTimeout: .seconds(1), maxAttempts: 2)
         refresh.retryBackoff = .init(base: .milliseconds(10), max: .milliseconds(10))
         // No second round during the test.
         refresh.failureBackoff = .init(base: .seconds(600), max: .seconds(600))
@@ -192,8 +193,8 @@ import Testing
         try await withRunningCache(cache) {
             let started = ContinuousClock.now
             await #expect(throws: CredentialError(.timeout)) { try await entry.token() }
-            // Two attempts of 200 ms each, not the endpoint's 5 s.
-            #expect(ContinuousClock.now - started < .seconds(4))
+            // Two attempts of 1 s each, not the endpoint's 20 s.
+            #expect(ContinuousClock.now - started < .seconds(10))
         }
         #expect(server.core.requests.count == 2)
         #expect(entry.status().lastError?.reason == .timeout)
