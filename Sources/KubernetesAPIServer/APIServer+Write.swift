@@ -7,7 +7,15 @@ import NIOHTTP1
 extension APIServer {
     // MARK: - Create
 
-    func create(_ type: ResourceType, namespace: String?, body: JSONValue, options: WriteOptions) async throws -> (JSONValue, [String]) {
+    /// - Parameter appliedBy: Set for a server-side apply that creates the object: its manager owns the
+    ///   applied fields under `Apply` rather than `Update`.
+    func create(
+        _ type: ResourceType,
+        namespace: String?,
+        body: JSONValue,
+        options: WriteOptions,
+        appliedBy applyManager: String? = nil
+    ) async throws -> (JSONValue, [String]) {
         guard case .object = body else { throw APIError.badRequest("the body of the request must be a JSON object") }
         var object = try Self.checkTypeMeta(body, type: type)
         var metadata = object["metadata"]?.objectValue ?? [:]
@@ -27,7 +35,12 @@ extension APIServer {
         if type.hasStatusSubresource && type.builtinTable != .namespace { object["status"] = nil }
 
         var (admitted, warnings) = try admit(type, object, old: nil, options: options)
-        admitted = FieldManager.recordUpdate(old: nil, new: admitted, manager: options.fieldManager, apiVersion: type.apiVersion)
+        if let applyManager {
+            let owned = try FieldManager.apply(body, to: nil, manager: applyManager, force: true, apiVersion: type.apiVersion)
+            admitted[path: ["metadata", "managedFields"]] = owned[path: ["metadata", "managedFields"]]
+        } else {
+            admitted = FieldManager.recordUpdate(old: nil, new: admitted, manager: options.fieldManager, apiVersion: type.apiVersion)
+        }
         if options.dryRun { return (admitted, warnings) }
 
         let key = ObjectKey(namespace: namespace ?? "", name: name)
@@ -170,23 +183,9 @@ extension APIServer {
         let key = ObjectKey(namespace: target.namespace ?? "", name: name)
         if store.get(type.storageKey, key) == nil && target.subresource == nil {
             var initial = FieldManager.stripManaged(appliedObject)
-            initial[path: ["metadata"]]?["name"] = .string(name)
-            var createOptions = options
-            createOptions.fieldManager = nil
-            let (created, warnings) = try await create(type, namespace: target.namespace, body: initial, options: createOptions)
-            // Record ownership under Apply rather than Update.
-            let owned = try FieldManager.apply(appliedObject, to: nil, manager: manager, force: true, apiVersion: type.apiVersion)
-            var result = created
-            result[path: ["metadata"]]?["managedFields"] = owned[path: ["metadata", "managedFields"]]
-            if options.dryRun { return (result, true, warnings) }
-            let outcome = try store.mutate(type.storageKey, key: key) { current in
-                guard var current else { throw APIError.notFound(type, name: name) }
-                current[path: ["metadata"]]?["managedFields"] = owned[path: ["metadata", "managedFields"]]
-                return .put(current)
-            }
-            try await commit(outcome.logTicket)
-            afterWrite(type, outcome)
-            return (outcome.object ?? result, true, warnings)
+            initial[path: ["metadata", "name"]] = .string(name)
+            let (created, warnings) = try await create(type, namespace: target.namespace, body: initial, options: options, appliedBy: manager)
+            return (created, true, warnings)
         }
         let (object, warnings) = try await write(target, name: name, options: options, recordManager: false) { current in
             do {

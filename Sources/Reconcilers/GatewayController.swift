@@ -110,11 +110,12 @@ public final class GatewayController: Service, Sendable {
 
         guard isLeader() else { return }
         let client = self.client.resources(Route.self)
+        let served = Dictionary(configs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for (route, conditions) in statuses {
             let current = route.status?.conditions ?? []
             guard current != conditions || route.status?.observedGeneration != route.metadata.generation else { continue }
             var status: JSONValue = ["observedGeneration": .integer(route.metadata.generation ?? 1), "conditions": try JSONValue(encoding: conditions)]
-            if let config = configs.first(where: { $0.key.name == route.metadata.name && $0.key.namespace == route.metadata.namespace }) {
+            if let config = served[RouteKey(namespace: route.metadata.namespace ?? "default", name: route.metadata.name ?? "")] {
                 status["upstream"] = .string(config.upstream.description)
             }
             do {

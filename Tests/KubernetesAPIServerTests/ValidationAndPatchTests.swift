@@ -121,8 +121,10 @@ import Testing
         let apply = "application/apply-patch+yaml"
         var config = APIServerHarness.widget("web")
         config[path: ["spec", "host"]] = "a.example.com"
+        let versionBefore = api.server.store.resourceVersion
         let created = await api.request(.PATCH, widgets + "/web?fieldManager=kubectl&fieldValidation=Strict&force=false", body: config, contentType: apply)
         #expect(created.status == 201)
+        #expect(api.server.store.resourceVersion == versionBefore + 1, "an apply that creates is one write")
         #expect(created.body[path: ["metadata", "managedFields"]]?.arrayValue?.first?["manager"] == "kubectl")
         #expect(created.body[path: ["metadata", "managedFields"]]?.arrayValue?.first?["operation"] == "Apply")
 
