@@ -194,17 +194,21 @@ struct PrefixTrie: Sendable {
     }
 
     /// The index of the first accepted candidate on the deepest node along `path`'s segments.
+    /// Walks the path in place (no segment array), trying the deeper nodes first on the way back.
     func longestMatch(_ path: String, where accepts: (Router.Candidate) -> Bool) -> Int? {
-        var visited: [Node] = [root]
-        var node = root
-        for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
-            guard let child = node.children[segment] else { break }
-            visited.append(child)
-            node = child
+        PrefixTrie.match(root, path.utf8[...], accepts)
+    }
+
+    private static func match(_ node: Node, _ rest: Substring.UTF8View, _ accepts: (Router.Candidate) -> Bool) -> Int? {
+        let slash = UInt8(ascii: "/")
+        let trimmed = rest.drop { $0 == slash }
+        if !trimmed.isEmpty {
+            let end = trimmed.firstIndex(of: slash) ?? trimmed.endIndex
+            if let child = node.children[Substring(trimmed[..<end])], let found = match(child, trimmed[end...], accepts) {
+                return found
+            }
         }
-        for node in visited.reversed() {
-            for candidate in node.candidates where accepts(candidate) { return candidate.index }
-        }
+        for candidate in node.candidates where accepts(candidate) { return candidate.index }
         return nil
     }
 }
