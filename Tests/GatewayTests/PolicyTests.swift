@@ -63,9 +63,7 @@ import Testing
 
     @Test func aFallbackUpstreamServesWhenThePrimaryIsDown() async throws {
         let fallback = try await TestUpstream()
-        let down = try await TestUpstream()
-        let downPort = down.port
-        try await down.stop()
+        let downPort = TestUpstream.refusingPort
         let route = Self.route(port: downPort, fallback: .upstream(UpstreamTarget(scheme: .http, host: "127.0.0.1", port: fallback.port)))
         let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route]))).start()
         let response = try await Self.get(gateway.localAddress!.port!, "/profile")

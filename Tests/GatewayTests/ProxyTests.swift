@@ -101,9 +101,7 @@ import Testing
     }
 
     @Test func anUnreachableUpstreamIsA502AfterTheConfiguredAttempts() async throws {
-        let closed = try await TestUpstream()
-        let port = closed.port
-        try await closed.stop()
+        let port = TestUpstream.refusingPort
         var retry = RetryConfiguration()
         retry.attempts = 3
         retry.backoff = BackoffConfiguration(base: .milliseconds(1), max: .milliseconds(2))

@@ -12,6 +12,10 @@ final class TestUpstream: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
 
+    /// A loopback port nothing listens on. A port freed by a stopped server is no good: tests running
+    /// in parallel may bind it meanwhile. Port 1 (tcpmux) is never served on these machines.
+    static let refusingPort = 1
+
     init() async throws {
         let connections = NIOLockedValueBox(0)
         let closedOnce = NIOLockedValueBox(false)
