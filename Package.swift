@@ -132,7 +132,8 @@ let package = Package(
         .target(
             name: "Reconcilers",
             dependencies: [
-                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient",
+                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "UpstreamCredentials", "PKI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -169,6 +170,7 @@ let package = Package(
                 "Gateway",
                 "Reconcilers",
                 "KubernetesClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

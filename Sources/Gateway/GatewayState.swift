@@ -11,11 +11,13 @@ public final class GatewayState: Sendable {
         let generation: Int64
         let routeGenerations: [RouteKey: Int64]
         let policies: [RouteKey: RoutePolicies]
+        let issuer: IssuerDocuments?
 
         /// A snapshot of `config`, keeping the breakers and bulkheads of `previous` whose settings did not change.
         init(_ config: GatewayConfig, previous: Snapshot?) {
             router = Router(routes: config.routes)
             generation = config.generation
+            issuer = config.issuer
             routeGenerations = Dictionary(config.routes.map { ($0.key, $0.generation) }, uniquingKeysWith: { first, _ in first })
             var policies: [RouteKey: RoutePolicies] = [:]
             for route in config.routes {
@@ -68,12 +70,15 @@ public final class GatewayState: Sendable {
             case .regularExpression(let value): description["path"] = ["regularExpression": value]
             }
             if let tunnel = route.upstream.tunnel { description["tunnel"] = tunnel }
+            if !route.credentials.isEmpty { description["credentials"] = route.credentials.map(\.credential.name) }
+            if route.upstream.tls?.clientIdentity != nil { description["clientCertificate"] = true }
             if let breaker = snapshot.policies[route.key]?.breaker {
                 description["circuitBreaker"] = breaker.snapshot(now: .now).state.rawValue
             }
             return description
         }
-        let document: [String: Any] = ["generation": snapshot.generation, "ready": isReady, "routes": routes]
+        var document: [String: Any] = ["generation": snapshot.generation, "ready": isReady, "routes": routes]
+        if let issuer = snapshot.issuer { document["issuer"] = ["discovery": issuer.discoveryPath, "jwks": issuer.jwksPath] }
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }

@@ -6,10 +6,13 @@ public struct GatewayConfig: Sendable, Hashable {
     /// Increases with every config the reconcilers produce.
     public var generation: Int64
     public var routes: [RouteConfig]
+    /// The discovery document and JWKS of the gateway's JWT issuer, served on the gateway's port.
+    public var issuer: IssuerDocuments?
 
-    public init(generation: Int64 = 0, routes: [RouteConfig] = []) {
+    public init(generation: Int64 = 0, routes: [RouteConfig] = [], issuer: IssuerDocuments? = nil) {
         self.generation = generation
         self.routes = routes
+        self.issuer = issuer
     }
 }
 
@@ -47,6 +50,9 @@ public struct RouteConfig: Sendable, Hashable {
     public var circuitBreaker: CircuitBreakerConfiguration?
     public var bulkhead: BulkheadConfiguration
     public var fallback: Fallback?
+    /// The credentials put on every upstream request, in order; a mutual TLS identity is in the
+    /// upstream's ``UpstreamTarget/TLS`` instead.
+    public var credentials: [RouteCredential]
 
     public init(
         key: RouteKey,
@@ -60,7 +66,8 @@ public struct RouteConfig: Sendable, Hashable {
         retry: RetryConfiguration = RetryConfiguration(),
         circuitBreaker: CircuitBreakerConfiguration? = nil,
         bulkhead: BulkheadConfiguration = BulkheadConfiguration(),
-        fallback: Fallback? = nil
+        fallback: Fallback? = nil,
+        credentials: [RouteCredential] = []
     ) {
         self.key = key
         self.generation = generation
@@ -74,6 +81,7 @@ public struct RouteConfig: Sendable, Hashable {
         self.circuitBreaker = circuitBreaker
         self.bulkhead = bulkhead
         self.fallback = fallback
+        self.credentials = credentials
     }
 
     /// What the gateway serves when the breaker is open or every attempt failed.
@@ -155,12 +163,24 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
         /// SNI and the name verified; the upstream host when `nil`.
         public var serverName: String?
         public var insecureSkipVerify: Bool
+        /// The client certificate presented to the upstream, if any. Connections are pooled per
+        /// identity, so two routes to one origin with different identities never share one.
+        public var clientIdentity: ClientIdentity?
 
-        public init(trustedCAPEM: String? = nil, serverName: String? = nil, insecureSkipVerify: Bool = false) {
+        public init(trustedCAPEM: String? = nil, serverName: String? = nil, insecureSkipVerify: Bool = false, clientIdentity: ClientIdentity? = nil) {
             self.trustedCAPEM = trustedCAPEM
             self.serverName = serverName
             self.insecureSkipVerify = insecureSkipVerify
+            self.clientIdentity = clientIdentity
         }
+    }
+
+    /// The upstream's origin as a browser writes it (RFC 6454): `scheme://host`, with `:port` only
+    /// when it is not the scheme's default. The default audience of gateway JWTs.
+    public var origin: String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = scheme == .https ? 443 : 80
+        return port == defaultPort ? "\(scheme.rawValue)://\(bracketed)" : "\(scheme.rawValue)://\(bracketed):\(port)"
     }
 
     /// `scheme://host:port`, the origin requests go to.

@@ -12,6 +12,10 @@ import Resilience
 ///
 /// A connect failure is retried when the route retries `connect-failure` and attempts remain: the
 /// upstream never saw the request. Everything the gateway answers itself is problem+json.
+///
+/// A route's credentials are read before connecting, without waiting when the caches are warm; a
+/// credential that cannot be had is a 503 `upstream-auth-failed`. An upstream 401 to a request that
+/// can be sent again drops the rejected tokens and sends it once more with new ones.
 final class GatewayHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
@@ -37,6 +41,8 @@ final class GatewayHandler: ChannelDuplexHandler {
         /// Where the request goes: the route's upstream, or its fallback upstream.
         var target: UpstreamTarget
         var usingFallback = false
+        /// Tells this exchange from later ones on the connection, for callbacks that arrive late.
+        var serial: UInt64
         var requestID: String
         var keepAlive: Bool
         var started: ContinuousClock.Instant
@@ -58,6 +64,10 @@ final class GatewayHandler: ChannelDuplexHandler {
         var responseStarted = false
         var attempt = 1
         var timeout: Scheduled<Void>?
+        /// The route's credentials as sent upstream: lowercase header name and value, in order.
+        var credentialHeaders: [(name: String, value: String)] = []
+        /// Whether the request was already sent again after an upstream 401.
+        var retriedAfterUnauthorized = false
     }
 
     private let state: GatewayState
@@ -66,6 +76,7 @@ final class GatewayHandler: ChannelDuplexHandler {
     private var current: State = .idle
     private var context: ChannelHandlerContext?
     private var clientAddress: String?
+    private var exchanges: UInt64 = 0
 
     init(state: GatewayState, pool: UpstreamPool, inboundScheme: String) {
         self.state = state
@@ -178,14 +189,20 @@ final class GatewayHandler: ChannelDuplexHandler {
         let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
         let host = head.headers.first(name: "host") ?? ""
         let snapshot = state.snapshot
+        if let issuer = snapshot.issuer, path == issuer.discoveryPath || path == issuer.jwksPath, head.method == .GET || head.method == .HEAD {
+            serve(issuer, document: path == issuer.jwksPath ? issuer.jwksJSON : issuer.discoveryJSON, head: head, requestID: requestID, context: context)
+            return
+        }
         guard let route = snapshot.router.route(host: host, path: path, method: head.method.rawValue, header: { head.headers.first(name: $0) }),
             let policies = snapshot.policies[route.key]
         else {
             respond(Problem(kind: .noRoute, detail: "no route matches \(head.method.rawValue) \(path) for host \(host)", instance: requestID), version: head.version, keepAlive: keepAlive, context: context)
             return
         }
+        exchanges &+= 1
         var exchange = Exchange(
-            head: head, route: route, policies: policies, target: route.upstream, requestID: requestID, keepAlive: keepAlive, started: .now
+            head: head, route: route, policies: policies, target: route.upstream, serial: exchanges, requestID: requestID, keepAlive: keepAlive,
+            started: .now
         )
         if let breaker = policies.breaker {
             switch breaker.acquire(now: .now) {
@@ -225,8 +242,85 @@ final class GatewayHandler: ChannelDuplexHandler {
             exchange.holdsSlot = true
             exchange.waitingTicket = nil
             self.current = .connecting(exchange)
-            self.connect()
+            self.authorize()
         }
+    }
+
+    /// Answers a GET or HEAD for the issuer's discovery document or JWKS.
+    private func serve(_ issuer: IssuerDocuments, document: String, head: HTTPRequestHead, requestID: String, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(document.utf8.count))
+        headers.add(name: "cache-control", value: "public, max-age=\(issuer.maxAge.components.seconds)")
+        headers.add(name: "x-request-id", value: requestID)
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        let response = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
+        finish(head: response, body: head.method == .HEAD ? ByteBuffer() : ByteBuffer(string: document), keepAlive: head.isKeepAlive, requestEnded: false, context: context)
+    }
+
+    // MARK: - Credentials
+
+    /// Puts the route's credentials on the exchange, then connects: at once when every value is ready,
+    /// else after waiting for the missing ones off the event loop.
+    private func authorize() {
+        guard case .connecting(var exchange) = current, let context else { return }
+        let credentials = exchange.route.credentials
+        guard !credentials.isEmpty else { return connect() }
+        exchange.credentialHeaders.removeAll(keepingCapacity: true)
+        let audienceOverride = exchange.usingFallback ? exchange.target.origin : nil
+        for (index, binding) in credentials.enumerated() {
+            let credential = binding.credential
+            do {
+                if let value = try credential.currentHeaderValue(audience: audienceOverride ?? binding.audience) {
+                    exchange.credentialHeaders.append((credential.headerName, value))
+                    continue
+                }
+            } catch {
+                current = .connecting(exchange)
+                return credentialFailed(CredentialFailure(name: credential.name, error: error))
+            }
+            // Not ready: wait for this one and the rest, then come back to this loop.
+            current = .connecting(exchange)
+            let pending = credentials[index...]
+            let serial = exchange.serial
+            let promise = context.eventLoop.makePromise(of: [(name: String, value: String)].self)
+            promise.completeWithTask {
+                var headers: [(name: String, value: String)] = []
+                for binding in pending {
+                    do {
+                        headers.append((binding.credential.headerName, try await binding.credential.headerValue(audience: audienceOverride ?? binding.audience)))
+                    } catch {
+                        throw CredentialFailure(name: binding.credential.name, error: error)
+                    }
+                }
+                return headers
+            }
+            promise.futureResult.assumeIsolated().whenComplete { [weak self] result in
+                guard let self, case .connecting(var exchange) = self.current, exchange.serial == serial else { return }
+                switch result {
+                case .success(let headers):
+                    exchange.credentialHeaders += headers
+                    self.current = .connecting(exchange)
+                    self.connect()
+                case .failure(let error):
+                    self.credentialFailed(error as? CredentialFailure ?? CredentialFailure(name: "", error: error))
+                }
+            }
+            return
+        }
+        current = .connecting(exchange)
+        connect()
+    }
+
+    /// No credential for the upstream: 503 without touching it. Not the upstream's failure, so the
+    /// breaker does not count it.
+    private func credentialFailed(_ failure: CredentialFailure) {
+        guard case .connecting(var exchange) = current, let context else { return }
+        exchange.timeout?.cancel()
+        settle(&exchange, nil)
+        current = .connecting(exchange)
+        let problem = Problem(kind: .upstreamAuthFailed, detail: "credential \(failure.name) for \(exchange.target): \(failure.error)", instance: exchange.requestID)
+        fail(problem, exchange: exchange, context: context)
     }
 
     /// Switches the exchange to the route's fallback upstream, once; false when there is none to switch to.
@@ -242,8 +336,12 @@ final class GatewayHandler: ChannelDuplexHandler {
     private func settle(_ exchange: inout Exchange, _ outcome: AttemptOutcome?) {
         guard !exchange.settled else { return }
         exchange.settled = true
-        if let outcome, !exchange.usingFallback {
-            exchange.policies.record(outcome, duration: ContinuousClock.now - exchange.started, permit: exchange.permit)
+        if !exchange.usingFallback {
+            if let outcome {
+                exchange.policies.record(outcome, duration: ContinuousClock.now - exchange.started, permit: exchange.permit)
+            } else {
+                exchange.policies.abandon(exchange.permit)
+            }
         }
         if exchange.holdsSlot { exchange.policies.bulkhead.leave() }
         if let ticket = exchange.waitingTicket { exchange.policies.bulkhead.cancel(ticket) }
@@ -297,7 +395,8 @@ final class GatewayHandler: ChannelDuplexHandler {
             route: exchange.route,
             clientAddress: clientAddress,
             inboundScheme: inboundScheme,
-            requestID: exchange.requestID
+            requestID: exchange.requestID,
+            credentialHeaders: exchange.credentialHeaders
         )
         upstream.write(HTTPClientRequestPart.head(head), promise: nil)
         for part in exchange.buffered { upstream.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil) }
@@ -328,7 +427,7 @@ final class GatewayHandler: ChannelDuplexHandler {
             exchange.settled = false
             exchange.holdsSlot = false
             current = .connecting(exchange)
-            connect()
+            authorize()
             return
         }
         exchange.timeout?.cancel()
@@ -341,6 +440,7 @@ final class GatewayHandler: ChannelDuplexHandler {
         switch part {
         case .head(let head):
             guard head.status.code >= 200 || head.status == .switchingProtocols else { return }  // 1xx are not forwarded
+            if head.status == .unauthorized, retryAfterUnauthorized(&exchange, upstream: upstream) { return }
             exchange.responseStarted = true
             exchange.upstreamKeepAlive = head.isKeepAlive
             settle(&exchange, .response(status: Int(head.status.code)))
@@ -368,6 +468,24 @@ final class GatewayHandler: ChannelDuplexHandler {
                 if !keepAlive { context.close(promise: nil) }
             }
         }
+    }
+
+    /// After an upstream 401: when the request can be sent again (nothing of its body went up) and a
+    /// credential will differ, drop the rejected values and send it once more on a new connection.
+    private func retryAfterUnauthorized(_ exchange: inout Exchange, upstream: any Channel) -> Bool {
+        guard !exchange.retriedAfterUnauthorized, !exchange.credentialHeaders.isEmpty, exchange.requestEnded, !exchange.bodySent else { return false }
+        var renewed = false
+        for (binding, header) in zip(exchange.route.credentials, exchange.credentialHeaders) {
+            renewed = binding.credential.rejected(headerValue: header.value) || renewed
+        }
+        guard renewed else { return false }
+        exchange.retriedAfterUnauthorized = true
+        exchange.reusedConnection = false
+        detach(upstream)
+        upstream.close(promise: nil)
+        current = .connecting(exchange)
+        authorize()
+        return true
     }
 
     func upstreamReadComplete() {
@@ -460,6 +578,12 @@ final class GatewayHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension GatewayHandler: Sendable {}
+
+/// Why a route's credential could not be had: which one, and the provider's error (which names no token).
+struct CredentialFailure: Error {
+    var name: String
+    var error: any Error
+}
 
 extension GatewayHandler {
     /// Methods that may be sent twice (RFC 9110 §9.2.2).

@@ -30,6 +30,14 @@ final class RoutePolicies: Sendable {
         var random = SystemRandomNumberGenerator()
         _ = breaker.record(breakerConfiguration.classify(outcome), duration: duration, permit: permit, now: .now, using: &random)
     }
+
+    /// Hands back a permit whose call says nothing about the upstream (the client left, or no
+    /// credential could be had), so a half-open breaker admits another probe in its place.
+    func abandon(_ permit: CircuitBreakerPermit?) {
+        guard let breaker, let permit else { return }
+        var random = SystemRandomNumberGenerator()
+        _ = breaker.record(.ignored, duration: .zero, permit: permit, now: .now, using: &random)
+    }
 }
 
 /// A bulkhead shared by the event loops: at most `maxRequests` in flight, `maxPending` waiting in
