@@ -7,7 +7,7 @@ import NIOPosix
 /// A test upstream on loopback: answers every request with a JSON description of what it received
 /// (method, URI, headers, body length), or misbehaves as the request path asks:
 /// `/hang` never answers, `/close` closes without answering, `/close-once` does so only the first
-/// time, `/stream/<n>` streams n bytes.
+/// time, `/stream/<n>` streams n bytes, `/require-auth/<v>` answers 401 unless Authorization is `Bearer <v>`.
 final class TestUpstream: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
@@ -76,6 +76,14 @@ final class TestUpstream: Sendable {
                         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: size)))), promise: nil)
                         remaining -= size
                     }
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                if head.uri.hasPrefix("/require-auth/"), head.headers.first(name: "authorization") != "Bearer " + head.uri.dropFirst("/require-auth/".count) {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: "0")
+                    headers.add(name: "www-authenticate", value: "Bearer error=\"invalid_token\"")
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .unauthorized, headers: headers))), promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                     return
                 }
