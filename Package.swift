@@ -181,10 +181,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fixtures shared by the test targets: the repository's own files (examples, crds).
+        // Fixtures shared by the test targets: the repository's own files (examples, crds), external tools, and an
+        // upstream that requires a client certificate.
         .target(
             name: "PortcullisTestSupport",
-            dependencies: ["Kubernetes"],
+            dependencies: [
+                "Kubernetes", "PKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -220,8 +227,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Resilience", "PKI",
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "Gateway", "Resilience", "PKI", "PortcullisTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -231,7 +237,16 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilersTests",
-            dependencies: ["Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport"],
+            dependencies: [
+                "Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport",
+                "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,60 +1,9 @@
 import Foundation
 import Gateway
-import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
-import NIOPosix
-import NIOSSL
 import PKI
+import PortcullisTestSupport
 import Testing
-
-/// An HTTPS upstream that requires a client certificate from the test CA and answers with the
-/// serial number of the one it was shown.
-final class MutualTLSUpstream: Sendable {
-    let channel: any Channel
-    var port: Int { channel.localAddress!.port! }
-
-    init(authority: CertificateAuthority) async throws {
-        let server = try authority.issue(.loopbackServer(), now: Date())
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(server.certificatePEM.utf8)).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(server.privateKeyPEM.utf8), format: .pem))
-        )
-        configuration.certificateVerification = .noHostnameVerification
-        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try authority.trustAnchorPEM.utf8)))
-        let context = try NIOSSLContext(configuration: configuration)
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let tls = NIOSSLServerHandler(context: context)
-                    try channel.pipeline.syncOperations.addHandler(tls)
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(SerialEcho(tls: tls))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
-    }
-
-    final class SerialEcho: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let tls: NIOSSLServerHandler
-
-        init(tls: NIOSSLServerHandler) { self.tls = tls }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard case .end = unwrapInboundIn(data) else { return }
-            let serial = tls.peerCertificate.map { $0.serialNumber.map { String(format: "%02X", $0) }.joined() } ?? "none"
-            var headers = HTTPHeaders()
-            headers.add(name: "content-length", value: String(serial.utf8.count))
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: serial)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
-    }
-}
 
 @Suite struct MutualTLSTests {
     static func route(port: Int, authority: CertificateAuthority, client: IssuedCertificate?, name: String = "mtls", path: String = "/") throws -> RouteConfig {
@@ -71,7 +20,7 @@ final class MutualTLSUpstream: Sendable {
 
     @Test func theClientCertificateIsPresentedAndItsRotationFailsNoRequest() async throws {
         let authority = try CertificateAuthority.generate(now: Date())
-        let upstream = try await MutualTLSUpstream(authority: authority)
+        let upstream = try await MutualTLSUpstream(serverAuthority: authority, clientCAPEM: try authority.trustAnchorPEM)
         let first = try authority.issue(.client(commonName: "portcullis:default:mtls"), now: Date())
         let second = try authority.issue(.client(commonName: "portcullis:default:mtls"), now: Date())
         let state = GatewayState(GatewayConfig(generation: 1, routes: [try Self.route(port: upstream.port, authority: authority, client: first)]))
@@ -99,7 +48,7 @@ final class MutualTLSUpstream: Sendable {
 
     @Test func anUpstreamThatRequiresACertificateRefusesAConnectionWithoutOne() async throws {
         let authority = try CertificateAuthority.generate(now: Date())
-        let upstream = try await MutualTLSUpstream(authority: authority)
+        let upstream = try await MutualTLSUpstream(serverAuthority: authority, clientCAPEM: try authority.trustAnchorPEM)
         let state = GatewayState(GatewayConfig(generation: 1, routes: [try Self.route(port: upstream.port, authority: authority, client: nil)]))
         let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state).start()
         let response = try await RawHTTPClient.exchange(port: gateway.localAddress!.port!, "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
