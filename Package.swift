@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "PKI", targets: ["PKI"]),
         .library(name: "UpstreamCredentials", targets: ["UpstreamCredentials"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
+        .library(name: "Reconcilers", targets: ["Reconcilers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

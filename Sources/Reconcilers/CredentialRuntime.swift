@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
 import Foundation
-import Gateway
+public import Gateway
 public import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -82,26 +82,26 @@ public final class CredentialRuntime: Service, Sendable {
 }
 
 /// A token from a token service, served from the ``TokenCache``.
-final class TokenCredential: UpstreamCredential {
-    let name: String
-    let headerName: String
+public final class TokenCredential: UpstreamCredential {
+    public let name: String
+    public let headerName: String
     private let entry: TokenCacheEntry
 
-    init(name: String, entry: TokenCacheEntry) {
+    public init(name: String, entry: TokenCacheEntry) {
         self.name = name
         self.entry = entry
         self.headerName = entry.header.name.lowercased()
     }
 
-    func currentHeaderValue(audience: String) throws -> String? {
+    public func currentHeaderValue(audience: String) throws -> String? {
         entry.currentHeaderValue(now: Date())
     }
 
-    func headerValue(audience: String) async throws -> String {
+    public func headerValue(audience: String) async throws -> String {
         try await entry.headerValue()
     }
 
-    func rejected(headerValue: String) -> Bool {
+    public func rejected(headerValue: String) -> Bool {
         let prefix = entry.header.prefix
         guard headerValue.hasPrefix(prefix) else { return false }
         entry.invalidate(token: String(headerValue.dropFirst(prefix.count)))
@@ -110,25 +110,25 @@ final class TokenCredential: UpstreamCredential {
 }
 
 /// A JWT the gateway signs itself, minted on the request path (cached per audience).
-final class GatewayJWTCredential: UpstreamCredential {
-    let name: String
-    let headerName: String
+public final class GatewayJWTCredential: UpstreamCredential {
+    public let name: String
+    public let headerName: String
     private let cache: GatewayJWTCache
 
-    init(name: String, cache: GatewayJWTCache) {
+    public init(name: String, cache: GatewayJWTCache) {
         self.name = name
         self.cache = cache
         self.headerName = cache.header.name.lowercased()
     }
 
-    func currentHeaderValue(audience: String) throws -> String? {
+    public func currentHeaderValue(audience: String) throws -> String? {
         try cache.headerValue(audience: audience, now: Date())
     }
 
-    func headerValue(audience: String) async throws -> String {
+    public func headerValue(audience: String) async throws -> String {
         try cache.headerValue(audience: audience, now: Date())
     }
 
     /// A new JWT from the same key would be rejected the same way: sending it again does not help.
-    func rejected(headerValue: String) -> Bool { false }
+    public func rejected(headerValue: String) -> Bool { false }
 }

@@ -159,19 +159,42 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
     /// How an https upstream is verified.
     public struct TLS: Sendable, Hashable {
         /// PEM CA bundle to trust instead of the system roots.
-        public var trustedCAPEM: String?
+        public var trustedCAPEM: String? { didSet { fingerprint = Self.fingerprint(self) } }
         /// SNI and the name verified; the upstream host when `nil`.
-        public var serverName: String?
-        public var insecureSkipVerify: Bool
+        public var serverName: String? { didSet { fingerprint = Self.fingerprint(self) } }
+        public var insecureSkipVerify: Bool { didSet { fingerprint = Self.fingerprint(self) } }
         /// The client certificate presented to the upstream, if any. Connections are pooled per
         /// identity, so two routes to one origin with different identities never share one.
-        public var clientIdentity: ClientIdentity?
+        public var clientIdentity: ClientIdentity? { didSet { fingerprint = Self.fingerprint(self) } }
+        /// A digest of the fields, computed once: connection pools look targets up per request, and
+        /// hashing kilobytes of PEM each time would cost more than the lookup.
+        private var fingerprint: UInt64 = 0
 
         public init(trustedCAPEM: String? = nil, serverName: String? = nil, insecureSkipVerify: Bool = false, clientIdentity: ClientIdentity? = nil) {
             self.trustedCAPEM = trustedCAPEM
             self.serverName = serverName
             self.insecureSkipVerify = insecureSkipVerify
             self.clientIdentity = clientIdentity
+            self.fingerprint = Self.fingerprint(self)
+        }
+
+        public static func == (lhs: TLS, rhs: TLS) -> Bool {
+            lhs.fingerprint == rhs.fingerprint && lhs.trustedCAPEM == rhs.trustedCAPEM && lhs.serverName == rhs.serverName
+                && lhs.insecureSkipVerify == rhs.insecureSkipVerify && lhs.clientIdentity == rhs.clientIdentity
+        }
+
+        public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
+
+        /// FNV-1a over every field.
+        private static func fingerprint(_ tls: TLS) -> UInt64 {
+            var state: UInt64 = 0xcbf2_9ce4_8422_2325
+            for field in [tls.trustedCAPEM, tls.serverName, tls.clientIdentity?.certificateChainPEM, tls.clientIdentity?.privateKeyPEM] {
+                for byte in (field ?? "").utf8 {
+                    state = (state ^ UInt64(byte)) &* 0x100_0000_01b3
+                }
+                state = (state ^ (field == nil ? 0xfe : 0xff)) &* 0x100_0000_01b3
+            }
+            return (state ^ (tls.insecureSkipVerify ? 1 : 0)) &* 0x100_0000_01b3
         }
     }
 
