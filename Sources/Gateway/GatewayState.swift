@@ -21,7 +21,7 @@ public final class GatewayState: Sendable {
             routeGenerations = Dictionary(config.routes.map { ($0.key, $0.generation) }, uniquingKeysWith: { first, _ in first })
             var policies: [RouteKey: RoutePolicies] = [:]
             for route in config.routes {
-                let settings = RoutePolicies.Settings(circuitBreaker: route.circuitBreaker, bulkhead: route.bulkhead)
+                let settings = RoutePolicies.Settings(circuitBreaker: route.circuitBreaker, bulkhead: route.bulkhead, retry: route.retry)
                 if let kept = previous?.policies[route.key], kept.settings == settings {
                     policies[route.key] = kept
                 } else {
