@@ -1,5 +1,5 @@
-import Foundation
-import Resilience
+public import Foundation
+public import Resilience
 import Synchronization
 
 /// The config the gateway serves, swapped atomically: a request reads the current router once, at
@@ -81,6 +81,34 @@ public final class GatewayState: Sendable {
         if let issuer = snapshot.issuer { document["issuer"] = ["discovery": issuer.discoveryPath, "jwks": issuer.jwksPath] }
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// Where a route's circuit breaker stands, for Route status.
+    public struct CircuitBreakerReport: Sendable, Hashable {
+        public var state: CircuitBreakerState
+        /// When it entered the state, by the wall clock.
+        public var since: Date
+        public var failureRatePercent: Int
+        public var trips: Int64
+    }
+
+    /// The circuit breaker of every served route that has one.
+    public func circuitBreakers() -> [RouteKey: CircuitBreakerReport] {
+        let snapshot = self.snapshot
+        let now = ContinuousClock.now
+        let wallNow = Date()
+        var reports: [RouteKey: CircuitBreakerReport] = [:]
+        for (key, policies) in snapshot.policies {
+            guard let breaker = policies.breaker else { continue }
+            let state = breaker.snapshot(now: now)
+            reports[key] = CircuitBreakerReport(
+                state: state.state,
+                since: wallNow.addingTimeInterval(-Double((now - state.since).components.seconds)),
+                failureRatePercent: state.failureRatePercent,
+                trips: state.trips
+            )
+        }
+        return reports
     }
 
     /// The config being served.

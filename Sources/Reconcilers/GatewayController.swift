@@ -6,6 +6,7 @@ import Foundation
 import PKI
 import Kubernetes
 import PortcullisAPI
+import Resilience
 import Synchronization
 
 /// Watches Routes and everything they refer to, builds the gateway's whole config from the caches,
@@ -26,6 +27,8 @@ public final class GatewayController: Service, Sendable {
     let logger: Logger
     let pki: InstallationPKI
     let upstreamAuths: UpstreamAuthReconciler
+    /// Events on condition transitions, written by the leader.
+    let events: EventRecorder
     private let lastGood = Mutex<[RouteKey: RouteConfig]>([:])
     private let generation = Atomic<Int64>(0)
 
@@ -55,7 +58,12 @@ public final class GatewayController: Service, Sendable {
         self.isLeader = isLeader
         self.logger = logger
         self.pki = InstallationPKI(settings: pki, signing: credentials.signing, logger: logger)
-        self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, logger: logger)
+        self.events = EventRecorder(
+            client: client,
+            configuration: .init(component: "portcullis-controller", instance: ProcessInfo.processInfo.hostName),
+            logger: logger
+        )
+        self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, events: events, logger: logger)
     }
 
     public func run() async throws {
@@ -134,6 +142,65 @@ public final class GatewayController: Service, Sendable {
             group.addTask { try await controller.run() }
             group.addTask { try await pkiController.run() }
             group.addTask { try await authController.run() }
+            group.addTask { try await self.events.run() }
+            group.addTask { try await self.reportCircuitBreakers(routes: routes.store) }
+        }
+    }
+
+    /// Writes each route's circuit breaker into its status when the breaker's state or trip count
+    /// changed. Looked at every second: a transition reaches status within about a second, and a
+    /// Route gets at most one such write a second. (The failure rate is written with them, not on
+    /// its own: it moves with every request.)
+    func reportCircuitBreakers(routes: Store<Route>) async throws {
+        struct Written: Equatable {
+            var state: CircuitBreakerStatus.State
+            var trips: Int64
+        }
+        var written: [RouteKey: Written] = [:]
+        let client = self.client.resources(Route.self)
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(1))
+            guard isLeader() else {
+                written = [:]
+                continue
+            }
+            for (key, report) in state.circuitBreakers() {
+                let status = CircuitBreakerStatus(
+                    state: Self.breakerState(report.state),
+                    since: RFC3339.string(from: report.since),
+                    failureRate: report.failureRatePercent,
+                    trips: report.trips
+                )
+                let now = Written(state: status.state, trips: report.trips)
+                if written[key] == nil, let current = routes.get(namespace: key.namespace, name: key.name)?.status?.circuitBreaker,
+                    Written(state: current.state, trips: current.trips ?? 0) == now
+                {
+                    written[key] = now
+                }
+                guard written[key] != now else { continue }
+                do {
+                    _ = try await client.patch(key.name, namespace: key.namespace, .merge(["status": ["circuitBreaker": try JSONValue(encoding: status)]]), subresource: "status")
+                    written[key] = now
+                    if let route = routes.get(namespace: key.namespace, name: key.name) {
+                        events.record(
+                            status.state == .closed ? .normal : .warning,
+                            reason: "CircuitBreaker\(status.state.rawValue)",
+                            message: "the circuit breaker for \(route.spec.upstream.url ?? route.spec.upstream.service?.name ?? "the upstream") is \(status.state.rawValue) (failure rate \(report.failureRatePercent)%, \(report.trips) trips)",
+                            about: CoreV1.ObjectReference(route)
+                        )
+                    }
+                } catch let error as KubernetesError where error.code == .notFound {
+                    written[key] = nil
+                }
+            }
+        }
+    }
+
+    static func breakerState(_ state: CircuitBreakerState) -> CircuitBreakerStatus.State {
+        switch state {
+        case .closed: .closed
+        case .open: .open
+        case .halfOpen: .halfOpen
         }
     }
 
@@ -182,6 +249,7 @@ public final class GatewayController: Service, Sendable {
         for (route, conditions) in statuses {
             let current = route.status?.conditions ?? []
             guard current != conditions || route.status?.observedGeneration != route.metadata.generation else { continue }
+            Self.recordTransitions(from: current, to: conditions, of: CoreV1.ObjectReference(route), events: events)
             var status: JSONValue = ["observedGeneration": .integer(route.metadata.generation ?? 1), "conditions": try JSONValue(encoding: conditions)]
             if let config = served[RouteKey(namespace: route.metadata.namespace ?? "default", name: route.metadata.name ?? "")] {
                 status["upstream"] = .string(config.upstream.description)
@@ -191,6 +259,14 @@ public final class GatewayController: Service, Sendable {
             } catch let error as KubernetesError where error.code == .notFound {
                 continue  // deleted meanwhile
             }
+        }
+    }
+
+    /// Records an Event for each condition whose status flipped: Normal when it became True, else Warning.
+    static func recordTransitions(from old: [Condition], to new: [Condition], of object: CoreV1.ObjectReference, events: EventRecorder) {
+        for condition in new where old.first(where: { $0.type == condition.type })?.status != condition.status {
+            guard condition.status != .unknown else { continue }
+            events.record(condition.status == .true ? .normal : .warning, reason: condition.reason, message: "\(condition.type): \(condition.message)", about: object)
         }
     }
 

@@ -23,12 +23,14 @@ final class UpstreamAuthReconciler: Sendable {
 
     let runtime: CredentialRuntime
     let pki: InstallationPKI
+    private let events: EventRecorder
     private let logger: Logger
     private let lastWrite = Mutex<[ObjectKey: ContinuousClock.Instant]>([:])
 
-    init(runtime: CredentialRuntime, pki: InstallationPKI, logger: Logger) {
+    init(runtime: CredentialRuntime, pki: InstallationPKI, events: EventRecorder, logger: Logger) {
         self.runtime = runtime
         self.pki = pki
+        self.events = events
         self.logger = logger
     }
 
@@ -181,6 +183,7 @@ final class UpstreamAuthReconciler: Sendable {
                     subresource: "status"
                 )
                 lastWrite.withLock { $0[objectKey] = clock.now }
+                GatewayController.recordTransitions(from: auth.status?.conditions ?? [], to: conditions, of: CoreV1.ObjectReference(auth), events: events)
             } catch let error as KubernetesError where error.code == .notFound {
                 return .done
             }
