@@ -161,9 +161,14 @@ enum RawHTTPClient {
     final class Collector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let collected: NIOLockedValueBox<ByteBuffer>
-        init(_ collected: NIOLockedValueBox<ByteBuffer>) { self.collected = collected }
+        let onRead: (@Sendable (String) -> Void)?
+        init(_ collected: NIOLockedValueBox<ByteBuffer>, onRead: (@Sendable (String) -> Void)? = nil) {
+            self.collected = collected
+            self.onRead = onRead
+        }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
+            onRead?(String(buffer: buffer))
             _ = collected.withLockedValue { $0.writeBuffer(&buffer) }
         }
     }

@@ -20,7 +20,10 @@ import Resilience
 /// A route's credentials are read before connecting, without waiting when the caches are warm; a
 /// credential that cannot be had is a 503 `upstream-auth-failed`. An upstream 401 to a request that
 /// can be sent again drops the rejected tokens and sends it once more with new ones.
-final class GatewayHandler: ChannelDuplexHandler {
+///
+/// When the upstream accepts a protocol upgrade (101, as for WebSocket), both connections leave HTTP
+/// and their bytes are relayed as they are until either side closes.
+final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
     typealias OutboundOut = HTTPServerResponsePart
@@ -621,6 +624,10 @@ final class GatewayHandler: ChannelDuplexHandler {
         case .head(let head):
             guard head.status.code >= 200 || head.status == .switchingProtocols else { return }  // 1xx are not forwarded
             lastActivity = .now()
+            if head.status == .switchingProtocols {
+                guard exchange.head.headers.contains(name: "upgrade") else { return }  // an unasked-for 101 is ignored like other 1xx
+                return switchProtocols(&exchange, response: head, upstream: upstream, context: context)
+            }
             if head.status == .unauthorized, retryAfterUnauthorized(&exchange, upstream: upstream) { return }
             let status = Int(head.status.code)
             let policy = exchange.policies.retryPolicy
@@ -663,6 +670,49 @@ final class GatewayHandler: ChannelDuplexHandler {
             current = exchange.requestEnded ? .idle : .draining(keepAlive: keepAlive)
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
                 if !keepAlive { context.close(promise: nil) }
+            }
+        }
+    }
+
+    /// The upstream switched protocols: the 101 goes to the client, then both pipelines drop their
+    /// HTTP handlers (and this one) for a ``ByteRelay`` each. Neither connection is pooled again.
+    private func switchProtocols(_ exchange: inout Exchange, response: HTTPResponseHead, upstream: any Channel, context: ChannelHandlerContext) {
+        Self.cancelTimers(exchange)
+        settle(&exchange, .response(status: 101))
+        detach(upstream)
+        current = .idle
+        var head = ForwardedRequest.clientHead(response, requestID: exchange.requestID, keepAlive: true)
+        head.version = exchange.head.version
+        head.headers.add(name: "connection", value: "upgrade")
+        if let protocolName = response.headers.first(name: "upgrade") { head.headers.add(name: "upgrade", value: protocolName) }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        let requestEnded = exchange.requestEnded
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            let client = context.pipeline.syncOperations
+            let server = upstream.pipeline.syncOperations
+            do {
+                // HTTP handlers that would choke on raw bytes go first, in both directions; decoders
+                // last, once the relays are in place, so that bytes they still hold reach them. A
+                // decoder may deliver its message's end as it leaves: the relay drops that one message.
+                let upstreamHandler = try server.handler(type: UpstreamHandler.self)
+                server.removeHandler(upstreamHandler, promise: nil)
+                try server.removeHandler(server.handler(type: HTTPRequestEncoder.self), promise: nil)
+                if let validator = try? server.handler(type: NIOHTTPRequestHeadersValidator.self) { server.removeHandler(validator, promise: nil) }
+                if let validator = try? client.handler(type: NIOHTTPResponseHeadersValidator.self) { client.removeHandler(validator, promise: nil) }
+                try client.removeHandler(client.handler(type: HTTPServerPipelineHandler.self), promise: nil)
+                client.removeHandler(context: context, promise: nil)
+                try client.removeHandler(client.handler(type: HTTPResponseEncoder.self), promise: nil)
+                try server.addHandler(ByteRelay(peer: context.channel, discardingFirst: !upstreamHandler.responseEnded))
+                try client.addHandler(ByteRelay(peer: upstream, discardingFirst: !requestEnded))
+                // Bytes a leaving decoder hands over arrive without a read-complete: flush them once it left.
+                let clientChannel = context.channel
+                try server.removeHandler(server.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)).whenComplete { _ in clientChannel.flush() }
+                try client.removeHandler(client.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)).whenComplete { _ in upstream.flush() }
+                upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            } catch {
+                upstream.close(promise: nil)
+                context.close(promise: nil)
             }
         }
     }
@@ -796,6 +846,50 @@ final class GatewayHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension GatewayHandler: Sendable {}
+
+/// Relays bytes to a peer channel after a protocol upgrade, with backpressure both ways: while the
+/// peer cannot take more, this side is not read. Either side closing closes the other.
+final class ByteRelay: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    let peer: any Channel
+    /// Whether the first message is the HTTP message end a leaving decoder still owed, not bytes.
+    private var discardingFirst: Bool
+
+    init(peer: any Channel, discardingFirst: Bool) {
+        self.peer = peer
+        self.discardingFirst = discardingFirst
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if discardingFirst {
+            discardingFirst = false
+            return
+        }
+        peer.write(unwrapInboundIn(data), promise: nil)
+        if !peer.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in } }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        peer.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { peer.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in } }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        peer.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension ByteRelay: Sendable {}
 
 /// Why a route's credential could not be had: which one, and the provider's error (which names no token).
 struct CredentialFailure: Error {

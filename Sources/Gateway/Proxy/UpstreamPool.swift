@@ -47,7 +47,8 @@ final class UpstreamPool {
                         let name = serverName.first?.isNumber == true || serverName.contains(":") ? nil : serverName
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: name))
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Bytes an upstream sends right after a 101 are handed on when the decoder is removed.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }
@@ -88,14 +89,22 @@ final class UpstreamPool {
 
 /// The last handler of an upstream connection: hands response parts and connection events to the
 /// request that leased the connection.
-final class UpstreamHandler: ChannelInboundHandler {
+final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     /// The request currently using this connection; `nil` while the connection is idle in the pool.
     weak var exchange: GatewayHandler?
+    /// Whether the last response's end arrived (after a 101 the decoder may deliver it only as it leaves).
+    private(set) var responseEnded = true
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        exchange?.upstreamRead(unwrapInboundIn(data))
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let head) where head.status.code >= 200 || head.status == .switchingProtocols: responseEnded = false
+        case .end: responseEnded = true
+        case .head, .body: break
+        }
+        exchange?.upstreamRead(part)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
