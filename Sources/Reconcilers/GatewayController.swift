@@ -30,6 +30,10 @@ public final class GatewayController: Service, Sendable {
     /// Events on condition transitions, written by the leader.
     let events: EventRecorder
     private let lastGood = Mutex<[RouteKey: RouteConfig]>([:])
+    /// The resourceVersion at which each Route's current generation was first seen (leader's view).
+    private let generationSeen = Mutex<[RouteKey: (generation: Int64, resourceVersion: Int64?)]>([:])
+    /// This replica's Lease saying how far its gateway has got.
+    let replicas: ReplicaReports
     private let generation = Atomic<Int64>(0)
 
     /// The key every change enqueues: the config is rebuilt as a whole.
@@ -50,6 +54,7 @@ public final class GatewayController: Service, Sendable {
         isLeader: @escaping @Sendable () -> Bool = { true },
         credentials: CredentialRuntime,
         pki: PKISettings,
+        identity: String = LeaderElector.defaultIdentity(),
         logger: Logger
     ) {
         self.client = client
@@ -64,6 +69,7 @@ public final class GatewayController: Service, Sendable {
             logger: logger
         )
         self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, events: events, logger: logger)
+        self.replicas = ReplicaReports(identity: identity, namespace: pki.namespace, logger: logger)
     }
 
     public func run() async throws {
@@ -77,6 +83,7 @@ public final class GatewayController: Service, Sendable {
         let pkiNamespace = pki.settings.namespace
         let pkiSecrets = namespace == nil || namespace == pkiNamespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some(pkiNamespace))
         let pkiConfigMaps = factory.informer(for: CoreV1.ConfigMap.self, namespace: .some(pkiNamespace))
+        let replicaLeases = factory.informer(for: CoordinationV1.Lease.self, namespace: .some(pkiNamespace), labelSelector: ReplicaReports.label)
         let pkiNames: Set<String> = [
             pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
         ]
@@ -87,6 +94,17 @@ public final class GatewayController: Service, Sendable {
         tunnels.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         services.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         secrets.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
+        // A replica that appears, goes, or serves further changes Route readiness; a renewal alone does not.
+        replicaLeases.addEventHandler(
+            InformerEventHandler(
+                onAdd: { _ in queue.add(Self.configKey) },
+                onUpdate: { old, new in
+                    let key = ReplicaReports.watermarkAnnotation
+                    if old.metadata.annotations?[key] != new.metadata.annotations?[key] { queue.add(Self.configKey) }
+                },
+                onDelete: { _ in queue.add(Self.configKey) }
+            )
+        )
         queue.add(Self.configKey)
 
         let pkiQueue = WorkQueue<ObjectKey>(name: "installation-pki", clock: ContinuousClock())
@@ -109,13 +127,17 @@ public final class GatewayController: Service, Sendable {
         let controller = Controller(
             configuration: .init(name: "gateway"),
             queue: queue,
-            waitingFor: [routes, auths, tunnels, services, secrets],
+            waitingFor: [routes, auths, tunnels, services, secrets, replicaLeases],
             logger: logger
         ) { [self] _ in
             let (references, newAlgorithms) = resolveReferences(auths: auths.store, tunnels: tunnels.store, services: services.store, secrets: secrets.store)
             if newAlgorithms { pkiQueue.add(Self.pkiKey) }
-            try await reconcile(routes: routes.store.list(), references: { references[$0] ?? RouteReferences() })
-            return .done
+            let now = Date()
+            let live = ReplicaReports.live(replicaLeases.store.list(), now: now)
+            try await reconcile(routes: routes.store.list(), references: { references[$0] ?? RouteReferences() }, replicas: live.replicas, now: now)
+            // Look again when the first replica would expire, so a replica that died stops counting.
+            guard isLeader(), let expiry = live.nextExpiry else { return .done }
+            return .requeueAfter(.seconds(max(1, expiry.timeIntervalSince(now) + 1)))
         }
         let pkiController = Controller(
             configuration: .init(name: "installation-pki"),
@@ -144,6 +166,7 @@ public final class GatewayController: Service, Sendable {
             group.addTask { try await authController.run() }
             group.addTask { try await self.events.run() }
             group.addTask { try await self.reportCircuitBreakers(routes: routes.store) }
+            group.addTask { try await self.replicas.run(client: self.client) }
         }
     }
 
@@ -205,13 +228,16 @@ public final class GatewayController: Service, Sendable {
     }
 
     /// Rebuilds the config from `routes`, serves it, and writes each changed status.
-    func reconcile(routes: [Route], references: (String) -> RouteReferences) async throws {
+    ///
+    /// - Parameter replicas: The live gateway replicas and how far each has got (``ReplicaReports``).
+    func reconcile(routes: [Route], references: (String) -> RouteReferences, replicas: [String: Int64?], now: Date = Date()) async throws {
         var configs: [RouteConfig] = []
-        var statuses: [(Route, [Condition])] = []
+        var statuses: [(Route, [Condition], ReplicaCounts?)] = []
         var good = lastGood.withLock { $0 }
         let issuer = pki.issuerDocuments
         var live = Set<RouteKey>()
-        let now = Date()
+        var watermark: Int64 = 0
+        var seen = generationSeen.withLock { $0 }
         for route in routes where route.metadata.deletionTimestamp == nil {
             let namespace = route.metadata.namespace ?? "default"
             let key = RouteKey(namespace: namespace, name: route.metadata.name ?? "")
@@ -221,13 +247,27 @@ public final class GatewayController: Service, Sendable {
             func set(_ type: String, _ status: Condition.Status, _ reason: String, _ message: String) {
                 conditions = ConditionList.setting(type, to: status, reason: reason, message: message, observedGeneration: generation, in: conditions, now: now)
             }
+            let resourceVersion = route.metadata.resourceVersion.flatMap { Int64($0) }
+            watermark = max(watermark, resourceVersion ?? 0)
+            if seen[key]?.generation != generation { seen[key] = (generation, resourceVersion) }
+            var counts: ReplicaCounts?
             switch RouteTranslator.translate(route, references: references(namespace)) {
             case .serve(let config):
                 good[key] = config
                 configs.append(config)
                 set("Accepted", .true, "Accepted", "the spec is valid")
                 set("ResolvedRefs", .true, "ResolvedRefs", "every reference resolves")
-                set("Ready", .true, "Serving", "the gateway serves generation \(generation)")
+                let firstSeen = seen[key]?.resourceVersion
+                let ready = replicas.values.filter { reported in
+                    guard let firstSeen, let reported else { return true }
+                    return reported >= firstSeen
+                }.count
+                counts = ReplicaCounts(ready: ready, total: replicas.count)
+                if ready == replicas.count && ready > 0 {
+                    set("Ready", .true, "Serving", "\(ready == 1 ? "the gateway replica serves" : "all \(ready) gateway replicas serve") generation \(generation)")
+                } else {
+                    set("Ready", .false, "Propagating", "\(ready) of \(replicas.count) gateway replicas serve generation \(generation)")
+                }
             case .invalid(let errors):
                 set("Accepted", .false, "Invalid", errors.map(\.description).joined(separator: "; "))
                 set("ResolvedRefs", .unknown, "Invalid", "references are resolved once the spec is valid")
@@ -237,23 +277,26 @@ public final class GatewayController: Service, Sendable {
                 set("ResolvedRefs", .false, "RefNotResolved", problems.joined(separator: "; "))
                 stale(key, &good, &configs, set)
             }
-            statuses.append((route, conditions))
+            statuses.append((route, conditions, counts))
         }
         good = good.filter { live.contains($0.key) }
         lastGood.withLock { $0 = good }
+        generationSeen.withLock { $0 = seen.filter { live.contains($0.key) } }
         state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs, issuer: issuer))
+        self.replicas.applied(upTo: watermark)
 
         guard isLeader() else { return }
         let client = self.client.resources(Route.self)
         let served = Dictionary(configs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-        for (route, conditions) in statuses {
+        for (route, conditions, counts) in statuses {
             let current = route.status?.conditions ?? []
-            guard current != conditions || route.status?.observedGeneration != route.metadata.generation else { continue }
+            guard current != conditions || route.status?.observedGeneration != route.metadata.generation || counts != route.status?.replicas else { continue }
             Self.recordTransitions(from: current, to: conditions, of: CoreV1.ObjectReference(route), events: events)
             var status: JSONValue = ["observedGeneration": .integer(route.metadata.generation ?? 1), "conditions": try JSONValue(encoding: conditions)]
             if let config = served[RouteKey(namespace: route.metadata.namespace ?? "default", name: route.metadata.name ?? "")] {
                 status["upstream"] = .string(config.upstream.description)
             }
+            status["replicas"] = try counts.map { try JSONValue(encoding: $0) } ?? .null
             do {
                 _ = try await client.patch(route.metadata.name ?? "", namespace: route.metadata.namespace, .merge(["status": status]), subresource: "status")
             } catch let error as KubernetesError where error.code == .notFound {

@@ -1,0 +1,110 @@
+import Foundation
+import Kubernetes
+import KubernetesClient
+import Logging
+import Synchronization
+
+/// How far each gateway replica has got: every replica keeps a Lease of its own in the controller's
+/// namespace, renewed every few seconds, whose annotation says up to which Route resourceVersion its
+/// gateway serves. The leader counts, per Route, the live replicas that serve its current generation
+/// (Route status `replicas`, and `Ready` only when all of them do).
+///
+/// A Route's generation counts as served by a replica once the replica's watermark reaches the
+/// resourceVersion at which the leader first saw that generation: informers deliver events in
+/// resourceVersion order, so a replica whose cache holds an object of a later resourceVersion has
+/// applied every earlier change. (This reads resourceVersions as the integers both etcd and the
+/// embedded API server make them; where they are not, every live replica counts as serving.)
+final class ReplicaReports: Sendable {
+    static let label = "portcullis.io/gateway-replica"
+    static let watermarkAnnotation = "portcullis.io/applied-routes-resource-version"
+    /// A replica whose Lease was not renewed for this long no longer counts.
+    static let leaseDuration: Int32 = 15
+    static let renewInterval = Duration.seconds(5)
+
+    let identity: String
+    let namespace: String
+    private let logger: Logger
+    private let watermark = Atomic<Int64>(-1)
+    private let wake: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
+
+    init(identity: String, namespace: String, logger: Logger) {
+        self.identity = identity
+        self.namespace = namespace
+        self.logger = logger
+        self.wake = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The Lease's name: the identity made a valid object name.
+    var leaseName: String {
+        let cleaned = identity.lowercased().map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }
+        return String(("portcullis-gateway-" + String(cleaned)).prefix(253))
+    }
+
+    /// This replica's gateway now serves every Route change up to `resourceVersion`.
+    func applied(upTo resourceVersion: Int64) {
+        if watermark.exchange(resourceVersion, ordering: .relaxed) != resourceVersion { wake.continuation.yield() }
+    }
+
+    /// Writes this replica's Lease: at once when the watermark moves (at most once a second), and at
+    /// least every ``renewInterval``.
+    func run(client: KubernetesClient) async throws {
+        let leases = client.resources(CoordinationV1.Lease.self)
+        var written: Int64 = -2
+        var lastWrite = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            let current = watermark.load(ordering: .relaxed)
+            if current >= 0 && (current != written || ContinuousClock.now - lastWrite >= Self.renewInterval) {
+                do {
+                    try await write(current, leases: leases)
+                    written = current
+                    lastWrite = .now
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("cannot write this replica's Lease", metadata: ["lease": "\(namespace)/\(leaseName)", "error": "\(error)"])
+                }
+            }
+            // Wake for a new watermark, or to renew; never more than once a second.
+            try await Task.sleep(for: .seconds(1))
+            let wait = Self.renewInterval - .seconds(1)
+            _ = await withTaskGroup(of: Void.self) { group in
+                group.addTask { [wake] in
+                    var iterator = wake.stream.makeAsyncIterator()
+                    _ = await iterator.next()
+                }
+                group.addTask { try? await Task.sleep(for: wait) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func write(_ resourceVersion: Int64, leases: ResourceClient<CoordinationV1.Lease>) async throws {
+        let now = MicroTime.string(from: Date())
+        let spec = CoordinationV1.LeaseSpec(holderIdentity: identity, leaseDurationSeconds: Self.leaseDuration, renewTime: now)
+        let annotations = [Self.watermarkAnnotation: String(resourceVersion)]
+        do {
+            var lease = try await leases.get(leaseName, namespace: namespace)
+            lease.spec = spec
+            lease.metadata.annotations = (lease.metadata.annotations ?? [:]).merging(annotations) { _, new in new }
+            _ = try await leases.update(lease)
+        } catch let error as KubernetesError where error.code == .notFound {
+            let metadata = ObjectMeta(name: leaseName, namespace: namespace, labels: [Self.label: "true"], annotations: annotations)
+            _ = try await leases.create(CoordinationV1.Lease(metadata: metadata, spec: spec))
+        }
+    }
+
+    /// The live replicas and their watermarks (`nil` when not an integer), and when the first of them expires.
+    static func live(_ leases: [CoordinationV1.Lease], now: Date) -> (replicas: [String: Int64?], nextExpiry: Date?) {
+        var replicas: [String: Int64?] = [:]
+        var nextExpiry: Date?
+        for lease in leases where lease.metadata.labels?[label] != nil {
+            guard let identity = lease.spec?.holderIdentity, let renewed = lease.spec?.renewTime.flatMap(MicroTime.date(from:)) else { continue }
+            let expiry = renewed.addingTimeInterval(TimeInterval(lease.spec?.leaseDurationSeconds ?? leaseDuration))
+            guard expiry > now else { continue }
+            replicas[identity] = lease.metadata.annotations?[watermarkAnnotation].flatMap { Int64($0) }
+            nextExpiry = nextExpiry.map { min($0, expiry) } ?? expiry
+        }
+        return (replicas, nextExpiry)
+    }
+}
