@@ -1,6 +1,7 @@
 public import Gateway
 public import KubernetesClient
 public import Logging
+public import Metrics
 public import ServiceLifecycle
 import Foundation
 import Kubernetes
@@ -13,12 +14,19 @@ import Synchronization
 /// Every change enqueues the same key, so a burst of changes costs one rebuild. A Route that
 /// becomes invalid or unresolvable keeps its last good version serving, and its status says so.
 /// Only the leader writes status.
+///
+/// Besides the runtime's metrics (queue `gateway-config`, controller `gateway`, one informer per
+/// watched resource), it records the gauges `portcullis_gateway_config_generation` (the generation of
+/// the config the gateway serves) and `portcullis_gateway_routes` (how many routes it serves).
 public final class GatewayController: Service, Sendable {
     let client: KubernetesClient
     let state: GatewayState
     let namespace: String?
     let isLeader: @Sendable () -> Bool
     let logger: Logger
+    let metricsFactory: any MetricsFactory
+    private let servedGeneration: Gauge
+    private let servedRoutes: Gauge
     private let lastGood = Mutex<[RouteKey: RouteConfig]>([:])
     private let generation = Atomic<Int64>(0)
 
@@ -28,22 +36,33 @@ public final class GatewayController: Service, Sendable {
     /// - Parameters:
     ///   - namespace: Watch one namespace, or all when `nil`.
     ///   - isLeader: Whether this replica may write status now.
-    public init(client: KubernetesClient, state: GatewayState, namespace: String? = nil, isLeader: @escaping @Sendable () -> Bool = { true }, logger: Logger) {
+    ///   - metricsFactory: Where the controller's metrics go. Default: the process's `MetricsSystem.factory`.
+    public init(
+        client: KubernetesClient,
+        state: GatewayState,
+        namespace: String? = nil,
+        isLeader: @escaping @Sendable () -> Bool = { true },
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.client = client
         self.state = state
         self.namespace = namespace
         self.isLeader = isLeader
         self.logger = logger
+        self.metricsFactory = metricsFactory
+        servedGeneration = Gauge(label: "portcullis_gateway_config_generation", factory: metricsFactory)
+        servedRoutes = Gauge(label: "portcullis_gateway_routes", factory: metricsFactory)
     }
 
     public func run() async throws {
-        let factory = SharedInformerFactory(client: client, namespace: namespace, logger: logger)
+        let factory = SharedInformerFactory(client: client, namespace: namespace, logger: logger, metricsFactory: metricsFactory)
         let routes = factory.informer(for: Route.self)
         let auths = factory.informer(for: UpstreamAuth.self)
         let tunnels = factory.informer(for: Tunnel.self)
         let services = factory.informer(.services, as: JSONValue.self)
         let secrets = factory.informer(for: CoreV1.Secret.self)
-        let queue = WorkQueue<ObjectKey>(name: "gateway-config", clock: ContinuousClock())
+        let queue = WorkQueue<ObjectKey>(name: "gateway-config", metricsFactory: metricsFactory)
         routes.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         auths.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         tunnels.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
@@ -54,7 +73,8 @@ public final class GatewayController: Service, Sendable {
             configuration: .init(name: "gateway"),
             queue: queue,
             waitingFor: [routes, auths, tunnels, services, secrets],
-            logger: logger
+            logger: logger,
+            metricsFactory: metricsFactory
         ) { [self] _ in
             try await reconcile(
                 routes: routes.store.list(),
@@ -107,6 +127,8 @@ public final class GatewayController: Service, Sendable {
         good = good.filter { live.contains($0.key) }
         lastGood.withLock { $0 = good }
         state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs))
+        servedGeneration.record(state.generation)
+        servedRoutes.record(configs.count)
 
         guard isLeader() else { return }
         let client = self.client.resources(Route.self)
