@@ -62,8 +62,12 @@ extension IntegrationTests {
 
             let task = Task { try await controller.run() }
             cache.value.store(true, ordering: .releasing)
-            await eventually("every key settles") { calls.count == 9 && controller.statistics.active == 0 }
-            try await Task.sleep(for: .milliseconds(100))
+            await eventually("every key settles and its reconcile is recorded") {
+                let text = PrometheusText(registry.emitToString())
+                return calls.count == 9 && text.value("workqueue_work_duration_seconds_count", ["name": "routes"]) == 9
+                    && text.samples("controller_runtime_reconcile_total", matching: route).reduce(0) { $0 + $1.value } == 9
+            }
+            try await Task.sleep(for: .milliseconds(100))  // nothing more comes
             let after = PrometheusText(registry.emitToString())
             #expect(calls.count == 9)
             #expect(after.value("controller_runtime_reconcile_total", result("success")) == 4)
