@@ -89,10 +89,13 @@ func route(_ name: String, index: Int, labels: [String: String] = [:]) -> JSONVa
     ]
 }
 
-/// A child process running this binary, whose first stdout line is a JSON handshake or result.
+/// A child process running this binary, whose first stdout line is a JSON handshake or result. Its
+/// stdin is a pipe the driver never writes to: when the driver exits, however it exits, the child
+/// reads end-of-file and exits too (see ``exitWhenTheDriverExits()``).
 final class Child: Sendable {
     let process: Process
     let firstLine: JSONValue
+    private let lifeline = Pipe()
 
     init(_ arguments: [String]) throws {
         let process = Process()
@@ -100,6 +103,7 @@ final class Child: Sendable {
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
+        process.standardInput = lifeline
         try process.run()
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
@@ -114,9 +118,18 @@ final class Child: Sendable {
     var pid: String { String(process.processIdentifier) }
 }
 
+/// In a child: exits once stdin, the driver's lifeline, reaches end-of-file.
+func exitWhenTheDriverExits() {
+    Thread {
+        _ = FileHandle.standardInput.readDataToEndOfFile()
+        exit(0)
+    }.start()
+}
+
 // MARK: - API server child
 
 if CommandLine.arguments.contains("--serve") {
+    exitWhenTheDriverExits()
     let authority = try CertificateAuthority.generate(now: Date())
     let serving = try authority.issue(.loopbackServer(), now: Date())
     let token = UUID().uuidString
@@ -254,6 +267,7 @@ struct ControllerRun {
 }
 
 if let index = CommandLine.arguments.firstIndex(of: "--controller") {
+    exitWhenTheDriverExits()
     let arguments = Array(CommandLine.arguments[(index + 1)...])
     let kubeconfig = try String(contentsOfFile: arguments[0], encoding: .utf8)
     let client = try makeClient(kubeconfig: kubeconfig)
