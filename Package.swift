@@ -136,7 +136,8 @@ let package = Package(
         .target(
             name: "Reconcilers",
             dependencies: [
-                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient",
+                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "UpstreamCredentials", "PKI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -175,6 +176,7 @@ let package = Package(
                 "Gateway",
                 "Reconcilers",
                 "KubernetesClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -187,10 +189,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fixtures shared by the test targets: the repository's own files (examples, crds).
+        // Fixtures shared by the test targets: the repository's own files (examples, crds), external tools, and an
+        // upstream that requires a client certificate.
         .target(
             name: "PortcullisTestSupport",
-            dependencies: ["Kubernetes"],
+            dependencies: [
+                "Kubernetes", "PKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -228,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Resilience",
+                "Gateway", "Resilience", "PKI", "PortcullisTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -238,7 +247,16 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilersTests",
-            dependencies: ["Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport"],
+            dependencies: [
+                "Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport",
+                "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,10 +21,24 @@ let package = Package(
             dependencies: [
                 .product(name: "Gateway", package: "portcullis"),
                 .product(name: "Resilience", package: "portcullis"),
+                .product(name: "PKI", package: "portcullis"),
+                .product(name: "UpstreamCredentials", package: "portcullis"),
+                .product(name: "Reconcilers", package: "portcullis"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/gateway-bench-server"
+        ),
+        .executableTarget(
+            name: "credentials-bench",
+            dependencies: [
+                .product(name: "PKI", package: "portcullis"),
+                .product(name: "UpstreamCredentials", package: "portcullis"),
+                .product(name: "Reconcilers", package: "portcullis"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/credentials-bench"
         ),
         .executableTarget(
             name: "apiserver-bench",
@@ -48,6 +62,7 @@ let package = Package(
             dependencies: [
                 "CMallocInfo",
                 .product(name: "Reconcilers", package: "portcullis"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Gateway", package: "portcullis"),
                 .product(name: "KubernetesClient", package: "portcullis"),
                 .product(name: "KubernetesAPIServer", package: "portcullis"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Gateway
 import Kubernetes
@@ -59,6 +60,10 @@ struct DevCommand: AsyncParsableCommand {
                 logger: logger
             )
             try await Self.installCRDs(client)
+            _ = try await client.resources(.namespaces, as: JSONValue.self).patch(
+                Self.systemNamespace, .apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]], force: true),
+                options: WriteOptions(fieldManager: "portcullis-dev")
+            )
             for file in try Self.manifestFiles(manifests.isEmpty ? ["examples/quickstart"] : manifests) {
                 try await Self.apply(file, client: client, logger: logger)
             }
@@ -70,8 +75,9 @@ struct DevCommand: AsyncParsableCommand {
                 describeConfig: { gatewayState.describe() },
                 renderMetrics: renderMetrics
             ).start()
-            let demoUpstream = demo ? try await DemoUpstream.start(port: 8090) : nil
             let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+            let demoUpstream = demo ? try await DemoUpstream.start(port: 8090, issuer: gatewayURL, httpClient: httpClient) : nil
             let adminURL = "http://127.0.0.1:\(admin.localAddress?.port ?? adminPort)"
             try Self.writeEndpoints(state.directory, api: endpoint.url, gateway: gatewayURL, admin: adminURL, kubeconfig: kubeconfig.path)
             print("""
@@ -92,13 +98,22 @@ struct DevCommand: AsyncParsableCommand {
                 admin.close(promise: nil)
                 demoUpstream?.close(promise: nil)
             }
-            let controller = GatewayController(client: client, state: gatewayState, logger: logger)
+            let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
+            let controller = GatewayController(
+                client: client, state: gatewayState, credentials: credentials,
+                pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), logger: logger
+            )
             do {
-                try await controller.run()
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await credentials.run() }
+                    group.addTask { try await controller.run() }
+                }
             } catch {
+                try? await httpClient.shutdown()
                 try? await client.shutdown()
                 throw error
             }
+            try await httpClient.shutdown()
             try await client.shutdown()
         }
         let group = ServiceGroup(
@@ -113,6 +128,9 @@ struct DevCommand: AsyncParsableCommand {
         )
         try await group.run()
     }
+
+    /// Where `portcullis dev` keeps the installation's CA and signing keys.
+    static let systemNamespace = "portcullis-system"
 
     /// Creates or updates the Route, UpstreamAuth and Tunnel CRDs.
     static func installCRDs(_ client: KubernetesClient) async throws {

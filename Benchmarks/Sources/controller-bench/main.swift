@@ -9,6 +9,7 @@
 //
 //   swift run -c release --package-path Benchmarks controller-bench [--routes 1000,10000] [--samples 200]
 
+import AsyncHTTPClient
 import CMallocInfo
 import Foundation
 import Gateway
@@ -188,10 +189,27 @@ struct ControllerRun {
     func run() async throws -> JSONValue {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets = ControllerRuntimeMetrics.durationHistogramBuckets
-        let controller = GatewayController(client: client, state: state, namespace: "default", logger: quiet, metricsFactory: factory)
+        // As `portcullis controller` runs it: with the credential runtime and the installation's PKI
+        // (which creates its CA and signing keys in the namespace at the start).
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let credentials = CredentialRuntime(httpClient: httpClient, logger: quiet)
+        let controller = GatewayController(
+            client: client,
+            state: state,
+            namespace: "default",
+            credentials: credentials,
+            pki: PKISettings(namespace: "default", issuer: nil),
+            logger: quiet,
+            metricsFactory: factory
+        )
         let clock = ContinuousClock()
         let start = clock.now
-        let task = Task { try await controller.run() }
+        let task = Task {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await credentials.run() }
+                group.addTask { try await controller.run() }
+            }
+        }
         while state.routeGenerations.count < expected { try await Task.sleep(for: .milliseconds(5)) }
         let fullSync = clock.now - start
         try await waitForIdle()
@@ -250,6 +268,7 @@ struct ControllerRun {
         for name in probes { try await routes.delete(name, namespace: "default") }
         task.cancel()
         _ = try? await task.value
+        try await httpClient.shutdown()
 
         let servedPercentiles = percentiles(served)
         let readyPercentiles = percentiles(ready)

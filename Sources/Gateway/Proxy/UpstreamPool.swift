@@ -14,6 +14,7 @@ final class UpstreamPool {
     let eventLoop: any EventLoop
     /// Idle connections kept per origin at most.
     let maximumIdlePerKey: Int
+    static let maximumTLSContexts = 256
     private var idle: [Key: [any Channel]] = [:]
     private var tlsContexts: [UpstreamTarget.TLS: NIOSSLContext] = [:]
 
@@ -72,8 +73,14 @@ final class UpstreamPool {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
         }
         if tls.insecureSkipVerify { configuration.certificateVerification = .none }
+        if let identity = tls.clientIdentity {
+            configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)).map { .certificate($0) }
+            configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        }
         configuration.applicationProtocols = ["http/1.1"]
         let context = try NIOSSLContext(configuration: configuration)
+        // Rotated client certificates leave contexts behind; start over rather than grow without bound.
+        if tlsContexts.count >= Self.maximumTLSContexts { tlsContexts.removeAll() }
         tlsContexts[tls] = context
         return context
     }
