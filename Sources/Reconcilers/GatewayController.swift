@@ -160,7 +160,12 @@ public final class GatewayController: Service, Sendable {
             group.addTask { try await pkiController.run() }
             group.addTask { try await authController.run() }
             group.addTask { try await self.events.run() }
-            group.addTask { try await self.reportCircuitBreakers(routes: routes.store) }
+            group.addTask {
+                // It only reports, so it has nothing to finish: it ends at once on graceful shutdown.
+                do {
+                    try await cancelWhenGracefulShutdown { try await self.reportCircuitBreakers(routes: routes.store) }
+                } catch is CancellationError {}
+            }
         }
     }
 

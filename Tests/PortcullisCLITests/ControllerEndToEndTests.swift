@@ -142,6 +142,8 @@ struct ControllerEndToEndTests {
         #expect(try await cluster.condition("secure", "Ready", "reason") == "ServingPreviousGeneration")
         #expect(try await controller.servedRoutes()["default/secure"] == 1)
         #expect((try await controller.metrics().value("portcullis_gateway_config_generation") ?? 0) > servedGeneration)
+
+        #expect(controller.process.terminate(), "the controller ends on SIGTERM, as a rollout needs")
     }
 
     static func route(_ name: String, path: String) -> String {
