@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .executableTarget(
@@ -52,6 +54,27 @@ let package = Package(
             ],
             path: "Sources/apiserver-bench",
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
-        )
+        ),
+        // glibc's mallinfo2, which the Glibc module does not export: the controller's live heap.
+        .target(name: "CMallocInfo", path: "Sources/CMallocInfo"),
+        .executableTarget(
+            name: "controller-bench",
+            dependencies: [
+                "CMallocInfo",
+                .product(name: "Reconcilers", package: "portcullis"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Gateway", package: "portcullis"),
+                .product(name: "KubernetesClient", package: "portcullis"),
+                .product(name: "KubernetesAPIServer", package: "portcullis"),
+                .product(name: "Kubernetes", package: "portcullis"),
+                .product(name: "PortcullisAPI", package: "portcullis"),
+                .product(name: "PKI", package: "portcullis"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Sources/controller-bench",
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
     ]
 )

@@ -3,7 +3,8 @@ import NIOHTTP1
 public import NIOPosix
 
 /// The admin port: `/healthz` (the process runs), `/readyz` (503 until the first complete config is
-/// served), `/debug/config` (the live config, without secrets). Everything else is 404.
+/// served), `/debug/config` (the live config, without secrets), `/metrics` (the Prometheus text
+/// format, when a renderer is given). Everything else is 404.
 public struct AdminServer: Sendable {
     public let host: String
     public let port: Int
@@ -11,12 +12,21 @@ public struct AdminServer: Sendable {
     public let isReady: @Sendable () -> Bool
     /// The live config as JSON, redacted.
     public let describeConfig: @Sendable () -> String
+    /// The process's metrics in the Prometheus text format 0.0.4; `nil` answers `/metrics` with 404.
+    public let renderMetrics: (@Sendable () -> String)?
 
-    public init(host: String = "0.0.0.0", port: Int, isReady: @escaping @Sendable () -> Bool, describeConfig: @escaping @Sendable () -> String) {
+    public init(
+        host: String = "0.0.0.0",
+        port: Int,
+        isReady: @escaping @Sendable () -> Bool,
+        describeConfig: @escaping @Sendable () -> String,
+        renderMetrics: (@Sendable () -> String)? = nil
+    ) {
         self.host = host
         self.port = port
         self.isReady = isReady
         self.describeConfig = describeConfig
+        self.renderMetrics = renderMetrics
     }
 
     /// Binds the listener; the returned channel serves until closed.
@@ -59,6 +69,8 @@ private final class AdminHandler: ChannelInboundHandler {
                     ? (.ok, "text/plain; charset=utf-8", "ok\n")
                     : (.serviceUnavailable, "text/plain; charset=utf-8", "the first configuration is not served yet\n")
             case "/debug/config": (status, contentType, body) = (.ok, "application/json", server.describeConfig())
+            case "/metrics" where server.renderMetrics != nil:
+                (status, contentType, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", server.renderMetrics?() ?? "")
             default: (status, contentType, body) = (.notFound, "text/plain; charset=utf-8", "not found\n")
             }
             var headers = HTTPHeaders()

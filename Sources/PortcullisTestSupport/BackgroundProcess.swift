@@ -49,10 +49,20 @@ public final class BackgroundProcess: @unchecked Sendable {  // `output` is guar
         process.waitUntilExit()
     }
 
-    /// Stops the process (SIGTERM) and waits for it to exit.
-    public func terminate() {
-        guard process.isRunning else { return }
+    /// Stops the process (SIGTERM) and waits for it to exit; one still running after `grace` is killed
+    /// (SIGKILL), so a process that ignores SIGTERM cannot hang the test run: the waiting blocks a
+    /// thread of the cooperative pool, which has one thread per core.
+    ///
+    /// - Returns: Whether it exited on its own within `grace` (or had already).
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(10)) -> Bool {
+        guard process.isRunning else { return true }
         process.terminate()
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        let exited = !process.isRunning
+        if !exited { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        return exited
     }
 }

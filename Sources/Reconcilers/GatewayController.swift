@@ -1,6 +1,7 @@
 public import Gateway
 public import KubernetesClient
 public import Logging
+public import Metrics
 public import ServiceLifecycle
 import Foundation
 import PKI
@@ -19,6 +20,11 @@ import Synchronization
 /// Beside the config it runs two more loops on the same caches: the installation's PKI (CA and
 /// signing keys in Secrets, see ``InstallationPKI``) and each UpstreamAuth's certificate and status
 /// (``UpstreamAuthReconciler``).
+///
+/// Besides the runtime's metrics (controllers and queues `gateway`/`gateway-config`,
+/// `installation-pki` and `upstreamauth`, one informer per watched resource), it records the gauges
+/// `portcullis_gateway_config_generation` (the generation of the config the gateway serves) and
+/// `portcullis_gateway_routes` (how many routes it serves).
 public final class GatewayController: Service, Sendable {
     let client: KubernetesClient
     let state: GatewayState
@@ -27,6 +33,9 @@ public final class GatewayController: Service, Sendable {
     let logger: Logger
     let pki: InstallationPKI
     let upstreamAuths: UpstreamAuthReconciler
+    let metricsFactory: any MetricsFactory
+    private let servedGeneration: Gauge
+    private let servedRoutes: Gauge
     /// Events on condition transitions, written by the leader.
     let events: EventRecorder
     private let lastGood = Mutex<[RouteKey: RouteConfig]>([:])
@@ -47,6 +56,7 @@ public final class GatewayController: Service, Sendable {
     ///   - isLeader: Whether this replica may write status, Secrets and ConfigMaps now.
     ///   - credentials: This replica's token credentials; run it as a service beside this one.
     ///   - pki: Where the CA and signing keys live, and the issuer URL.
+    ///   - metricsFactory: Where the controller's metrics go. Default: the process's `MetricsSystem.factory`.
     public init(
         client: KubernetesClient,
         state: GatewayState,
@@ -55,13 +65,17 @@ public final class GatewayController: Service, Sendable {
         credentials: CredentialRuntime,
         pki: PKISettings,
         identity: String = LeaderElector.defaultIdentity(),
-        logger: Logger
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.client = client
         self.state = state
         self.namespace = namespace
         self.isLeader = isLeader
         self.logger = logger
+        self.metricsFactory = metricsFactory
+        servedGeneration = Gauge(label: "portcullis_gateway_config_generation", factory: metricsFactory)
+        servedRoutes = Gauge(label: "portcullis_gateway_routes", factory: metricsFactory)
         self.pki = InstallationPKI(settings: pki, signing: credentials.signing, logger: logger)
         self.events = EventRecorder(
             client: client,
@@ -73,7 +87,7 @@ public final class GatewayController: Service, Sendable {
     }
 
     public func run() async throws {
-        let factory = SharedInformerFactory(client: client, namespace: namespace, logger: logger)
+        let factory = SharedInformerFactory(client: client, namespace: namespace, logger: logger, metricsFactory: metricsFactory)
         let routes = factory.informer(for: Route.self)
         let auths = factory.informer(for: UpstreamAuth.self)
         let tunnels = factory.informer(for: Tunnel.self)
@@ -88,7 +102,7 @@ public final class GatewayController: Service, Sendable {
             pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
         ]
 
-        let queue = WorkQueue<ObjectKey>(name: "gateway-config", clock: ContinuousClock())
+        let queue = WorkQueue<ObjectKey>(name: "gateway-config", metricsFactory: metricsFactory)
         routes.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         auths.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         tunnels.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
@@ -107,7 +121,7 @@ public final class GatewayController: Service, Sendable {
         )
         queue.add(Self.configKey)
 
-        let pkiQueue = WorkQueue<ObjectKey>(name: "installation-pki", clock: ContinuousClock())
+        let pkiQueue = WorkQueue<ObjectKey>(name: "installation-pki", metricsFactory: metricsFactory)
         let isOurs: @Sendable (ObjectMeta) -> [ObjectKey] = { meta in
             meta.namespace == pkiNamespace && pkiNames.contains(meta.name ?? "") ? [Self.pkiKey] : []
         }
@@ -116,7 +130,7 @@ public final class GatewayController: Service, Sendable {
         pkiQueue.add(Self.pkiKey)
 
         // Each UpstreamAuth, and those of a namespace whose Secrets changed (they may name one).
-        let authQueue = WorkQueue<ObjectKey>(name: "upstreamauth", clock: ContinuousClock())
+        let authQueue = WorkQueue<ObjectKey>(name: "upstreamauth", metricsFactory: metricsFactory)
         auths.addEventHandler(.enqueue(into: authQueue))
         secrets.addEventHandler(
             .enqueue(into: authQueue) { secret in
@@ -128,7 +142,8 @@ public final class GatewayController: Service, Sendable {
             configuration: .init(name: "gateway"),
             queue: queue,
             waitingFor: [routes, auths, tunnels, services, secrets, replicaLeases],
-            logger: logger
+            logger: logger,
+            metricsFactory: metricsFactory
         ) { [self] _ in
             let (references, newAlgorithms) = resolveReferences(auths: auths.store, tunnels: tunnels.store, services: services.store, secrets: secrets.store)
             if newAlgorithms { pkiQueue.add(Self.pkiKey) }
@@ -143,7 +158,8 @@ public final class GatewayController: Service, Sendable {
             configuration: .init(name: "installation-pki"),
             queue: pkiQueue,
             waitingFor: [pkiSecrets, pkiConfigMaps],
-            logger: logger
+            logger: logger,
+            metricsFactory: metricsFactory
         ) { [self] _ in
             let (next, changed) = try await pki.reconcile(secrets: pkiSecrets.store, configMaps: pkiConfigMaps.store, client: client, isLeader: isLeader())
             if changed || pki.signingProblem == nil { queue.add(Self.configKey) }
@@ -154,7 +170,8 @@ public final class GatewayController: Service, Sendable {
             configuration: .init(name: "upstreamauth"),
             queue: authQueue,
             waitingFor: [auths, secrets],
-            logger: logger
+            logger: logger,
+            metricsFactory: metricsFactory
         ) { [self] key in
             guard isLeader(), let auth = auths.store.get(key), auth.metadata.deletionTimestamp == nil else { return .done }
             return try await upstreamAuths.reconcile(auth, secrets: secrets.store, client: client)
@@ -165,8 +182,18 @@ public final class GatewayController: Service, Sendable {
             group.addTask { try await pkiController.run() }
             group.addTask { try await authController.run() }
             group.addTask { try await self.events.run() }
-            group.addTask { try await self.reportCircuitBreakers(routes: routes.store) }
-            group.addTask { try await self.replicas.run(client: self.client) }
+            group.addTask {
+                // They only report, so they have nothing to finish: they end at once on graceful shutdown.
+                do {
+                    try await cancelWhenGracefulShutdown { try await self.reportCircuitBreakers(routes: routes.store) }
+                } catch is CancellationError {}
+            }
+            group.addTask {
+                do {
+                    try await cancelWhenGracefulShutdown { try await self.replicas.run(client: self.client) }
+                } catch is CancellationError {}
+                await self.replicas.withdraw(client: self.client)
+            }
         }
     }
 
@@ -284,6 +311,8 @@ public final class GatewayController: Service, Sendable {
         generationSeen.withLock { $0 = seen.filter { live.contains($0.key) } }
         state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs, issuer: issuer))
         self.replicas.applied(upTo: watermark)
+        servedGeneration.record(state.generation)
+        servedRoutes.record(configs.count)
 
         guard isLeader() else { return }
         let client = self.client.resources(Route.self)

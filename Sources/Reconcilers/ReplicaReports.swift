@@ -79,6 +79,16 @@ final class ReplicaReports: Sendable {
         }
     }
 
+    /// Deletes this replica's Lease as it shuts down, so Routes stop counting it at once rather than
+    /// when the Lease would expire. Best effort: the Lease expires anyway.
+    func withdraw(client: KubernetesClient) async {
+        do {
+            try await client.resources(CoordinationV1.Lease.self).delete(leaseName, namespace: namespace)
+        } catch {
+            logger.debug("this replica's Lease was not deleted", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func write(_ resourceVersion: Int64, leases: ResourceClient<CoordinationV1.Lease>) async throws {
         let now = MicroTime.string(from: Date())
         let spec = CoordinationV1.LeaseSpec(holderIdentity: identity, leaseDurationSeconds: Self.leaseDuration, renewTime: now)

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Gateway
+import Kubernetes
 import KubernetesClient
 import Logging
 import NIOCore
@@ -26,7 +27,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "The gateway's listening port.")
     var gatewayPort: Int = 8080
 
-    @Option(help: "The admin port: /healthz, /readyz, /debug/config.")
+    @Option(help: "The admin port: /healthz, /readyz, /debug/config, /metrics.")
     var adminPort: Int = 9090
 
     @Option(help: "Watch only this namespace; all namespaces when omitted.")
@@ -44,14 +45,38 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "The installation's JWT issuer URL; the gateway serves its discovery document and JWKS under it. Needed for gateway-signed JWTs.")
     var issuerURL: String?
 
+    @Option(help: "How long followers respect the leader's Lease after it last changed.")
+    var leaderElectLeaseDuration = APIDuration(.seconds(15))
+
+    @Option(help: "How long the leader keeps leading without a successful renewal; less than the lease duration.")
+    var leaderElectRenewDeadline = APIDuration(.seconds(10))
+
+    @Option(help: "The time between attempts to acquire or renew the Lease.")
+    var leaderElectRetryPeriod = APIDuration(.seconds(2))
+
+    func validate() throws {
+        guard leaderElectRenewDeadline < leaderElectLeaseDuration else {
+            throw ValidationError("--leader-elect-renew-deadline must be less than --leader-elect-lease-duration")
+        }
+        guard leaderElectRetryPeriod.duration > .zero else {
+            throw ValidationError("--leader-elect-retry-period must be more than 0s")
+        }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let renderMetrics = ProcessMetrics.bootstrap()
         let logger = Logger(label: "portcullis.controller")
         let environment = ProcessInfo.processInfo.environment
         let client = try KubernetesClient(configuration: .resolve(kubeconfigPath: kubeconfig), logger: logger)
         let state = GatewayState()
         let gateway = try await GatewayServer(port: gatewayPort, state: state).start()
-        let admin = try await AdminServer(port: adminPort, isReady: { state.isReady }, describeConfig: { state.describe() }).start()
+        let admin = try await AdminServer(
+            port: adminPort,
+            isReady: { state.isReady },
+            describeConfig: { state.describe() },
+            renderMetrics: renderMetrics
+        ).start()
         logger.info("gateway on port \(gateway.localAddress?.port ?? gatewayPort), admin on port \(admin.localAddress?.port ?? adminPort)")
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -62,7 +87,10 @@ struct ControllerCommand: AsyncParsableCommand {
                 configuration: .init(
                     leaseName: "portcullis-controller",
                     namespace: leaseNamespace ?? environment["POD_NAMESPACE"] ?? "default",
-                    identity: environment["POD_NAME"] ?? LeaderElector.defaultIdentity()
+                    identity: environment["POD_NAME"] ?? LeaderElector.defaultIdentity(),
+                    leaseDuration: leaderElectLeaseDuration.duration,
+                    renewDeadline: leaderElectRenewDeadline.duration,
+                    retryPeriod: leaderElectRetryPeriod.duration
                 ),
                 logger: logger
             )

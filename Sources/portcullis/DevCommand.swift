@@ -32,7 +32,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "The gateway's port; 0 picks a free one.")
     var gatewayPort: Int = 8080
 
-    @Option(help: "The admin port (/healthz, /readyz, /debug/config); 0 picks a free one.")
+    @Option(help: "The admin port (/healthz, /readyz, /debug/config, /metrics); 0 picks a free one.")
     var adminPort: Int = 9090
 
     @Option(name: .customLong("apply"), help: "A manifest file or folder to apply at start; repeatable. Default: examples/quickstart.")
@@ -43,6 +43,7 @@ struct DevCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let renderMetrics = ProcessMetrics.bootstrap()
         let logger = Logger(label: "portcullis.dev")
         let state = try LocalState(directory: URL(fileURLWithPath: stateDir))
         let apiServer = try state.makeAPIServer(host: "127.0.0.1", port: apiPort, logger: logger)
@@ -71,7 +72,8 @@ struct DevCommand: AsyncParsableCommand {
                 host: "127.0.0.1",
                 port: adminPort,
                 isReady: { gatewayState.isReady },
-                describeConfig: { gatewayState.describe() }
+                describeConfig: { gatewayState.describe() },
+                renderMetrics: renderMetrics
             ).start()
             let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
             let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -83,7 +85,7 @@ struct DevCommand: AsyncParsableCommand {
                   API server:  \(endpoint.url)
                   kubeconfig:  \(kubeconfig.path)
                   gateway:     \(gatewayURL)
-                  admin:       \(adminURL)/readyz, \(adminURL)/debug/config
+                  admin:       \(adminURL)/readyz, \(adminURL)/debug/config, \(adminURL)/metrics
                 Try:
                   export KUBECONFIG=\(kubeconfig.path)
                   kubectl get routes,upstreamauths,tunnels

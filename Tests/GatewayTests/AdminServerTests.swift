@@ -31,3 +31,32 @@ import Testing
         try await admin.close()
     }
 }
+
+@Suite struct AdminServerMetricsTests {
+    @Test func metricsAreServedInThePrometheusTextFormatWhenARendererIsGiven() async throws {
+        let exposition = "# TYPE portcullis_gateway_routes gauge\nportcullis_gateway_routes 3.0\n"
+        let admin = try await AdminServer(
+            host: "127.0.0.1",
+            port: 0,
+            isReady: { true },
+            describeConfig: { "{}" },
+            renderMetrics: { exposition }
+        ).start()
+        let response = try await RawHTTPClient.exchange(
+            port: admin.localAddress!.port!,
+            "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        #expect(response.hasPrefix("HTTP/1.1 200"))
+        #expect(response.lowercased().contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"))
+        #expect(response.httpBody == exposition)
+        try await admin.close()
+
+        let without = try await AdminServer(host: "127.0.0.1", port: 0, isReady: { true }, describeConfig: { "{}" }).start()
+        let notServed = try await RawHTTPClient.exchange(
+            port: without.localAddress!.port!,
+            "GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        #expect(notServed.hasPrefix("HTTP/1.1 404"), "no renderer, no /metrics")
+        try await without.close()
+    }
+}

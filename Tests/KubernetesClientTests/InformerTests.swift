@@ -2,6 +2,8 @@ import Foundation
 import Kubernetes
 import KubernetesClient
 import PortcullisAPI
+import PortcullisTestSupport
+import Prometheus
 import ServiceLifecycle
 import Testing
 
@@ -185,14 +187,28 @@ extension IntegrationTests {
                 let configMaps = client.resources(CoreV1.ConfigMap.self)
                 _ = try await configMaps.create(.named("kept", data: ["v": "0"]))
                 _ = try await configMaps.create(.named("doomed"))
+                let metrics = PrometheusCollectorRegistry()
                 let informer = Informer(
                     client: client,
                     resource: .configMaps,
                     as: CoreV1.ConfigMap.self,
                     namespace: "default",
                     configuration: testInformerConfiguration,
-                    logger: quietLogger
+                    logger: quietLogger,
+                    metricsFactory: PrometheusMetricsFactory(registry: metrics)
                 )
+                let restarts = { (reason: String) in
+                    PrometheusText(metrics.emitToString()).value(
+                        "portcullis_informer_watch_restarts_total",
+                        ["resource": "configmaps", "reason": reason]
+                    )
+                }
+                let relists = {
+                    PrometheusText(metrics.emitToString()).value("portcullis_informer_relists_total", ["resource": "configmaps"])
+                }
+                #expect(restarts("expired") == 0 && restarts("closed") == 0, "every reason is there from the start")
+                #expect(restarts("invalid_event") == 0 && restarts("error") == 0)
+                #expect(relists() == 0)
                 let seen = Recorder<Seen>()
                 informer.addEventHandler(recordingHandler(seen))
                 try await running(informer) {
@@ -214,6 +230,8 @@ extension IntegrationTests {
                     }
                     #expect(informer.statistics.expired >= 1, "the watch from the old resourceVersion got 410")
                     #expect(informer.statistics.lists >= 2)
+                    #expect((restarts("expired") ?? 0) >= 1, "the 410 is counted")
+                    #expect((relists() ?? 0) >= 1, "so is the relist it caused")
                     #expect(
                         seen.all.contains(.delete("default/doomed", tombstone: true)),
                         "a delete noticed at relist is a tombstone"

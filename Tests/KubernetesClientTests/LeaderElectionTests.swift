@@ -1,6 +1,8 @@
 import Foundation
 import Kubernetes
 import Logging
+import PortcullisTestSupport
+import Prometheus
 import Testing
 
 @testable import KubernetesClient
@@ -172,7 +174,8 @@ extension IntegrationTests {
             _ identity: String,
             client: KubernetesClient,
             lease: Duration = .seconds(1),
-            release: Bool
+            release: Bool,
+            metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
         ) -> LeaderElector {
             LeaderElector(
                 client: client,
@@ -185,7 +188,8 @@ extension IntegrationTests {
                     retryPeriod: .milliseconds(200),
                     releaseOnShutdown: release
                 ),
-                logger: quietLogger
+                logger: quietLogger,
+                metricsFactory: PrometheusMetricsFactory(registry: metrics)
             )
         }
 
@@ -196,8 +200,13 @@ extension IntegrationTests {
 
         @Test func exactlyOneLeaderThenFailoverWhenItStopsRenewing() async throws {
             try await withServer { _, client in
-                let a = Self.elector("a", client: client, release: false)
-                let b = Self.elector("b", client: client, release: false)
+                let metricsA = PrometheusCollectorRegistry()
+                let metricsB = PrometheusCollectorRegistry()
+                let a = Self.elector("a", client: client, release: false, metrics: metricsA)
+                let b = Self.elector("b", client: client, release: false, metrics: metricsB)
+                func leaderGauges() -> [Double?] {
+                    [metricsA, metricsB].map { PrometheusText($0.emitToString()).value("portcullis_leader") }
+                }
                 let updates = a.leadershipUpdates()
                 let observed = Task {
                     var seen: [Bool] = []
@@ -214,6 +223,7 @@ extension IntegrationTests {
                 #expect(a.isLeader != b.isLeader, "exactly one leader")
                 let (leader, follower, leaderTask, followerTask) =
                     a.isLeader ? (a, b, taskA, taskB) : (b, a, taskB, taskA)
+                #expect(leaderGauges() == (a.isLeader ? [1, 0] : [0, 1]), "portcullis_leader is 1 on the leader only")
                 let spec = try await Self.lease(client)
                 #expect(spec?.holderIdentity == leader.configuration.identity)
                 #expect(spec?.leaseTransitions == 0)
@@ -239,6 +249,7 @@ extension IntegrationTests {
                 let after = try await Self.lease(client)
                 #expect(after?.holderIdentity == follower.configuration.identity)
                 #expect(after?.leaseTransitions == 1)
+                #expect(leaderGauges() == (follower === a ? [1, 0] : [0, 1]), "portcullis_leader follows the failover")
 
                 followerTask.cancel()
                 try await followerTask.value

@@ -21,9 +21,9 @@ func expectEqual<T: Equatable>(
 
     @Test func duplicatesCollapse() {
         var queue = Machine()
-        expectEqual(queue.add("a"), true)
-        expectEqual(queue.add("a"), false, "already queued")
-        expectEqual(queue.add("b"), true)
+        expectEqual(queue.add("a", now: .zero), true)
+        expectEqual(queue.add("a", now: .zero), false, "already queued")
+        expectEqual(queue.add("b", now: .zero), true)
         expectEqual(queue.get(now: .zero), .item("a"))
         expectEqual(queue.get(now: .zero), .item("b"))
         expectEqual(queue.get(now: .zero), .wait(until: nil))
@@ -31,10 +31,10 @@ func expectEqual<T: Equatable>(
 
     @Test func aKeyIsNeverHandedOutTwiceAtOnce() {
         var queue = Machine()
-        queue.add("a")
+        queue.add("a", now: .zero)
         expectEqual(queue.get(now: .zero), .item("a"))
-        expectEqual(queue.add("a"), false, "re-added while processing: remembered, not queued")
-        queue.add("b")
+        expectEqual(queue.add("a", now: .zero), false, "re-added while processing: remembered, not queued")
+        queue.add("b", now: .zero)
         expectEqual(queue.get(now: .zero), .item("b"))
         expectEqual(queue.get(now: .zero), .wait(until: nil), "a second worker does not get a")
         expectEqual(queue.done("a"), true, "done re-queues a key added while it was processed")
@@ -108,18 +108,60 @@ func expectEqual<T: Equatable>(
 
     @Test func aDelayedKeyThatIsAlreadyQueuedIsNotDuplicated() {
         var queue = Machine()
-        queue.add("a")
+        queue.add("a", now: .zero)
         queue.add("a", after: .milliseconds(10), now: .zero)
         expectEqual(queue.get(now: Self.at(20)), .item("a"))
         expectEqual(queue.get(now: Self.at(20)), .wait(until: nil))
     }
 
+    @Test func addsCountKeysThatBecomePendingAndDepthIsThePendingKeys() {
+        var queue = Machine()
+        queue.add("a", now: .zero)
+        queue.add("a", now: .zero)
+        queue.add("b", now: .zero)
+        #expect(queue.adds == 2, "a duplicate of a pending key is not an add")
+        #expect(queue.dirty.count == 2)
+        _ = queue.get(now: .zero)
+        #expect(queue.dirty.count == 1, "a key handed out no longer counts in the depth")
+        queue.add("a", now: .zero)
+        #expect(queue.adds == 3 && queue.dirty.count == 2, "re-added while processing: pending again")
+    }
+
+    @Test func queueDurationRunsFromTheAddOrFromWhenADelayEnded() {
+        var queue = Machine()
+        queue.add("a", now: Self.at(10))
+        queue.add("b", after: .milliseconds(20), now: Self.at(10))
+        expectEqual(queue.get(now: Self.at(25)), .item("a"))
+        #expect(queue.processing["a"] == .init(since: Self.at(25), queued: .milliseconds(15)))
+        expectEqual(queue.get(now: Self.at(50)), .item("b"))
+        #expect(queue.processing["b"]?.queued == .milliseconds(20), "ready at 30 ms, handed out at 50 ms")
+
+        queue.add("a", now: Self.at(60))
+        queue.done("a")
+        expectEqual(queue.get(now: Self.at(70)), .item("a"))
+        #expect(queue.processing["a"]?.queued == .milliseconds(10), "re-added while processing: from the re-add")
+    }
+
+    @Test func unfinishedWorkSumsTheKeysInProgressAndNamesTheLongest() {
+        var queue = Machine()
+        #expect(queue.unfinishedWork(now: Self.at(5)) == (.zero, .zero))
+        queue.add("a", now: .zero)
+        queue.add("b", now: .zero)
+        _ = queue.get(now: Self.at(100))
+        _ = queue.get(now: Self.at(300))
+        let (total, longest) = queue.unfinishedWork(now: Self.at(1000))
+        #expect(total == .milliseconds(900 + 700))
+        #expect(longest == .milliseconds(900))
+        queue.done("a")
+        #expect(queue.unfinishedWork(now: Self.at(1000)) == (.milliseconds(700), .milliseconds(700)))
+    }
+
     @Test func shutDownDrainsQueuedKeysAndDropsTheRest() {
         var queue = Machine()
-        queue.add("a")
+        queue.add("a", now: .zero)
         queue.add("b", after: .milliseconds(10), now: .zero)
         queue.shutDown()
-        expectEqual(queue.add("c"), false, "no adds after shutdown")
+        expectEqual(queue.add("c", now: .zero), false, "no adds after shutdown")
         expectEqual(queue.get(now: Self.at(100)), .item("a"), "queued keys are still handed out")
         expectEqual(queue.get(now: Self.at(100)), .shutDown, "delayed keys are dropped")
     }

@@ -1,4 +1,5 @@
 public import Logging
+public import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -13,7 +14,8 @@ import Synchronization
 /// ``InformerConfiguration/resyncPeriod`` all cached objects are re-delivered as updates.
 ///
 /// Run it as a `Service` (``run()`` returns on cancellation or graceful shutdown), or get it from a
-/// ``SharedInformerFactory`` so each resource has one watch.
+/// ``SharedInformerFactory`` so each resource has one watch. It counts watch restarts and relists in
+/// `portcullis_informer_*` metrics (see ``Instruments``).
 public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Sendable {
     /// Counters for metrics and tests.
     public struct Statistics: Sendable, Hashable {
@@ -44,6 +46,7 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
     private let synced = Atomic<Bool>(false)
     private let handlers = Mutex<[InformerEventHandler<Object>]>([])
     private let statisticsBox = Mutex(Statistics())
+    private let instruments: Instruments
 
     /// - Parameters:
     ///   - client: The client to list and watch with.
@@ -51,13 +54,15 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
     ///   - namespace: One namespace, or `nil` for all.
     ///   - configuration: Selectors, paging, timeouts, resync, backoff.
     ///   - logger: Failures and relists are logged at `info`/`debug`.
+    ///   - metricsFactory: Where the informer's metrics go. Default: the process's `MetricsSystem.factory`.
     public convenience init(
         client: KubernetesClient,
         resource: ResourceDescriptor,
         as type: Object.Type = Object.self,
         namespace: String? = nil,
         configuration: InformerConfiguration = InformerConfiguration(),
-        logger: Logger
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.init(
             client: client,
@@ -65,7 +70,8 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
             namespace: namespace,
             configuration: configuration,
             logger: logger,
-            clock: ContinuousClock()
+            clock: ContinuousClock(),
+            metricsFactory: metricsFactory
         )
     }
 
@@ -75,7 +81,8 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
         namespace: String?,
         configuration: InformerConfiguration,
         logger: Logger,
-        clock: C
+        clock: C,
+        metricsFactory: any MetricsFactory
     ) where C.Duration == Duration {
         self.resource = resource
         self.namespace = resource.namespaced ? namespace : nil
@@ -86,6 +93,7 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
         logger[metadataKey: "informer.resource"] = "\(resource.groupResource)"
         self.logger = logger
         self.clock = ClockSource(clock)
+        self.instruments = Instruments(resource: resource, factory: metricsFactory)
     }
 
     /// True once the first list is in the cache (it stays true through reconnects and relists).
@@ -136,10 +144,12 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
                         pageSize: configuration.pageSize
                     )
                     apply(list: list.items)
-                    statisticsBox.withLock {
+                    let relisted = statisticsBox.withLock {
                         $0.lists += 1
                         $0.lastResourceVersion = list.resourceVersion
+                        return $0.lists > 1
                     }
+                    if relisted { instruments.relists.increment() }
                     logger.debug(
                         "listed",
                         metadata: [
@@ -163,6 +173,11 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
                     statisticsBox.withLock {
                         if failure == .expired { $0.expired += 1 } else { $0.failures += 1 }
                     }
+                    switch failure {
+                    case .expired: instruments.watchRestarted(.expired)
+                    case .invalidResponse: instruments.watchRestarted(.invalidEvent)
+                    case .other: instruments.watchRestarted(.error)
+                    }
                     logger.log(
                         level: failure == .expired ? .debug : .info,
                         failure == .expired ? "watch expired; relisting" : "watch failed; backing off",
@@ -173,6 +188,7 @@ public final class Informer<Object: KubernetesObject>: Service, CacheSyncing, Se
                     )
                     action = machine.watchFailed(failure)
                 } else {
+                    instruments.watchRestarted(.closed)
                     action = machine.watchEnded(duration: start.duration(to: clock.now()), events: outcome.events)
                 }
             case .sleep(let delay):

@@ -1,4 +1,5 @@
 public import Logging
+public import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -25,19 +26,28 @@ public final class SharedInformerFactory: Service, CacheSyncing, Sendable {
     /// The namespace informers watch unless told otherwise; `nil` for all.
     public let namespace: String?
     private let logger: Logger
+    private let metricsFactory: any MetricsFactory
     private let informers = Mutex<[Key: Entry]>([:])
     private let started: (stream: AsyncStream<any Service>, continuation: AsyncStream<any Service>.Continuation)
 
+    /// - Parameters:
+    ///   - client: The client every informer lists and watches with.
+    ///   - namespace: The namespace informers watch unless told otherwise; `nil` for all.
+    ///   - defaultConfiguration: The configuration of informers that do not bring their own selectors.
+    ///   - logger: Passed to every informer.
+    ///   - metricsFactory: Where the informers' metrics go. Default: the process's `MetricsSystem.factory`.
     public init(
         client: KubernetesClient,
         namespace: String? = nil,
         defaultConfiguration: InformerConfiguration = InformerConfiguration(),
-        logger: Logger
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.client = client
         self.namespace = namespace
         self.defaultConfiguration = defaultConfiguration
         self.logger = logger
+        self.metricsFactory = metricsFactory
         self.started = AsyncStream.makeStream()
     }
 
@@ -78,7 +88,8 @@ public final class SharedInformerFactory: Service, CacheSyncing, Sendable {
                 resource: resource,
                 namespace: scope,
                 configuration: configuration,
-                logger: logger
+                logger: logger,
+                metricsFactory: metricsFactory
             )
             informers[key] = Entry(informer: informer)
             return (informer, true)

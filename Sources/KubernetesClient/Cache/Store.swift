@@ -25,6 +25,9 @@ public final class Store<Object: KubernetesObject>: Sendable {
 
     struct State {
         var items: [ObjectKey: Object] = [:]
+        /// `items`' keys in order, kept until the set of keys changes (updates leave it valid), so that
+        /// listing a large cache costs a lookup per object rather than a sort of the objects.
+        var sortedKeys: [ObjectKey]?
         var indexFunctions: [String: IndexFunction] = [:]
         /// index name → index value → keys.
         var indices: [String: [String: Set<ObjectKey>]] = [:]
@@ -61,7 +64,9 @@ public final class Store<Object: KubernetesObject>: Sendable {
 
     /// Every cached object, in key order.
     public func list() -> [Object] {
-        state.withLock { state in state.items.sorted { $0.key < $1.key }.map(\.value) }
+        state.withLock { state in
+            Self.sortedKeys(&state).compactMap { state.items[$0] }
+        }
     }
 
     /// The cached objects of one namespace, in key order.
@@ -70,7 +75,7 @@ public final class Store<Object: KubernetesObject>: Sendable {
     }
 
     /// Every cached key, sorted.
-    public var keys: [ObjectKey] { state.withLock { $0.items.keys.sorted() } }
+    public var keys: [ObjectKey] { state.withLock { Self.sortedKeys(&$0) } }
 
     public var count: Int { state.withLock { $0.items.count } }
 
@@ -99,7 +104,7 @@ public final class Store<Object: KubernetesObject>: Sendable {
         let key = object.objectKey
         return state.withLock { state in
             let old = state.items.updateValue(object, forKey: key)
-            if let old { Self.unindex(old, key: key, in: &state) }
+            if let old { Self.unindex(old, key: key, in: &state) } else { state.sortedKeys = nil }
             Self.index(object, key: key, in: &state)
             return old
         }
@@ -110,6 +115,7 @@ public final class Store<Object: KubernetesObject>: Sendable {
     func remove(_ key: ObjectKey) -> Object? {
         state.withLock { state in
             guard let old = state.items.removeValue(forKey: key) else { return nil }
+            state.sortedKeys = nil
             Self.unindex(old, key: key, in: &state)
             return old
         }
@@ -143,6 +149,7 @@ public final class Store<Object: KubernetesObject>: Sendable {
                 }
             }
             state.items = fresh
+            state.sortedKeys = nil
             for name in state.indices.keys { state.indices[name] = [:] }
             for (key, object) in fresh { Self.index(object, key: key, in: &state) }
             replacement.added.sort { $0.objectKey < $1.objectKey }
@@ -150,6 +157,13 @@ public final class Store<Object: KubernetesObject>: Sendable {
             replacement.removed.sort { $0.objectKey < $1.objectKey }
             return replacement
         }
+    }
+
+    private static func sortedKeys(_ state: inout State) -> [ObjectKey] {
+        if let keys = state.sortedKeys { return keys }
+        let keys = state.items.keys.sorted()
+        state.sortedKeys = keys
+        return keys
     }
 
     private static func index(_ object: Object, key: ObjectKey, in state: inout State) {

@@ -1,4 +1,5 @@
 public import Logging
+public import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -37,6 +38,9 @@ public struct TerminalError: Error, Sendable, CustomStringConvertible {
 ///
 /// On graceful shutdown the queue shuts down, keys already queued are still reconciled, and ``run()``
 /// returns when the workers are done; on cancellation the workers stop at once.
+///
+/// It records controller-runtime's `controller_runtime_*` metrics (see ``Instruments``) and, while it
+/// runs, refreshes its queue's unfinished-work gauges every 500 ms.
 public final class Controller<Key: Hashable & Sendable>: Service, Sendable {
     public struct Configuration: Sendable, Hashable {
         /// For logs and metrics (`controller` label).
@@ -70,24 +74,28 @@ public final class Controller<Key: Hashable & Sendable>: Service, Sendable {
     private let reconcile: @Sendable (Key) async throws -> ReconcileResult
     private let logger: Logger
     private let statisticsBox = Mutex(Statistics())
+    private let instruments: Instruments
 
     /// - Parameters:
     ///   - configuration: Name and worker count.
     ///   - queue: The queue event handlers add keys to.
     ///   - caches: Informers (or a factory) that must have synced before the first reconcile.
     ///   - logger: Reconcile errors are logged at `info`, successes at `debug`.
+    ///   - metricsFactory: Where the controller's metrics go. Default: the process's `MetricsSystem.factory`.
     ///   - reconcile: Brings the world in line with the object named by the key; reads from the caches.
     public init(
         configuration: Configuration,
         queue: WorkQueue<Key>,
         waitingFor caches: [any CacheSyncing] = [],
         logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory,
         reconcile: @escaping @Sendable (Key) async throws -> ReconcileResult
     ) {
         self.configuration = configuration
         self.queue = queue
         self.caches = caches
         self.reconcile = reconcile
+        self.instruments = Instruments(configuration: configuration, factory: metricsFactory)
         var logger = logger
         logger[metadataKey: "controller"] = "\(configuration.name)"
         self.logger = logger
@@ -106,16 +114,29 @@ public final class Controller<Key: Hashable & Sendable>: Service, Sendable {
                 for _ in 0..<configuration.workers {
                     group.addTask { await self.work() }
                 }
+                group.addTask { await self.refreshUnfinishedWork() }
+                // The workers end on shutdown or cancellation; then the refresher is no longer needed.
+                for _ in 0..<configuration.workers { await group.next() }
+                group.cancelAll()
             }
         } onGracefulShutdown: {
             queue.shutDown()
         }
     }
 
+    private func refreshUnfinishedWork() async {
+        while !Task.isCancelled {
+            queue.recordUnfinishedWork()
+            do { try await Task.sleep(for: .milliseconds(500)) } catch { break }
+        }
+        queue.recordUnfinishedWork()
+    }
+
     private func work() async {
         let clock = ContinuousClock()
         while let key = await queue.get() {
             statisticsBox.withLock { $0.active += 1 }
+            instruments.activeWorkers.increment()
             let start = clock.now
             let outcome: Result<ReconcileResult, any Error>
             do {
@@ -124,20 +145,28 @@ public final class Controller<Key: Hashable & Sendable>: Service, Sendable {
                 outcome = .failure(error)
             }
             let elapsed = start.duration(to: clock.now)
+            instruments.activeWorkers.decrement()
+            instruments.reconcileTime.record(duration: elapsed)
             switch outcome {
             case .success(.done):
                 queue.forget(key)
                 record(elapsed) { $0.success += 1 }
+                instruments.success.increment()
             case .success(.requeue):
                 queue.addRateLimited(key)
                 record(elapsed) { $0.requeue += 1 }
+                instruments.requeue.increment()
             case .success(.requeueAfter(let delay)):
                 queue.forget(key)
                 queue.addAfter(key, delay: delay)
                 record(elapsed) { $0.requeueAfter += 1 }
+                instruments.requeueAfter.increment()
             case .failure(let error as TerminalError):
                 queue.forget(key)
                 record(elapsed) { $0.terminalError += 1 }
+                instruments.error.increment()
+                instruments.errors.increment()
+                instruments.terminalErrors.increment()
                 logger.info(
                     "reconcile failed terminally; not retrying",
                     metadata: ["controller.key": "\(key)", "error": "\(error)"]
@@ -145,6 +174,8 @@ public final class Controller<Key: Hashable & Sendable>: Service, Sendable {
             case .failure(let error):
                 let delay = queue.addRateLimited(key)
                 record(elapsed) { $0.error += 1 }
+                instruments.error.increment()
+                instruments.errors.increment()
                 logger.info(
                     "reconcile failed; retrying",
                     metadata: ["controller.key": "\(key)", "error": "\(error)", "controller.retryIn": "\(delay)"]

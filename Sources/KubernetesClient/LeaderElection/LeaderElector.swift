@@ -1,6 +1,7 @@
 import Foundation
 import Kubernetes
 public import Logging
+public import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -16,6 +17,7 @@ import Synchronization
 /// within one retry period instead of waiting for the lease to expire.
 ///
 /// Writers read ``isLeader`` (an atomic load and a clock read) before each write, or follow ``leadershipUpdates()``.
+/// The gauge `portcullis_leader` is 1 while this replica leads, 0 otherwise.
 public final class LeaderElector: Service, Sendable {
     public struct Configuration: Sendable, Hashable {
         /// The Lease's name.
@@ -67,13 +69,35 @@ public final class LeaderElector: Service, Sendable {
     private let machine: Mutex<LeaderElectionStateMachine>
     private let observers = Mutex<(next: UInt64, continuations: [UInt64: AsyncStream<Bool>.Continuation])>((0, [:]))
     private let holder = Mutex<String?>(nil)
+    private let leaderGauge: Gauge
 
-    public convenience init(client: KubernetesClient, configuration: Configuration, logger: Logger) {
-        self.init(client: client, configuration: configuration, logger: logger, clock: ContinuousClock())
+    /// - Parameters:
+    ///   - client: The client the Lease is read and written with.
+    ///   - configuration: The Lease, this replica's identity and the timings.
+    ///   - logger: Gaining and losing leadership is logged at `info`.
+    ///   - metricsFactory: Where `portcullis_leader` goes. Default: the process's `MetricsSystem.factory`.
+    public convenience init(
+        client: KubernetesClient,
+        configuration: Configuration,
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.init(
+            client: client,
+            configuration: configuration,
+            logger: logger,
+            clock: ContinuousClock(),
+            metricsFactory: metricsFactory
+        )
     }
 
-    init<C: Clock>(client: KubernetesClient, configuration: Configuration, logger: Logger, clock: C)
-    where C.Duration == Duration {
+    init<C: Clock>(
+        client: KubernetesClient,
+        configuration: Configuration,
+        logger: Logger,
+        clock: C,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) where C.Duration == Duration {
         self.configuration = configuration
         self.leases = client.resources(CoordinationV1.Lease.self)
         var logger = logger
@@ -88,6 +112,8 @@ public final class LeaderElector: Service, Sendable {
                 renewDeadline: configuration.renewDeadline
             )
         )
+        self.leaderGauge = Gauge(label: "portcullis_leader", factory: metricsFactory)
+        leaderGauge.record(0)
     }
 
     /// Whether this replica leads now. Cheap (an atomic load and a clock read): check it right before
@@ -256,7 +282,11 @@ public final class LeaderElector: Service, Sendable {
         if !value { leaderUntil.store(.min, ordering: .releasing) }
         let previous = leader.exchange(value, ordering: .acquiringAndReleasing)
         guard previous != value else { return }
-        let continuations = observers.withLock { Array($0.continuations.values) }
+        let continuations = observers.withLock { observers in
+            // The value now, not `value`: under the lock, the last of two racing changes records last.
+            leaderGauge.record(leader.load(ordering: .acquiring) ? 1 : 0)
+            return Array(observers.continuations.values)
+        }
         for continuation in continuations { continuation.yield(value) }
     }
 }

@@ -6,10 +6,16 @@ extension WorkQueue {
     /// operation takes "now" and says what the caller must do; ``WorkQueue`` only resumes waiters and sleeps.
     ///
     /// - `queue`: keys ready to be handed out, FIFO.
-    /// - `dirty`: keys that need processing (queued, or re-added while processing).
-    /// - `processing`: keys handed out and not yet ``done(_:)``. A key is never handed out twice at once:
-    ///   one re-added while processing waits in `dirty` and is queued again by ``done(_:)``.
+    /// - `dirty`: keys that need processing (queued, or re-added while processing), with the instant each
+    ///   was added.
+    /// - `processing`: keys handed out and not yet ``done(_:)``, with when. A key is never handed out twice
+    ///   at once: one re-added while processing waits in `dirty` and is queued again by ``done(_:)``.
     /// - `waiting`: keys added with a delay, by the instant they become ready (the earliest wins).
+    ///
+    /// The instants feed client-go's work queue metrics: `dirty.count` is `workqueue_depth`, ``adds``
+    /// is `workqueue_adds_total`, ``Processing/queued`` is one `workqueue_queue_duration_seconds`
+    /// observation, and ``unfinishedWork(now:)`` gives `workqueue_unfinished_work_seconds` and
+    /// `workqueue_longest_running_processor_seconds`.
     struct StateMachine {
         enum GetResult: Equatable {
             /// Process this key, then call ``done(_:)``.
@@ -34,9 +40,17 @@ extension WorkQueue {
             }
         }
 
+        /// A key being processed: when it was handed out, and how long it had waited since it was added.
+        struct Processing: Equatable {
+            var since: MonotonicInstant
+            var queued: Duration
+        }
+
         private(set) var queue: Deque<Key> = []
-        private(set) var dirty: Set<Key> = []
-        private(set) var processing: Set<Key> = []
+        private(set) var dirty: [Key: MonotonicInstant] = [:]
+        private(set) var processing: [Key: Processing] = [:]
+        /// How many times a key became pending (not counting duplicates of a pending key).
+        private(set) var adds = 0
         private(set) var isShuttingDown = false
         private var waiting: [Key: (readyAt: MonotonicInstant, sequence: UInt64)] = [:]
         private var waitingHeap = Heap<Delayed>()
@@ -64,10 +78,11 @@ extension WorkQueue {
         /// `false` when it was already pending, is being processed (queued again on ``done(_:)``) or the
         /// queue is shutting down.
         @discardableResult
-        mutating func add(_ key: Key) -> Bool {
-            guard !isShuttingDown, !dirty.contains(key) else { return false }
-            dirty.insert(key)
-            guard !processing.contains(key) else { return false }
+        mutating func add(_ key: Key, now: MonotonicInstant) -> Bool {
+            guard !isShuttingDown, dirty[key] == nil else { return false }
+            dirty[key] = now
+            adds += 1
+            guard processing[key] == nil else { return false }
             queue.append(key)
             return true
         }
@@ -76,8 +91,8 @@ extension WorkQueue {
         mutating func get(now: MonotonicInstant) -> GetResult {
             promote(now: now)
             if let key = queue.popFirst() {
-                processing.insert(key)
-                dirty.remove(key)
+                let added = dirty.removeValue(forKey: key) ?? now
+                processing[key] = Processing(since: now, queued: added.duration(to: now))
                 return .item(key)
             }
             if isShuttingDown { return .shutDown }
@@ -87,8 +102,8 @@ extension WorkQueue {
         /// Processing of `key` finished. Returns `true` when it was re-added meanwhile and is queued again.
         @discardableResult
         mutating func done(_ key: Key) -> Bool {
-            processing.remove(key)
-            guard dirty.contains(key) else { return false }
+            processing[key] = nil
+            guard dirty[key] != nil else { return false }
             queue.append(key)
             return true
         }
@@ -100,7 +115,7 @@ extension WorkQueue {
         mutating func add(_ key: Key, after delay: Duration, now: MonotonicInstant) -> Bool {
             guard !isShuttingDown else { return false }
             guard delay > .zero else {
-                return add(key)
+                return add(key, now: now)
             }
             let readyAt = now.advanced(by: delay)
             if let existing = waiting[key], existing.readyAt <= readyAt { return false }
@@ -124,6 +139,18 @@ extension WorkQueue {
 
         func numRequeues(_ key: Key) -> Int { rateLimiter.numRequeues(key) }
 
+        /// How long the keys being processed have been at it: in total, and the longest of them.
+        func unfinishedWork(now: MonotonicInstant) -> (total: Duration, longest: Duration) {
+            var total = Duration.zero
+            var longest = Duration.zero
+            for entry in processing.values {
+                let elapsed = entry.since.duration(to: now)
+                total += elapsed
+                longest = max(longest, elapsed)
+            }
+            return (total, longest)
+        }
+
         /// Stops accepting keys; keys already queued are still handed out, delayed ones are dropped.
         mutating func shutDown() {
             isShuttingDown = true
@@ -136,7 +163,7 @@ extension WorkQueue {
                 _ = waitingHeap.popMin()
                 guard let current = waiting[first.key], current.sequence == first.sequence else { continue }
                 waiting[first.key] = nil
-                add(first.key)
+                add(first.key, now: first.readyAt)  // it has been waiting for a worker since then
             }
         }
     }

@@ -1,3 +1,4 @@
+public import Metrics
 import Synchronization
 
 /// A rate-limited, delaying work queue of keys with client-go's semantics (see ``StateMachine``):
@@ -14,7 +15,7 @@ import Synchronization
 /// ```
 ///
 /// Delayed keys become ready while some worker waits in ``get()`` (it sleeps until the earliest one);
-/// no background task is needed.
+/// no background task is needed. The queue records client-go's `workqueue_*` metrics (see ``Instruments``).
 public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     private enum Wake: Sendable {
         case item(Key)
@@ -30,26 +31,43 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
         var pendingWakes: [UInt64: Wake] = [:]
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var nextWaiterID: UInt64 = 0
+        /// `machine.adds` as last reported to `workqueue_adds_total`.
+        var reportedAdds = 0
     }
 
     /// The queue's name, for logs and metrics.
     public let name: String
     private let state: Mutex<State>
     private let clock: ClockSource
+    private let instruments: Instruments
 
     /// - Parameters:
-    ///   - name: For logs and metrics.
+    ///   - name: For logs and metrics (the `name` label); unique per process.
     ///   - rateLimiter: The retry delays of ``addRateLimited(_:)``. Default: 5 ms·2ⁿ up to 1000 s, 10 qps burst 100.
-    ///   - clock: The clock delays are measured with. Default `ContinuousClock`.
-    public convenience init(name: String, rateLimiter: RateLimiterConfiguration = RateLimiterConfiguration()) {
-        self.init(name: name, rateLimiter: rateLimiter, clock: ContinuousClock())
+    ///   - metricsFactory: Where the queue's metrics go. Default: the process's `MetricsSystem.factory`.
+    public convenience init(
+        name: String,
+        rateLimiter: RateLimiterConfiguration = RateLimiterConfiguration(),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.init(name: name, rateLimiter: rateLimiter, clock: ContinuousClock(), metricsFactory: metricsFactory)
     }
 
-    public init<C: Clock>(name: String, rateLimiter: RateLimiterConfiguration = RateLimiterConfiguration(), clock: C)
-    where C.Duration == Duration {
+    /// - Parameters:
+    ///   - name: For logs and metrics (the `name` label); unique per process.
+    ///   - rateLimiter: The retry delays of ``addRateLimited(_:)``. Default: 5 ms·2ⁿ up to 1000 s, 10 qps burst 100.
+    ///   - clock: The clock delays and durations are measured with.
+    ///   - metricsFactory: Where the queue's metrics go. Default: the process's `MetricsSystem.factory`.
+    public init<C: Clock>(
+        name: String,
+        rateLimiter: RateLimiterConfiguration = RateLimiterConfiguration(),
+        clock: C,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) where C.Duration == Duration {
         self.name = name
         self.clock = ClockSource(clock)
         self.state = Mutex(State(machine: StateMachine(rateLimiter: rateLimiter)))
+        self.instruments = Instruments(name: name, factory: metricsFactory)
     }
 
     /// Keys ready to be handed out (not counting delayed ones).
@@ -64,8 +82,10 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     /// Marks `key` as needing processing (ignored after ``shutDown()``).
     public func add(_ key: Key) {
         let resumptions = state.withLock { state -> [(CheckedContinuation<Wake, Never>, Wake)] in
-            guard state.machine.add(key) else { return [] }
-            return Self.handOut(&state, now: clock.now())
+            let now = clock.now()
+            defer { publish(&state) }
+            guard state.machine.add(key, now: now) else { return [] }
+            return handOut(&state, now: now)
         }
         for (waiter, wake) in resumptions { waiter.resume(returning: wake) }
     }
@@ -74,8 +94,9 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     public func addAfter(_ key: Key, delay: Duration) {
         let resumptions = state.withLock { state -> [(CheckedContinuation<Wake, Never>, Wake)] in
             let now = clock.now()
+            defer { publish(&state) }
             guard state.machine.add(key, after: delay, now: now) else { return [] }
-            if delay <= .zero { return Self.handOut(&state, now: now) }
+            if delay <= .zero { return handOut(&state, now: now) }
             return Self.wakeAll(&state, with: .retry)
         }
         for (waiter, wake) in resumptions { waiter.resume(returning: wake) }
@@ -88,10 +109,12 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     public func addRateLimited(_ key: Key) -> Duration {
         let (delay, resumptions) = state.withLock { state -> (Duration, [(CheckedContinuation<Wake, Never>, Wake)]) in
             let now = clock.now()
+            defer { publish(&state) }
             let (delay, earlier) = state.machine.addRateLimited(key, now: now)
-            if delay <= .zero { return (delay, Self.handOut(&state, now: now)) }
+            if delay <= .zero { return (delay, handOut(&state, now: now)) }
             return (delay, earlier ? Self.wakeAll(&state, with: .retry) : [])
         }
+        instruments.retries.increment()
         for (waiter, wake) in resumptions { waiter.resume(returning: wake) }
         return delay
     }
@@ -110,9 +133,14 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     public func done(_ key: Key) {
         let (resumptions, drained) = state.withLock {
             state -> ([(CheckedContinuation<Wake, Never>, Wake)], [CheckedContinuation<Void, Never>]) in
+            let now = clock.now()
+            defer { publish(&state) }
+            if let started = state.machine.processing[key]?.since {
+                instruments.workDuration.record(duration: started.duration(to: now))
+            }
             var resumptions: [(CheckedContinuation<Wake, Never>, Wake)] = []
             if state.machine.done(key) {
-                resumptions = Self.handOut(&state, now: clock.now())
+                resumptions = handOut(&state, now: now)
             }
             var drained: [CheckedContinuation<Void, Never>] = []
             if state.machine.processing.isEmpty {
@@ -129,7 +157,8 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     public func shutDown() {
         let resumptions = state.withLock { state -> [(CheckedContinuation<Wake, Never>, Wake)] in
             state.machine.shutDown()
-            return Self.handOut(&state, now: clock.now()) + Self.wakeAll(&state, with: .shutDown)
+            defer { publish(&state) }
+            return handOut(&state, now: clock.now()) + Self.wakeAll(&state, with: .shutDown)
         }
         for (waiter, wake) in resumptions { waiter.resume(returning: wake) }
     }
@@ -179,7 +208,8 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Wake, Never>) in
                     let immediate = state.withLock { state -> Wake? in
                         if let pending = state.pendingWakes.removeValue(forKey: id) { return pending }
-                        switch state.machine.get(now: clock.now()) {
+                        defer { publish(&state) }
+                        switch next(&state, now: clock.now()) {
                         case .item(let key): return .item(key)
                         case .shutDown: return .shutDown
                         case .wait(let until):
@@ -215,17 +245,45 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Hands ready keys to waiting workers, one each.
-    private static func handOut(
+    private func handOut(
         _ state: inout State,
         now: MonotonicInstant
     ) -> [(CheckedContinuation<Wake, Never>, Wake)] {
         var resumptions: [(CheckedContinuation<Wake, Never>, Wake)] = []
         while let id = state.waiters.keys.min() {
-            guard case .item(let key) = state.machine.get(now: now) else { break }
+            guard case .item(let key) = next(&state, now: now) else { break }
             let waiter = state.waiters.removeValue(forKey: id)!
             resumptions.append((waiter, .item(key)))
         }
         return resumptions
+    }
+
+    /// The machine's next key; one handed out records how long it waited.
+    private func next(_ state: inout State, now: MonotonicInstant) -> StateMachine.GetResult {
+        let result = state.machine.get(now: now)
+        if case .item(let key) = result, let processing = state.machine.processing[key] {
+            instruments.queueDuration.record(duration: processing.queued)
+        }
+        return result
+    }
+
+    /// Brings `workqueue_depth` and `workqueue_adds_total` up to date (under the lock, so in order).
+    private func publish(_ state: inout State) {
+        instruments.depth.record(state.machine.dirty.count)
+        let adds = state.machine.adds
+        if adds > state.reportedAdds {
+            instruments.adds.increment(by: adds - state.reportedAdds)
+            state.reportedAdds = adds
+        }
+    }
+
+    /// Refreshes the gauges that grow with time alone: the work in progress, in seconds.
+    func recordUnfinishedWork() {
+        state.withLock { state in
+            let (total, longest) = state.machine.unfinishedWork(now: clock.now())
+            instruments.unfinishedWork.record(total.seconds)
+            instruments.longestRunningProcessor.record(longest.seconds)
+        }
     }
 
     private static func wakeAll(_ state: inout State, with wake: Wake) -> [(CheckedContinuation<Wake, Never>, Wake)] {
