@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "PKI", targets: ["PKI"]),
         .library(name: "UpstreamCredentials", targets: ["UpstreamCredentials"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
+        .library(name: "Tunnels", targets: ["Tunnels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -115,6 +116,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // WireGuard for Tunnels on plain values: keys, address allocation, wg-quick configs, and the gateway's
+        // interfaces (kernel WireGuard or wireguard-go, `ip` and `wg`). Nothing from Kubernetes.
+        .target(
+            name: "Tunnels",
+            dependencies: [
+                "PortcullisAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The embedded Kubernetes-compatible API server: storage, watch, discovery, OpenAPI, HTTPS.
         .target(
             name: "KubernetesAPIServer",
@@ -132,7 +146,7 @@ let package = Package(
         .target(
             name: "Reconcilers",
             dependencies: [
-                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient",
+                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "Tunnels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -228,7 +242,16 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilersTests",
-            dependencies: ["Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport"],
+            dependencies: [
+                "Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport",
+                "KubernetesAPIServer", "KubernetesClient", "Tunnels",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TunnelsTests",
+            dependencies: ["Tunnels", "PortcullisAPI", "PortcullisTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
