@@ -246,6 +246,7 @@ let package = Package(
                 "Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport",
                 "KubernetesAPIServer", "KubernetesClient", "Tunnels",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -72,5 +72,8 @@ public struct NetworkNamespace: Sendable {
 /// A test's network setup command failed.
 public struct NetworkSetupError: Error, CustomStringConvertible {
     public var message: String
+
+    public init(message: String) { self.message = message }
+
     public var description: String { message }
 }
