@@ -183,6 +183,7 @@ let package = Package(
                 "Gateway",
                 "Reconcilers",
                 "KubernetesClient",
+                "Tunnels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -9,6 +9,7 @@ import NIOCore
 import PortcullisAPI
 import Reconcilers
 import ServiceLifecycle
+import Tunnels
 import UnixSignals
 
 /// `portcullis dev`: everything on one machine, with an embedded API server.
@@ -91,8 +92,12 @@ struct DevCommand: AsyncParsableCommand {
                 demoUpstream?.close(promise: nil)
             }
             let controller = GatewayController(client: client, state: gatewayState, logger: logger)
+            let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)
             do {
-                try await controller.run()
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await controller.run() }
+                    group.addTask { try await tunnels.run() }
+                }
             } catch {
                 try? await client.shutdown()
                 throw error
