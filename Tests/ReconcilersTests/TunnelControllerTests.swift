@@ -167,6 +167,27 @@ import Tunnels
         }
     }
 
+    @Test func aDamagedKeySecretIsReportedAndARotationRepairsIt() async throws {
+        try await Self.withController { cluster, _, _ in
+            try await cluster.apply(Self.tunnelYAML("damaged"))
+            let before = try #require(try await Self.ready(cluster, "damaged").status?.publicKey)
+            var secret = try #require(try await cluster.secret("damaged-wireguard"))
+            secret.data?["privateKey"] = Data("not a key".utf8)
+            _ = try await cluster.client.resources(CoreV1.Secret.self).update(secret)
+            let invalid = try await eventually("Ready=False InvalidSecret") {
+                try await cluster.tunnel("damaged")?.condition("Ready").flatMap { $0.reason == "InvalidSecret" ? $0 : nil }
+            }
+            #expect(invalid.message.contains("Secret default/damaged-wireguard key privateKey"), "\(invalid.message)")
+            #expect(invalid.message.contains(TunnelController.rotateKeysAnnotation))
+
+            try await cluster.apply(Self.tunnelYAML("damaged", annotations: "\(TunnelController.rotateKeysAnnotation): repair"))
+            let repaired = try await Self.ready(cluster, "damaged")
+            #expect(repaired.status?.publicKey != before)
+            let keys = try #require(try await cluster.secret("damaged-wireguard"))
+            #expect(try WireGuardPrivateKey(base64: keys.text("privateKey") ?? "").publicKey.base64 == repaired.status?.publicKey)
+        }
+    }
+
     @Test func interfaceProblemsBecomeReadyFalseNamingWhatIsWrong() async throws {
         let interfaces = FakeInterfaces()
         interfaces.state.withLock {

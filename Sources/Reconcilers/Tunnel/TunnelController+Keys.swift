@@ -89,8 +89,15 @@ extension TunnelController {
 
         // Keys: keep them, unless a rotation is asked for or the spec's peer key changed.
         let existing = try await ownedSecret(keySecretName, of: tunnel, cache: secrets)
-        let current = try existing.map(Keys.init)
         let rotation = tunnel.metadata.annotations?[Self.rotateKeysAnnotation]
+        let current: Keys?
+        do {
+            current = try existing.map(Keys.init)
+        } catch let problem as TunnelProblem {
+            // Keys that no longer parse are replaced only when a rotation asks for it.
+            guard let rotation, rotation != existing?.metadata.annotations?[Self.rotatedKeysAnnotation] else { throw problem }
+            current = nil
+        }
         let rotate = current != nil && rotation != nil && rotation != current?.rotated
         var keys = current ?? Keys(gateway: .generate(), peerPublic: WireGuardPrivateKey.generate().publicKey, peerPrivate: nil, rotated: nil)
         if rotate { keys.gateway = .generate() }

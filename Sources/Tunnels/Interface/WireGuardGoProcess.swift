@@ -1,6 +1,14 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A `wireguard-go -f <interface>` child: the userspace WireGuard implementation for one interface, run in
 /// the foreground so that this process owns (and reaps) it. It exits by itself when the interface is deleted.
 final class WireGuardGoProcess: Sendable {
@@ -44,7 +52,8 @@ final class WireGuardGoProcess: Sendable {
     /// What it printed, trimmed.
     var printed: String { output.withLock { $0 }.trimmingCharacters(in: .whitespacesAndNewlines) }
 
-    /// Waits up to `timeout` for it to exit (it does once its interface is deleted), then terminates it.
+    /// Waits up to `timeout` for it to exit (it does once its interface is deleted), then kills it. SIGKILL,
+    /// because a child started from a thread that blocks SIGTERM inherits the blocked signal.
     func waitForExit(timeout: Duration) async {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline {
@@ -54,6 +63,6 @@ final class WireGuardGoProcess: Sendable {
                 break  // cancelled: stop waiting and terminate it now
             }
         }
-        if process.isRunning { process.terminate() }
+        if process.isRunning { _ = kill(process.processIdentifier, SIGKILL) }
     }
 }
