@@ -245,6 +245,23 @@ import Tunnels
         }
     }
 
+    @Test func aReplicaThatCannotManageInterfacesDoesNotHoldADeletionUp() async throws {
+        let interfaces = FakeInterfaces()
+        interfaces.state.withLock {
+            $0.failure = WireGuardError(.permissionDenied, "creating interface wg1: operation not permitted")
+            $0.removalFailure = WireGuardError(.permissionDenied, "deleting interface wg1: operation not permitted")
+        }
+        try await Self.withController(interfaces) { cluster, _, _ in
+            try await cluster.apply(Self.tunnelYAML("unprivileged"))
+            let ready = try await eventually("Ready=False PermissionDenied") {
+                try await cluster.tunnel("unprivileged")?.condition("Ready").flatMap { $0.reason == "PermissionDenied" ? $0 : nil }
+            }
+            #expect(ready.message.contains("operation not permitted"))
+            try await cluster.client.resources(Tunnel.self).delete("unprivileged", namespace: "default")
+            _ = try await eventually("the Tunnel gone") { try await cluster.tunnel("unprivileged") == nil ? true : nil }
+        }
+    }
+
     @Test func aSecretTheTunnelDoesNotOwnIsLeftAlone() async throws {
         try await Self.withController { cluster, _, _ in
             _ = try await cluster.client.resources(CoreV1.Secret.self).create(

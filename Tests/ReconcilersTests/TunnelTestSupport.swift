@@ -120,6 +120,7 @@ final class FakeInterfaces: WireGuardInterfaceManaging {
         var applied: [String: WireGuardInterfaceConfiguration] = [:]
         var removed: [String] = []
         var failure: WireGuardError?
+        var removalFailure: WireGuardError?
         var handshake: Date?
     }
 
@@ -152,7 +153,8 @@ final class FakeInterfaces: WireGuardInterfaceManaging {
     }
 
     func remove(_ name: String) async throws {
-        state.withLock { state in
+        try state.withLock { state in
+            if let failure = state.removalFailure { throw failure }
             if state.applied.removeValue(forKey: name) != nil { state.removed.append(name) }
         }
     }

@@ -185,9 +185,17 @@ public final class TunnelController: Service, Sendable {
         WireGuardInterfaceConfiguration.interfaceName(for: key.description, prefix: configuration.interfacePrefix)
     }
 
+    /// Removes the Tunnel's interface on this replica. A replica that cannot manage interfaces at all (no
+    /// `ip`, no NET_ADMIN) and never configured this one has nothing to remove, so it does not hold the
+    /// Tunnel's deletion up.
     private func removeInterface(of key: ObjectKey) async throws {
-        let name = configured.withLock { $0[key] } ?? interfaceName(key)
-        try await interfaces.remove(name)
+        let configuredName = configured.withLock { $0[key] }
+        let name = configuredName ?? interfaceName(key)
+        do {
+            try await interfaces.remove(name)
+        } catch let error as WireGuardError where configuredName == nil && (error.code == .toolMissing || error.code == .permissionDenied) {
+            logger.debug("no tunnel interface to remove", metadata: ["tunnel": "\(key)", "error": "\(error.message)"])
+        }
         configured.withLock { $0[key] = nil }
     }
 
@@ -233,27 +241,5 @@ public final class TunnelController: Service, Sendable {
         }
         guard !holders.isEmpty else { return error.message }
         return error.message + "; Tunnel \(holders.map(\.objectKey.description).sorted().joined(separator: ", ")) also listens on it: give each Tunnel its own spec.wireGuard.listenPort"
-    }
-}
-
-/// What a Tunnel's interface should be, and what the status and messages say about it.
-struct TunnelPlan {
-    var interface: WireGuardInterfaceConfiguration
-    var peerAddress: IPNetwork
-    var connectorSecretName: String
-}
-
-/// Why a Tunnel cannot be configured yet, for its `Ready` condition.
-struct TunnelProblem: Error {
-    var readiness: Condition.Status = .false
-    var reason: String
-    var message: String
-}
-
-extension Duration {
-    /// The duration in seconds, as `TimeInterval`.
-    var timeInterval: TimeInterval {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
