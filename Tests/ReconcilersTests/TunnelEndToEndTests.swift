@@ -103,7 +103,15 @@ struct TunnelEndToEndTests {
     @Test func requestsReachAPrivateBackendThroughWireGuardAcrossARotationUntilTheTunnelIsDeleted() async throws {
         var site = PrivateSite()
         let cluster = try await TunnelTestCluster.start()
-        let interfaces = WireGuardInterfaceManager(logger: TunnelTestCluster.quiet)
+        let logs = RecordingLogHandler.Lines()
+        let interfaces = WireGuardInterfaceManager(logger: RecordingLogHandler.logger(into: logs))
+        var privateKeys: [WireGuardPrivateKey] = []
+        func collectPrivateKeys() async throws {
+            let secret = try #require(try await cluster.secret("\(name)-wireguard"))
+            for key in ["privateKey", "peerPrivateKey"] {
+                privateKeys.append(try WireGuardPrivateKey(base64: try #require(secret.text(key))))
+            }
+        }
         let name = "e2e-\(site.suffix)"
         let gatewayInterface = WireGuardInterfaceConfiguration.interfaceName(for: "default/\(name)")
         let state = GatewayState()
@@ -117,7 +125,7 @@ struct TunnelEndToEndTests {
                 client: cluster.client,
                 interfaces: interfaces,
                 configuration: .init(statusInterval: .milliseconds(500)),
-                logger: TunnelTestCluster.quiet
+                logger: RecordingLogHandler.logger(into: logs)
             )
             services.append(cluster.run(tunnels))
             let routes = GatewayController(client: cluster.client, state: state, logger: TunnelTestCluster.quiet)
@@ -149,6 +157,7 @@ struct TunnelEndToEndTests {
             // The private side runs the connector config exactly as the docs say.
             let config = try await eventually("the connector Secret") { try await cluster.secret("\(name)-connector")?.text("wg0.conf") }
             try site.write(config: config)
+            try await collectPrivateKeys()
             let up = try await site.wgQuickUp()
             #expect(up.status == 0, "\(up.printed)")
 
@@ -183,6 +192,7 @@ struct TunnelEndToEndTests {
             }
             #expect(!rotated.contains(oldKey))
             try site.write(config: rotated)
+            try await collectPrivateKeys()
             let clock = ContinuousClock()
             let applied = clock.now
             let sync = try await site.namespace!.attempt([
@@ -215,6 +225,14 @@ struct TunnelEndToEndTests {
                 return condition?["status"]?.stringValue == "False" ? condition?["message"]?.stringValue : nil
             }
             #expect(resolved.contains("Tunnel \"\(name)\" not found"))
+
+            // No private key reached a log line, at any level.
+            #expect(privateKeys.count == 4 && Set(privateKeys).count == 4)
+            #expect(!logs.all.isEmpty)
+            let logged = logs.all.joined(separator: "\n")
+            for key in privateKeys {
+                #expect(!logged.contains(key.base64) && !logged.contains(key.rawRepresentation.map { String(format: "%02x", $0) }.joined()))
+            }
         } catch {
             Issue.record(error)
         }

@@ -161,3 +161,31 @@ final class FakeInterfaces: WireGuardInterfaceManaging {
 
     var applied: [WireGuardInterfaceConfiguration] { state.withLock { Array($0.applied.values) } }
 }
+
+/// A log handler that keeps every message and its metadata at every level, to check what reaches logs.
+struct RecordingLogHandler: LogHandler {
+    final class Lines: Sendable {
+        private let lines = Mutex<[String]>([])
+        func append(_ line: String) { lines.withLock { $0.append(line) } }
+        var all: [String] { lines.withLock { $0 } }
+    }
+
+    let lines: Lines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        lines.append("\(event.level) \(event.message) \(merged)")
+    }
+
+    /// A logger writing into `lines`.
+    static func logger(into lines: Lines) -> Logger {
+        Logger(label: "test.recording") { _ in RecordingLogHandler(lines: lines) }
+    }
+}
