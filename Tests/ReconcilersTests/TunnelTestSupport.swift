@@ -9,6 +9,10 @@ import Synchronization
 import Testing
 import Tunnels
 
+/// The Tunnel suites that start API servers, controllers and real interfaces run one test at a time, so
+/// they do not starve the package's timing-sensitive tests on 2 cores.
+@Suite(.serialized) enum TunnelIntegrationTests {}
+
 /// The embedded API server on a loopback port (plain HTTP, no token) with the Portcullis CRDs, and a client.
 struct TunnelTestCluster {
     let client: KubernetesClient

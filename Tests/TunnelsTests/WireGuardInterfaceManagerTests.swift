@@ -7,8 +7,8 @@ import Testing
 
 /// The interface manager on real interfaces in this process's network namespace: wireguard-go (or kernel
 /// WireGuard where the kernel has it), `wg` and `ip`. Every test uses its own names, ports and networks and
-/// removes what it made, also when it fails.
-@Suite(.enabled(if: WireGuardTestEnvironment.isAvailable, "needs root, /dev/net/tun, ip, wg and wireguard-go (.ci/run installs them)"))
+/// removes what it made, also when it fails. One test at a time, so as not to starve timing-sensitive tests.
+@Suite(.enabled(if: WireGuardTestEnvironment.isAvailable, "needs root, /dev/net/tun, ip, wg and wireguard-go (.ci/run installs them)"), .serialized)
 struct WireGuardInterfaceManagerTests {
     let manager = WireGuardInterfaceManager(logger: Logger(label: "test.wireguard", factory: { _ in SwiftLogNoOpLogHandler() }))
     let octet = WireGuardTestEnvironment.randomOctet()

@@ -60,9 +60,12 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
     public func apply(_ interface: WireGuardInterfaceConfiguration) async throws {
         try interface.validate()
         let name = interface.name
-        var control = try await control(of: name)
-        if control == nil { control = try await create(name) }
-        guard let control else { return }
+        let control: Control
+        if let existing = try await self.control(of: name) {
+            control = existing
+        } else {
+            control = try await create(name)
+        }
         let current = try await read(name, control)
         let change = WireGuardDeviceChange(from: current, to: interface)
         if !change.isEmpty {
