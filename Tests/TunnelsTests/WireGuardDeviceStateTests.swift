@@ -128,3 +128,35 @@ import Testing
         #expect(throws: WireGuardError(.invalidConfiguration)) { try configuration.validate() }
     }
 }
+
+@Suite struct WireGuardFailureTests {
+    // What the real tools print, captured from iproute2 6.1 and wireguard-go 0.0.20220316 run without
+    // NET_ADMIN (setpriv --bounding-set -net_admin) and without /dev/net/tun (a tmpfs over /dev/net).
+
+    @Test func ipWithoutNetAdminIsPermissionDenied() {
+        let error = WireGuardInterfaceManager.failure(
+            .init(status: 2, standardOutput: "", standardError: "RTNETLINK answers: Operation not permitted\n"),
+            doing: "creating interface wg1"
+        )
+        #expect(error.code == .permissionDenied)
+        #expect(error.message.contains("creating interface wg1") && error.message.contains("NET_ADMIN"))
+    }
+
+    @Test func wireguardGoWithoutNetAdminIsPermissionDenied() {
+        let error = WireGuardInterfaceManager.daemonFailure(
+            "ERROR: (wg1) 2026/11/29 17:46:02 Failed to create TUN device: operation not permitted",
+            interface: "wg1", socket: "/var/run/wireguard/wg1.sock", timeout: .seconds(5)
+        )
+        #expect(error.code == .permissionDenied)
+        #expect(error.message.contains("wg1") && error.message.contains("NET_ADMIN"))
+    }
+
+    @Test func wireguardGoWithoutTunIsTunUnavailable() {
+        let error = WireGuardInterfaceManager.daemonFailure(
+            "ERROR: (wg1) 2026/11/29 17:45:58 Failed to create TUN device: CreateTUN(\"wg1\") failed; /dev/net/tun does not exist",
+            interface: "wg1", socket: "/var/run/wireguard/wg1.sock", timeout: .seconds(5)
+        )
+        #expect(error.code == .tunUnavailable)
+        #expect(error.message.contains("wg1") && error.message.contains("/dev/net/tun"))
+    }
+}

@@ -302,13 +302,13 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
     /// Why wireguard-go did not come up, from what it printed.
     static func daemonFailure(_ printed: String, interface name: String, socket: String, timeout: Duration) -> WireGuardError {
         let lowered = printed.lowercased()
-        if lowered.contains("/dev/net/tun") && (lowered.contains("no such file") || lowered.contains("no such device")) {
+        if lowered.contains("/dev/net/tun") && ["no such file", "no such device", "does not exist"].contains(where: lowered.contains) {
             return WireGuardError(
                 .tunUnavailable,
                 "creating interface \(name): the kernel has no WireGuard and wireguard-go cannot open /dev/net/tun (mount the TUN device into the container): \(printed)"
             )
         }
-        if lowered.contains("operation not permitted") || lowered.contains("permission denied") && lowered.contains("tun") {
+        if lowered.contains("operation not permitted") || (lowered.contains("permission denied") && lowered.contains("tun")) {
             return WireGuardError(
                 .permissionDenied,
                 "creating interface \(name): wireguard-go may not create a TUN device; it needs the NET_ADMIN capability: \(printed)"
