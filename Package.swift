@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "PKI", targets: ["PKI"]),
         .library(name: "UpstreamCredentials", targets: ["UpstreamCredentials"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
+        .library(name: "Reconcilers", targets: ["Reconcilers"]),
         .library(name: "Tunnels", targets: ["Tunnels"]),
     ],
     dependencies: [
@@ -146,7 +147,9 @@ let package = Package(
         .target(
             name: "Reconcilers",
             dependencies: [
-                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "Tunnels",
+                "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "UpstreamCredentials", "PKI",
+                "Tunnels",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -184,6 +187,7 @@ let package = Package(
                 "Reconcilers",
                 "KubernetesClient",
                 "Tunnels",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -194,10 +198,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fixtures shared by the test targets: the repository's own files (examples, crds).
+        // Fixtures shared by the test targets: the repository's own files (examples, crds), external tools, and an
+        // upstream that requires a client certificate.
         .target(
             name: "PortcullisTestSupport",
-            dependencies: ["Kubernetes"],
+            dependencies: [
+                "Kubernetes", "PKI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -233,7 +244,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Resilience",
+                "Gateway", "Resilience", "PKI", "PortcullisTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -245,9 +256,13 @@ let package = Package(
             name: "ReconcilersTests",
             dependencies: [
                 "Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport",
-                "KubernetesAPIServer", "KubernetesClient", "Tunnels",
+                "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes", "Tunnels",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),

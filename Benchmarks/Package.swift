@@ -19,10 +19,24 @@ let package = Package(
             dependencies: [
                 .product(name: "Gateway", package: "portcullis"),
                 .product(name: "Resilience", package: "portcullis"),
+                .product(name: "PKI", package: "portcullis"),
+                .product(name: "UpstreamCredentials", package: "portcullis"),
+                .product(name: "Reconcilers", package: "portcullis"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/gateway-bench-server"
+        ),
+        .executableTarget(
+            name: "credentials-bench",
+            dependencies: [
+                .product(name: "PKI", package: "portcullis"),
+                .product(name: "UpstreamCredentials", package: "portcullis"),
+                .product(name: "Reconcilers", package: "portcullis"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/credentials-bench"
         ),
         .executableTarget(
             name: "apiserver-bench",

@@ -4,6 +4,11 @@
 Each proxy gets the same wrk load in interleaved rounds; the report gives requests/s, latency p50
 and p99, and the proxy's CPU time per request (user + system, from /proc), with ratios to nginx.
 
+Besides plain proxying: the gateway with the resilience policies; with upstream credentials (a warm
+cloud token and a gateway-signed ES256 JWT per request); and with the full chain (those two plus an
+mTLS client certificate to an https backend that requires it), compared with nginx proxying to the
+same https backend with the same client certificate.
+
     python3 Benchmarks/gateway_bench.py [--duration 10] [--connections 32] [--rounds 3]
 
 Needs nginx, haproxy and wrk (Debian packages nginx-light, haproxy, wrk) and builds the gateway
@@ -20,6 +25,7 @@ import tempfile
 import time
 
 BACKEND, NGINX, HAPROXY, GATEWAY, GATEWAY_POLICIES = 18080, 18081, 18082, 18083, 18084
+GATEWAY_CREDENTIALS, BACKEND_MTLS, NGINX_MTLS, GATEWAY_CHAIN = 18085, 18086, 18087, 18088
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -83,6 +89,7 @@ def main():
                             capture_output=True, text=True, check=True).stdout.strip() + "/gateway-bench-server"
 
     work = tempfile.mkdtemp(prefix="portcullis-bench-")
+    subprocess.run([binary, "--write-pki", work], check=True)
     nginx_conf = os.path.join(work, "nginx.conf")
     with open(nginx_conf, "w") as conf:
         conf.write(f"""
@@ -96,6 +103,13 @@ http {{
     client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
     upstream backend {{ server 127.0.0.1:{BACKEND}; keepalive 64; }}
     server {{ listen 127.0.0.1:{BACKEND}; location / {{ return 200 "hello from the backend\\n"; }} }}
+    server {{
+        listen 127.0.0.1:{BACKEND_MTLS} ssl;
+        ssl_certificate {work}/server.crt; ssl_certificate_key {work}/server.key;
+        ssl_client_certificate {work}/ca.crt; ssl_verify_client on;
+        keepalive_requests 100000;
+        location / {{ return 200 "hello from the mTLS backend\\n"; }}
+    }}
 }}
 """)
     proxy_conf = os.path.join(work, "proxy.conf")
@@ -113,6 +127,16 @@ http {{
     server {{
         listen 127.0.0.1:{NGINX};
         location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+    }}
+    upstream backend_mtls {{ server 127.0.0.1:{BACKEND_MTLS}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{NGINX_MTLS};
+        location / {{
+            proxy_pass https://backend_mtls; proxy_http_version 1.1; proxy_set_header Connection "";
+            proxy_ssl_certificate {work}/client.crt; proxy_ssl_certificate_key {work}/client.key;
+            proxy_ssl_trusted_certificate {work}/ca.crt; proxy_ssl_verify on; proxy_ssl_name localhost; proxy_ssl_server_name on;
+            proxy_ssl_session_reuse on;
+        }}
     }}
 }}
 """)
@@ -145,7 +169,15 @@ backend backend
         processes["portcullis"] = subprocess.Popen([binary, "--port", str(GATEWAY), "--upstream-port", str(BACKEND)])
         processes["portcullis+policies"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_POLICIES), "--upstream-port", str(BACKEND), "--policies"])
-        ports = {"nginx": NGINX, "haproxy": HAPROXY, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES}
+        processes["portcullis+credentials"] = subprocess.Popen(
+            [binary, "--port", str(GATEWAY_CREDENTIALS), "--upstream-port", str(BACKEND), "--credentials"])
+        processes["nginx+mtls"] = processes["nginx"]
+        processes["portcullis+chain"] = subprocess.Popen(
+            [binary, "--port", str(GATEWAY_CHAIN), "--upstream-port", str(BACKEND_MTLS), "--credentials", "--tls-dir", work])
+        ports = {
+            "nginx": NGINX, "haproxy": HAPROXY, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES,
+            "portcullis+credentials": GATEWAY_CREDENTIALS, "nginx+mtls": NGINX_MTLS, "portcullis+chain": GATEWAY_CHAIN,
+        }
         for port in ports.values():
             wait_for_port(port)
         for name, port in ports.items():
@@ -167,13 +199,15 @@ backend backend
         nginx_cpu = totals["nginx"]["cpu"] / totals["nginx"]["requests"] * 1e6
         print(f"\n{options.rounds} interleaved rounds of {options.duration}s, wrk -t1 -c{options.connections}, "
               f"{os.cpu_count()} CPUs, backend nginx on loopback")
-        print(f"{'proxy':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'× nginx':>9}{'errors':>8}")
+        nginx_mtls_cpu = totals["nginx+mtls"]["cpu"] / totals["nginx+mtls"]["requests"] * 1e6
+        print(f"{'proxy':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'× nginx':>9}{'× nginx+mtls':>14}{'errors':>8}")
         for name, total in totals.items():
             cpu = total["cpu"] / total["requests"] * 1e6
-            print(f"{name:<22}{total['requests'] / seconds:>10.0f}{sorted(total['p50'])[len(total['p50']) // 2]:>9.2f}"
-                  f"{sorted(total['p99'])[len(total['p99']) // 2]:>9.2f}{cpu:>12.1f}{cpu / nginx_cpu:>9.2f}{total['errors']:>8}")
+            print(f"{name:<24}{total['requests'] / seconds:>10.0f}{sorted(total['p50'])[len(total['p50']) // 2]:>9.2f}"
+                  f"{sorted(total['p99'])[len(total['p99']) // 2]:>9.2f}{cpu:>12.1f}{cpu / nginx_cpu:>9.2f}"
+                  f"{cpu / nginx_mtls_cpu:>14.2f}{total['errors']:>8}")
     finally:
-        for process in list(processes.values()) + [locals().get("backend")]:
+        for process in set(processes.values()) | {locals().get("backend")}:
             if process:
                 process.terminate()
         shutil.rmtree(work, ignore_errors=True)

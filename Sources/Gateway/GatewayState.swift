@@ -1,5 +1,5 @@
-import Foundation
-import Resilience
+public import Foundation
+public import Resilience
 import Synchronization
 
 /// The config the gateway serves, swapped atomically: a request reads the current router once, at
@@ -11,15 +11,17 @@ public final class GatewayState: Sendable {
         let generation: Int64
         let routeGenerations: [RouteKey: Int64]
         let policies: [RouteKey: RoutePolicies]
+        let issuer: IssuerDocuments?
 
         /// A snapshot of `config`, keeping the breakers and bulkheads of `previous` whose settings did not change.
         init(_ config: GatewayConfig, previous: Snapshot?) {
             router = Router(routes: config.routes)
             generation = config.generation
+            issuer = config.issuer
             routeGenerations = Dictionary(config.routes.map { ($0.key, $0.generation) }, uniquingKeysWith: { first, _ in first })
             var policies: [RouteKey: RoutePolicies] = [:]
             for route in config.routes {
-                let settings = RoutePolicies.Settings(circuitBreaker: route.circuitBreaker, bulkhead: route.bulkhead)
+                let settings = RoutePolicies.Settings(circuitBreaker: route.circuitBreaker, bulkhead: route.bulkhead, retry: route.retry)
                 if let kept = previous?.policies[route.key], kept.settings == settings {
                     policies[route.key] = kept
                 } else {
@@ -68,14 +70,45 @@ public final class GatewayState: Sendable {
             case .regularExpression(let value): description["path"] = ["regularExpression": value]
             }
             if let tunnel = route.upstream.tunnel { description["tunnel"] = tunnel }
+            if !route.credentials.isEmpty { description["credentials"] = route.credentials.map(\.credential.name) }
+            if route.upstream.tls?.clientIdentity != nil { description["clientCertificate"] = true }
             if let breaker = snapshot.policies[route.key]?.breaker {
                 description["circuitBreaker"] = breaker.snapshot(now: .now).state.rawValue
             }
             return description
         }
-        let document: [String: Any] = ["generation": snapshot.generation, "ready": isReady, "routes": routes]
+        var document: [String: Any] = ["generation": snapshot.generation, "ready": isReady, "routes": routes]
+        if let issuer = snapshot.issuer { document["issuer"] = ["discovery": issuer.discoveryPath, "jwks": issuer.jwksPath] }
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// Where a route's circuit breaker stands, for Route status.
+    public struct CircuitBreakerReport: Sendable, Hashable {
+        public var state: CircuitBreakerState
+        /// When it entered the state, by the wall clock.
+        public var since: Date
+        public var failureRatePercent: Int
+        public var trips: Int64
+    }
+
+    /// The circuit breaker of every served route that has one.
+    public func circuitBreakers() -> [RouteKey: CircuitBreakerReport] {
+        let snapshot = self.snapshot
+        let now = ContinuousClock.now
+        let wallNow = Date()
+        var reports: [RouteKey: CircuitBreakerReport] = [:]
+        for (key, policies) in snapshot.policies {
+            guard let breaker = policies.breaker else { continue }
+            let state = breaker.snapshot(now: now)
+            reports[key] = CircuitBreakerReport(
+                state: state.state,
+                since: wallNow.addingTimeInterval(-Double((now - state.since).components.seconds)),
+                failureRatePercent: state.failureRatePercent,
+                trips: state.trips
+            )
+        }
+        return reports
     }
 
     /// The config being served.

@@ -3,8 +3,10 @@ public import KubernetesClient
 public import Logging
 public import ServiceLifecycle
 import Foundation
+import PKI
 import Kubernetes
 import PortcullisAPI
+import Resilience
 import Synchronization
 
 /// Watches Routes and everything they refer to, builds the gateway's whole config from the caches,
@@ -13,27 +15,55 @@ import Synchronization
 /// Every change enqueues the same key, so a burst of changes costs one rebuild. A Route that
 /// becomes invalid or unresolvable keeps its last good version serving, and its status says so.
 /// Only the leader writes status.
+///
+/// Beside the config it runs two more loops on the same caches: the installation's PKI (CA and
+/// signing keys in Secrets, see ``InstallationPKI``) and each UpstreamAuth's certificate and status
+/// (``UpstreamAuthReconciler``).
 public final class GatewayController: Service, Sendable {
     let client: KubernetesClient
     let state: GatewayState
     let namespace: String?
     let isLeader: @Sendable () -> Bool
     let logger: Logger
+    let pki: InstallationPKI
+    let upstreamAuths: UpstreamAuthReconciler
+    /// Events on condition transitions, written by the leader.
+    let events: EventRecorder
     private let lastGood = Mutex<[RouteKey: RouteConfig]>([:])
     private let generation = Atomic<Int64>(0)
 
     /// The key every change enqueues: the config is rebuilt as a whole.
     static let configKey = ObjectKey(namespace: "", name: "gateway-config")
 
+    /// The key of the PKI loop.
+    static let pkiKey = ObjectKey(namespace: "", name: "installation-pki")
+
     /// - Parameters:
     ///   - namespace: Watch one namespace, or all when `nil`.
-    ///   - isLeader: Whether this replica may write status now.
-    public init(client: KubernetesClient, state: GatewayState, namespace: String? = nil, isLeader: @escaping @Sendable () -> Bool = { true }, logger: Logger) {
+    ///   - isLeader: Whether this replica may write status, Secrets and ConfigMaps now.
+    ///   - credentials: This replica's token credentials; run it as a service beside this one.
+    ///   - pki: Where the CA and signing keys live, and the issuer URL.
+    public init(
+        client: KubernetesClient,
+        state: GatewayState,
+        namespace: String? = nil,
+        isLeader: @escaping @Sendable () -> Bool = { true },
+        credentials: CredentialRuntime,
+        pki: PKISettings,
+        logger: Logger
+    ) {
         self.client = client
         self.state = state
         self.namespace = namespace
         self.isLeader = isLeader
         self.logger = logger
+        self.pki = InstallationPKI(settings: pki, signing: credentials.signing, logger: logger)
+        self.events = EventRecorder(
+            client: client,
+            configuration: .init(component: "portcullis-controller", instance: ProcessInfo.processInfo.hostName),
+            logger: logger
+        )
+        self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, events: events, logger: logger)
     }
 
     public func run() async throws {
@@ -43,6 +73,14 @@ public final class GatewayController: Service, Sendable {
         let tunnels = factory.informer(for: Tunnel.self)
         let services = factory.informer(.services, as: JSONValue.self)
         let secrets = factory.informer(for: CoreV1.Secret.self)
+        // The PKI's own objects, in the controller's namespace (which a one-namespace watch may not cover).
+        let pkiNamespace = pki.settings.namespace
+        let pkiSecrets = namespace == nil || namespace == pkiNamespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some(pkiNamespace))
+        let pkiConfigMaps = factory.informer(for: CoreV1.ConfigMap.self, namespace: .some(pkiNamespace))
+        let pkiNames: Set<String> = [
+            pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
+        ]
+
         let queue = WorkQueue<ObjectKey>(name: "gateway-config", clock: ContinuousClock())
         routes.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         auths.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
@@ -50,23 +88,119 @@ public final class GatewayController: Service, Sendable {
         services.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         secrets.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
         queue.add(Self.configKey)
+
+        let pkiQueue = WorkQueue<ObjectKey>(name: "installation-pki", clock: ContinuousClock())
+        let isOurs: @Sendable (ObjectMeta) -> [ObjectKey] = { meta in
+            meta.namespace == pkiNamespace && pkiNames.contains(meta.name ?? "") ? [Self.pkiKey] : []
+        }
+        pkiSecrets.addEventHandler(.enqueue(into: pkiQueue) { isOurs($0.metadata) })
+        pkiConfigMaps.addEventHandler(.enqueue(into: pkiQueue) { isOurs($0.metadata) })
+        pkiQueue.add(Self.pkiKey)
+
+        // Each UpstreamAuth, and those of a namespace whose Secrets changed (they may name one).
+        let authQueue = WorkQueue<ObjectKey>(name: "upstreamauth", clock: ContinuousClock())
+        auths.addEventHandler(.enqueue(into: authQueue))
+        secrets.addEventHandler(
+            .enqueue(into: authQueue) { secret in
+                auths.store.list(namespace: secret.metadata.namespace ?? "default").map(\.objectKey)
+            }
+        )
+
         let controller = Controller(
             configuration: .init(name: "gateway"),
             queue: queue,
             waitingFor: [routes, auths, tunnels, services, secrets],
             logger: logger
         ) { [self] _ in
-            try await reconcile(
-                routes: routes.store.list(),
-                references: { namespace in
-                    Self.references(namespace: namespace, auths: auths.store, tunnels: tunnels.store, services: services.store, secrets: secrets.store)
-                }
-            )
+            let (references, newAlgorithms) = resolveReferences(auths: auths.store, tunnels: tunnels.store, services: services.store, secrets: secrets.store)
+            if newAlgorithms { pkiQueue.add(Self.pkiKey) }
+            try await reconcile(routes: routes.store.list(), references: { references[$0] ?? RouteReferences() })
             return .done
+        }
+        let pkiController = Controller(
+            configuration: .init(name: "installation-pki"),
+            queue: pkiQueue,
+            waitingFor: [pkiSecrets, pkiConfigMaps],
+            logger: logger
+        ) { [self] _ in
+            let (next, changed) = try await pki.reconcile(secrets: pkiSecrets.store, configMaps: pkiConfigMaps.store, client: client, isLeader: isLeader())
+            if changed || pki.signingProblem == nil { queue.add(Self.configKey) }
+            // Followers look again soon: the leader may create what is missing meanwhile.
+            return .requeueAfter(min(next ?? .seconds(3600), isLeader() ? .seconds(3600) : .seconds(5)))
+        }
+        let authController = Controller(
+            configuration: .init(name: "upstreamauth"),
+            queue: authQueue,
+            waitingFor: [auths, secrets],
+            logger: logger
+        ) { [self] key in
+            guard isLeader(), let auth = auths.store.get(key), auth.metadata.deletionTimestamp == nil else { return .done }
+            return try await upstreamAuths.reconcile(auth, secrets: secrets.store, client: client)
         }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await factory.run() }
             group.addTask { try await controller.run() }
+            group.addTask { try await pkiController.run() }
+            group.addTask { try await authController.run() }
+            group.addTask { try await self.events.run() }
+            group.addTask { try await self.reportCircuitBreakers(routes: routes.store) }
+        }
+    }
+
+    /// Writes each route's circuit breaker into its status when the breaker's state or trip count
+    /// changed. Looked at every second: a transition reaches status within about a second, and a
+    /// Route gets at most one such write a second. (The failure rate is written with them, not on
+    /// its own: it moves with every request.)
+    func reportCircuitBreakers(routes: Store<Route>) async throws {
+        struct Written: Equatable {
+            var state: CircuitBreakerStatus.State
+            var trips: Int64
+        }
+        var written: [RouteKey: Written] = [:]
+        let client = self.client.resources(Route.self)
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(1))
+            guard isLeader() else {
+                written = [:]
+                continue
+            }
+            for (key, report) in state.circuitBreakers() {
+                let status = CircuitBreakerStatus(
+                    state: Self.breakerState(report.state),
+                    since: RFC3339.string(from: report.since),
+                    failureRate: report.failureRatePercent,
+                    trips: report.trips
+                )
+                let now = Written(state: status.state, trips: report.trips)
+                if written[key] == nil, let current = routes.get(namespace: key.namespace, name: key.name)?.status?.circuitBreaker,
+                    Written(state: current.state, trips: current.trips ?? 0) == now
+                {
+                    written[key] = now
+                }
+                guard written[key] != now else { continue }
+                do {
+                    _ = try await client.patch(key.name, namespace: key.namespace, .merge(["status": ["circuitBreaker": try JSONValue(encoding: status)]]), subresource: "status")
+                    written[key] = now
+                    if let route = routes.get(namespace: key.namespace, name: key.name) {
+                        events.record(
+                            status.state == .closed ? .normal : .warning,
+                            reason: "CircuitBreaker\(status.state.rawValue)",
+                            message: "the circuit breaker for \(route.spec.upstream.url ?? route.spec.upstream.service?.name ?? "the upstream") is \(status.state.rawValue) (failure rate \(report.failureRatePercent)%, \(report.trips) trips)",
+                            about: CoreV1.ObjectReference(route)
+                        )
+                    }
+                } catch let error as KubernetesError where error.code == .notFound {
+                    written[key] = nil
+                }
+            }
+        }
+    }
+
+    static func breakerState(_ state: CircuitBreakerState) -> CircuitBreakerStatus.State {
+        switch state {
+        case .closed: .closed
+        case .open: .open
+        case .halfOpen: .halfOpen
         }
     }
 
@@ -75,6 +209,7 @@ public final class GatewayController: Service, Sendable {
         var configs: [RouteConfig] = []
         var statuses: [(Route, [Condition])] = []
         var good = lastGood.withLock { $0 }
+        let issuer = pki.issuerDocuments
         var live = Set<RouteKey>()
         let now = Date()
         for route in routes where route.metadata.deletionTimestamp == nil {
@@ -106,7 +241,7 @@ public final class GatewayController: Service, Sendable {
         }
         good = good.filter { live.contains($0.key) }
         lastGood.withLock { $0 = good }
-        state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs))
+        state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs, issuer: issuer))
 
         guard isLeader() else { return }
         let client = self.client.resources(Route.self)
@@ -114,6 +249,7 @@ public final class GatewayController: Service, Sendable {
         for (route, conditions) in statuses {
             let current = route.status?.conditions ?? []
             guard current != conditions || route.status?.observedGeneration != route.metadata.generation else { continue }
+            Self.recordTransitions(from: current, to: conditions, of: CoreV1.ObjectReference(route), events: events)
             var status: JSONValue = ["observedGeneration": .integer(route.metadata.generation ?? 1), "conditions": try JSONValue(encoding: conditions)]
             if let config = served[RouteKey(namespace: route.metadata.namespace ?? "default", name: route.metadata.name ?? "")] {
                 status["upstream"] = .string(config.upstream.description)
@@ -123,6 +259,14 @@ public final class GatewayController: Service, Sendable {
             } catch let error as KubernetesError where error.code == .notFound {
                 continue  // deleted meanwhile
             }
+        }
+    }
+
+    /// Records an Event for each condition whose status flipped: Normal when it became True, else Warning.
+    static func recordTransitions(from old: [Condition], to new: [Condition], of object: CoreV1.ObjectReference, events: EventRecorder) {
+        for condition in new where old.first(where: { $0.type == condition.type })?.status != condition.status {
+            guard condition.status != .unknown else { continue }
+            events.record(condition.status == .true ? .normal : .warning, reason: condition.reason, message: "\(condition.type): \(condition.message)", about: object)
         }
     }
 
@@ -141,33 +285,41 @@ public final class GatewayController: Service, Sendable {
         }
     }
 
-    /// What the Routes of `namespace` can refer to, from the caches.
-    static func references(
-        namespace: String,
+    /// What the Routes of each namespace can refer to, from the caches; UpstreamAuths resolved to
+    /// running credentials and client certificates.
+    ///
+    /// - Returns: The references by namespace, and whether an UpstreamAuth needs a signing algorithm
+    ///   the key ring does not keep yet.
+    func resolveReferences(
         auths: Store<UpstreamAuth>,
         tunnels: Store<Tunnel>,
         services: Store<JSONValue>,
         secrets: Store<CoreV1.Secret>
-    ) -> RouteReferences {
-        var references = RouteReferences()
-        for auth in auths.list(namespace: namespace) {
-            // Applying credentials on the request path is not built yet: a Route that needs an
-            // UpstreamAuth is not served without it.
-            references.upstreamAuths[auth.metadata.name ?? ""] = "cannot be applied: upstream credentials are not built into the gateway yet"
+    ) -> (references: [String: RouteReferences], newAlgorithms: Bool) {
+        var references: [String: RouteReferences] = [:]
+        for secret in secrets.list() {
+            references[secret.metadata.namespace ?? "default", default: RouteReferences()].secrets[secret.metadata.name ?? ""] = secret.data ?? [:]
         }
-        for tunnel in tunnels.list(namespace: namespace) {
-            let ready = tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
-            references.tunnels[tunnel.metadata.name ?? ""] = ready
-        }
-        for service in services.list(namespace: namespace) {
+        for service in services.list() {
+            let namespace = service.metadata.namespace ?? "default"
             let name = service.metadata.name ?? ""
             let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
             let ports = Set((service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["port"]?.integerValue.map(Int.init) })
-            references.services[name] = .init(host: clusterIP ?? "\(name).\(namespace).svc", ports: ports)
+            references[namespace, default: RouteReferences()].services[name] = .init(host: clusterIP ?? "\(name).\(namespace).svc", ports: ports)
         }
-        for secret in secrets.list(namespace: namespace) {
-            references.secrets[secret.metadata.name ?? ""] = secret.data ?? [:]
+        for tunnel in tunnels.list() {
+            let ready = tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
+            references[tunnel.metadata.namespace ?? "default", default: RouteReferences()].tunnels[tunnel.metadata.name ?? ""] = ready
         }
-        return references
+        let allAuths = auths.list().filter { $0.metadata.deletionTimestamp == nil }
+        var algorithms: Set<SigningKey.Algorithm> = []
+        for auth in allAuths {
+            let namespace = auth.metadata.namespace ?? "default"
+            let (resolved, needed) = upstreamAuths.resolve(auth, secrets: references[namespace]?.secrets ?? [:])
+            references[namespace, default: RouteReferences()].upstreamAuths[auth.metadata.name ?? ""] = resolved
+            algorithms.formUnion(needed)
+        }
+        upstreamAuths.retain(allAuths)
+        return (references, pki.require(algorithms))
     }
 }

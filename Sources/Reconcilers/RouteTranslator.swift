@@ -23,15 +23,15 @@ public struct RouteReferences: Sendable {
     public var services: [String: Service]
     /// Secrets by name: each key's decoded value.
     public var secrets: [String: [String: Data]]
-    /// UpstreamAuths by name: `nil` when usable, else why not.
-    public var upstreamAuths: [String: String?]
+    /// UpstreamAuths by name, as the gateway can apply them.
+    public var upstreamAuths: [String: ResolvedUpstreamAuth]
     /// Tunnels by name, with whether they are Ready.
     public var tunnels: [String: Bool]
 
     public init(
         services: [String: Service] = [:],
         secrets: [String: [String: Data]] = [:],
-        upstreamAuths: [String: String?] = [:],
+        upstreamAuths: [String: ResolvedUpstreamAuth] = [:],
         tunnels: [String: Bool] = [:]
     ) {
         self.services = services
@@ -39,6 +39,14 @@ public struct RouteReferences: Sendable {
         self.upstreamAuths = upstreamAuths
         self.tunnels = tunnels
     }
+}
+
+/// An UpstreamAuth as a Route can use it: a credential for a request header, a client certificate
+/// for the upstream connection, or why it cannot be used yet.
+public enum ResolvedUpstreamAuth: Sendable {
+    case credential(any UpstreamCredential)
+    case clientCertificate(ClientIdentity)
+    case unusable(String)
 }
 
 /// Turns a Route into the gateway's ``RouteConfig``: validation first (the schema's rules and the
@@ -60,7 +68,7 @@ public enum RouteTranslator {
         if !errors.isEmpty { return .invalid(errors) }
 
         var unresolved: [String] = []
-        let upstream = target(route.spec.upstream, field: "spec.upstream", references: references, unresolved: &unresolved)
+        var upstream = target(route.spec.upstream, field: "spec.upstream", references: references, unresolved: &unresolved)
         var fallback: RouteConfig.Fallback?
         if let fallbackSpec = route.spec.fallback {
             if let upstreamSpec = fallbackSpec.upstream,
@@ -75,11 +83,27 @@ public enum RouteTranslator {
                 )
             }
         }
+        var credentials: [RouteCredential] = []
         for (index, reference) in (route.spec.authRefs ?? []).enumerated() {
+            let field = "spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\""
             switch references.upstreamAuths[reference.name] {
-            case nil: unresolved.append("spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\" not found")
-            case let problem??: unresolved.append("spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\" \(problem)")
-            case .some(.none): break
+            case nil:
+                unresolved.append("\(field) not found")
+            case .unusable(let problem):
+                unresolved.append("\(field) \(problem)")
+            case .credential(let credential):
+                if let upstream { credentials.append(RouteCredential(credential, audience: upstream.origin)) }
+            case .clientCertificate(let identity):
+                guard upstream?.scheme == .https else {
+                    unresolved.append("\(field) presents a client certificate, which needs an https upstream")
+                    continue
+                }
+                guard upstream?.tls?.clientIdentity == nil else {
+                    unresolved.append("\(field) is a second client certificate; a connection presents one")
+                    continue
+                }
+                if upstream?.tls == nil { upstream?.tls = UpstreamTarget.TLS() }
+                upstream?.tls?.clientIdentity = identity
             }
         }
         guard unresolved.isEmpty, let upstream else { return .unresolved(unresolved) }
@@ -113,7 +137,8 @@ public enum RouteTranslator {
                     maxRequests: spec.concurrency?.maxRequests ?? ConcurrencyLimits.defaultMaxRequests,
                     maxPending: spec.concurrency?.maxPending ?? ConcurrencyLimits.defaultMaxPending
                 ),
-                fallback: fallback
+                fallback: fallback,
+                credentials: credentials
             )
         )
     }

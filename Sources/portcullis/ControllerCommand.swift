@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Gateway
 import KubernetesClient
@@ -38,6 +39,12 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "The namespace of the leader-election Lease; defaults to POD_NAMESPACE, then default.")
     var leaseNamespace: String?
 
+    @Option(help: "The namespace of the installation's CA and signing keys; defaults to POD_NAMESPACE, then default.")
+    var pkiNamespace: String?
+
+    @Option(help: "The installation's JWT issuer URL; the gateway serves its discovery document and JWKS under it. Needed for gateway-signed JWTs.")
+    var issuerURL: String?
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "portcullis.controller")
@@ -65,8 +72,16 @@ struct ControllerCommand: AsyncParsableCommand {
         } else {
             isLeader = { true }
         }
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
+        let pki = PKISettings(namespace: pkiNamespace ?? environment["POD_NAMESPACE"] ?? "default", issuer: issuerURL)
+        services.append(.init(service: credentials))
         services.append(
-            .init(service: GatewayController(client: client, state: state, namespace: namespace, isLeader: isLeader, logger: logger))
+            .init(
+                service: GatewayController(
+                    client: client, state: state, namespace: namespace, isLeader: isLeader, credentials: credentials, pki: pki, logger: logger
+                )
+            )
         )
         let interfaces = WireGuardInterfaceManager(logger: logger)
         services.append(.init(service: TunnelController(client: client, interfaces: interfaces, namespace: namespace, isLeader: isLeader, logger: logger)))
@@ -76,11 +91,13 @@ struct ControllerCommand: AsyncParsableCommand {
         } catch {
             try? await gateway.close()
             try? await admin.close()
+            try? await httpClient.shutdown()
             try? await client.shutdown()
             throw error
         }
         try await gateway.close()
         try await admin.close()
+        try await httpClient.shutdown()
         try await client.shutdown()
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Gateway
 import Kubernetes
@@ -59,6 +60,10 @@ struct DevCommand: AsyncParsableCommand {
                 logger: logger
             )
             try await Self.installCRDs(client)
+            _ = try await client.resources(.namespaces, as: JSONValue.self).patch(
+                Self.systemNamespace, .apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]], force: true),
+                options: WriteOptions(fieldManager: "portcullis-dev")
+            )
             for file in try Self.manifestFiles(manifests.isEmpty ? ["examples/quickstart"] : manifests) {
                 try await Self.apply(file, client: client, logger: logger)
             }
@@ -69,8 +74,9 @@ struct DevCommand: AsyncParsableCommand {
                 isReady: { gatewayState.isReady },
                 describeConfig: { gatewayState.describe() }
             ).start()
-            let demoUpstream = demo ? try await DemoUpstream.start(port: 8090) : nil
             let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+            let demoUpstream = demo ? try await DemoUpstream.start(port: 8090, issuer: gatewayURL, httpClient: httpClient) : nil
             let adminURL = "http://127.0.0.1:\(admin.localAddress?.port ?? adminPort)"
             try Self.writeEndpoints(state.directory, api: endpoint.url, gateway: gatewayURL, admin: adminURL, kubeconfig: kubeconfig.path)
             print("""
@@ -91,17 +97,24 @@ struct DevCommand: AsyncParsableCommand {
                 admin.close(promise: nil)
                 demoUpstream?.close(promise: nil)
             }
-            let controller = GatewayController(client: client, state: gatewayState, logger: logger)
+            let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
+            let controller = GatewayController(
+                client: client, state: gatewayState, credentials: credentials,
+                pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), logger: logger
+            )
             let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)
             do {
                 try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await credentials.run() }
                     group.addTask { try await controller.run() }
                     group.addTask { try await tunnels.run() }
                 }
             } catch {
+                try? await httpClient.shutdown()
                 try? await client.shutdown()
                 throw error
             }
+            try await httpClient.shutdown()
             try await client.shutdown()
         }
         let group = ServiceGroup(
@@ -116,6 +129,9 @@ struct DevCommand: AsyncParsableCommand {
         )
         try await group.run()
     }
+
+    /// Where `portcullis dev` keeps the installation's CA and signing keys.
+    static let systemNamespace = "portcullis-system"
 
     /// Creates or updates the Route, UpstreamAuth and Tunnel CRDs.
     static func installCRDs(_ client: KubernetesClient) async throws {

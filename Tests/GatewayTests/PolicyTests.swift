@@ -79,7 +79,8 @@ import Testing
         let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route]))).start()
         let port = gateway.localAddress!.port!
         async let hanging = Self.get(port, "/hang")
-        try await Task.sleep(for: .milliseconds(300))
+        // The hanging request holds the slot once it reached the upstream.
+        while upstream.connectionCount == 0 { try await Task.sleep(for: .milliseconds(20)) }
         let started = ContinuousClock.now
         let refused = try await Self.get(port, "/fine")
         #expect(refused.hasPrefix("HTTP/1.1 503 Service Unavailable"))
@@ -98,7 +99,7 @@ import Testing
         let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route]))).start()
         let port = gateway.localAddress!.port!
         async let hanging = Self.get(port, "/hang")
-        try await Task.sleep(for: .milliseconds(200))
+        while upstream.connectionCount == 0 { try await Task.sleep(for: .milliseconds(20)) }
         let waited = try await Self.get(port, "/fine")
         #expect(try await hanging.hasPrefix("HTTP/1.1 504"))
         #expect(!waited.contains("bulkhead-full"), "it waited for the slot instead of being refused")

@@ -7,7 +7,9 @@ import NIOPosix
 /// A test upstream on loopback: answers every request with a JSON description of what it received
 /// (method, URI, headers, body length), or misbehaves as the request path asks:
 /// `/hang` never answers, `/close` closes without answering, `/close-once` does so only the first
-/// time, `/stream/<n>` streams n bytes.
+/// time, `/stream/<n>` streams n bytes, `/require-auth/<v>` answers 401 unless Authorization is `Bearer <v>`,
+/// `/fail-first/<n>/<status>[?retry-after=<s>]` answers `status` to the first n requests on that path,
+/// `/hang-first/<n>` does not answer the first n, and `/stall` sends a head and 10 bytes of 100, then nothing.
 final class TestUpstream: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
@@ -19,13 +21,15 @@ final class TestUpstream: Sendable {
     init() async throws {
         let connections = NIOLockedValueBox(0)
         let closedOnce = NIOLockedValueBox(false)
+        let requests = NIOLockedValueBox<[String: Int]>([:])
+        self.requestsBox = requests
         self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 connections.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(closedOnce: closedOnce))
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(closedOnce: closedOnce, requests: requests))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -35,6 +39,10 @@ final class TestUpstream: Sendable {
 
     private let connectionsBox: NIOLockedValueBox<Int>
     var connectionCount: Int { connectionsBox.withLockedValue { $0 } }
+    private let requestsBox: NIOLockedValueBox<[String: Int]>
+
+    /// How many requests arrived for `uri` (path and query).
+    func requestCount(_ uri: String) -> Int { requestsBox.withLockedValue { $0[uri] ?? 0 } }
 
     func stop() async throws { try await channel.close() }
 
@@ -44,14 +52,19 @@ final class TestUpstream: Sendable {
         var head: HTTPRequestHead?
         var bodyBytes = 0
         let closedOnce: NIOLockedValueBox<Bool>
+        let requests: NIOLockedValueBox<[String: Int]>
 
-        init(closedOnce: NIOLockedValueBox<Bool>) { self.closedOnce = closedOnce }
+        init(closedOnce: NIOLockedValueBox<Bool>, requests: NIOLockedValueBox<[String: Int]>) {
+            self.closedOnce = closedOnce
+            self.requests = requests
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let head):
                 self.head = head
                 bodyBytes = 0
+                requests.withLockedValue { $0[head.uri, default: 0] += 1 }
                 if head.uri == "/close" { context.close(promise: nil) }
                 let firstClose = head.uri == "/close-once" && closedOnce.withLockedValue { closed in
                     defer { closed = true }
@@ -66,6 +79,25 @@ final class TestUpstream: Sendable {
             case .end:
                 guard let head else { return }
                 if head.uri == "/hang" || head.uri == "/close" { return }
+                let count = requests.withLockedValue { $0[head.uri] ?? 0 }
+                let segments = head.uri.split(separator: "?")[0].split(separator: "/")
+                if segments.first == "hang-first", segments.count == 2, let n = Int(segments[1]), count <= n { return }
+                if segments.first == "fail-first", segments.count == 3, let n = Int(segments[1]), let status = Int(segments[2]), count <= n {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: "6")
+                    if let retryAfter = head.uri.split(separator: "retry-after=").dropFirst().first { headers.add(name: "retry-after", value: String(retryAfter)) }
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "failed")))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                if head.uri == "/stall" {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: "100")
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 10)))), promise: nil)
+                    return
+                }
                 if head.uri.hasPrefix("/stream/"), let count = Int(head.uri.dropFirst("/stream/".count)) {
                     var headers = HTTPHeaders()
                     headers.add(name: "content-length", value: String(count))
@@ -76,6 +108,14 @@ final class TestUpstream: Sendable {
                         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: size)))), promise: nil)
                         remaining -= size
                     }
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                if head.uri.hasPrefix("/require-auth/"), head.headers.first(name: "authorization") != "Bearer " + head.uri.dropFirst("/require-auth/".count) {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: "0")
+                    headers.add(name: "www-authenticate", value: "Bearer error=\"invalid_token\"")
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .unauthorized, headers: headers))), promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                     return
                 }
@@ -121,9 +161,14 @@ enum RawHTTPClient {
     final class Collector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let collected: NIOLockedValueBox<ByteBuffer>
-        init(_ collected: NIOLockedValueBox<ByteBuffer>) { self.collected = collected }
+        let onRead: (@Sendable (String) -> Void)?
+        init(_ collected: NIOLockedValueBox<ByteBuffer>, onRead: (@Sendable (String) -> Void)? = nil) {
+            self.collected = collected
+            self.onRead = onRead
+        }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var buffer = unwrapInboundIn(data)
+            onRead?(String(buffer: buffer))
             _ = collected.withLockedValue { $0.writeBuffer(&buffer) }
         }
     }

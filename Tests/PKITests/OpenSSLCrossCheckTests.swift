@@ -6,7 +6,7 @@ import X509
 
 /// The certificates checked by an independent implementation: the real `openssl` command line.
 @Suite struct OpenSSLCrossCheckTests {
-    @Test func serverCertificateVerifiesWithOpenSSL() throws {
+    @Test func serverCertificateVerifiesWithOpenSSL() async throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
         let ca = try CertificateAuthority.generate(now: Date())
@@ -15,20 +15,20 @@ import X509
         try openssl.write("tls.crt", issued.certificatePEM)
         try openssl.write("tls.key", issued.privateKeyPEM)
 
-        let verified = try openssl.succeed([
+        let verified = try await openssl.succeed([
             "verify", "-purpose", "sslserver", "-CAfile", openssl.path("ca.pem"), openssl.path("tls.crt"),
         ])
         #expect(verified.contains("tls.crt: OK"))
         // Hostname and IP checks by openssl's own matcher.
         for check in [["-verify_hostname", "localhost"], ["-verify_ip", "127.0.0.1"], ["-verify_ip", "::1"]] {
-            _ = try openssl.succeed(["verify", "-CAfile", openssl.path("ca.pem")] + check + [openssl.path("tls.crt")])
+            _ = try await openssl.succeed(["verify", "-CAfile", openssl.path("ca.pem")] + check + [openssl.path("tls.crt")])
         }
-        let wrongHost = try openssl.run([
+        let wrongHost = try await openssl.run([
             "verify", "-CAfile", openssl.path("ca.pem"), "-verify_hostname", "example.com", openssl.path("tls.crt"),
         ])
         #expect(wrongHost.status != 0)
 
-        let text = try openssl.succeed(["x509", "-noout", "-text", "-in", openssl.path("tls.crt")])
+        let text = try await openssl.succeed(["x509", "-noout", "-text", "-in", openssl.path("tls.crt")])
         #expect(text.contains("DNS:localhost"))
         #expect(text.contains("IP Address:127.0.0.1"))
         #expect(text.contains("IP Address:0:0:0:0:0:0:0:1"))
@@ -36,16 +36,16 @@ import X509
         #expect(text.contains("CA:FALSE"))
         #expect(text.contains("ecdsa-with-SHA256"))
 
-        let serial = try openssl.succeed(["x509", "-noout", "-serial", "-in", openssl.path("tls.crt")])
+        let serial = try await openssl.succeed(["x509", "-noout", "-serial", "-in", openssl.path("tls.crt")])
         #expect(serial.trimmingCharacters(in: .whitespacesAndNewlines) == "serial=\(issued.serialNumber)")
 
         // The key belongs to the certificate.
-        let certificateKey = try openssl.succeed(["x509", "-noout", "-pubkey", "-in", openssl.path("tls.crt")])
-        let privateKey = try openssl.succeed(["pkey", "-pubout", "-in", openssl.path("tls.key")])
+        let certificateKey = try await openssl.succeed(["x509", "-noout", "-pubkey", "-in", openssl.path("tls.crt")])
+        let privateKey = try await openssl.succeed(["pkey", "-pubout", "-in", openssl.path("tls.key")])
         #expect(certificateKey == privateKey)
     }
 
-    @Test func clientCertificateVerifiesWithOpenSSL() throws {
+    @Test func clientCertificateVerifiesWithOpenSSL() async throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
         let ca = try CertificateAuthority.generate(now: Date())
@@ -60,42 +60,42 @@ import X509
         try openssl.write("ca.pem", issued.caPEM)
         try openssl.write("client.pem", issued.certificatePEM)
         #expect(
-            try openssl.succeed([
+            try await openssl.succeed([
                 "verify", "-purpose", "sslclient", "-CAfile", openssl.path("ca.pem"), openssl.path("client.pem"),
             ]).contains("OK")
         )
-        let asServer = try openssl.run([
+        let asServer = try await openssl.run([
             "verify", "-purpose", "sslserver", "-CAfile", openssl.path("ca.pem"), openssl.path("client.pem"),
         ])
         #expect(asServer.status != 0, "a clientAuth-only certificate must not pass as a server certificate")
 
-        let text = try openssl.succeed(["x509", "-noout", "-text", "-in", openssl.path("client.pem")])
+        let text = try await openssl.succeed(["x509", "-noout", "-text", "-in", openssl.path("client.pem")])
         #expect(text.contains("URI:spiffe://cluster.local/ns/portcullis/sa/gateway"))
         #expect(text.contains("DNS:gateway.portcullis.svc"))
         #expect(text.contains("TLS Web Client Authentication"))
-        let subject = try openssl.succeed(["x509", "-noout", "-subject", "-in", openssl.path("client.pem")])
+        let subject = try await openssl.succeed(["x509", "-noout", "-subject", "-in", openssl.path("client.pem")])
         #expect(subject.contains("CN = portcullis:payments:stripe"))
     }
 
-    @Test func generatedCAHasTheExtensionsOpenSSLExpects() throws {
+    @Test func generatedCAHasTheExtensionsOpenSSLExpects() async throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
         let ca = try CertificateAuthority.generate(now: Date())
         try openssl.write("ca.pem", try ca.certificatePEM)
         try openssl.write("ca.key", try ca.privateKeyPEM)
-        let text = try openssl.succeed(["x509", "-noout", "-text", "-in", openssl.path("ca.pem")])
+        let text = try await openssl.succeed(["x509", "-noout", "-text", "-in", openssl.path("ca.pem")])
         #expect(text.contains("X509v3 Basic Constraints: critical\n                CA:TRUE"))
         #expect(text.contains("X509v3 Key Usage: critical\n                Certificate Sign, CRL Sign"))
         #expect(text.contains("X509v3 Subject Key Identifier"))
         #expect(text.contains("ASN1 OID: prime256v1"))
         // A self-signed root verifies against itself, and its key is the one exported.
-        _ = try openssl.succeed(["verify", "-CAfile", openssl.path("ca.pem"), openssl.path("ca.pem")])
+        _ = try await openssl.succeed(["verify", "-CAfile", openssl.path("ca.pem"), openssl.path("ca.pem")])
         #expect(
-            try openssl.succeed(["x509", "-noout", "-pubkey", "-in", openssl.path("ca.pem")])
+            try await openssl.succeed(["x509", "-noout", "-pubkey", "-in", openssl.path("ca.pem")])
                 == openssl.succeed(["pkey", "-pubout", "-in", openssl.path("ca.key")])
         )
         // Validity: ten years.
-        let endDate = try openssl.succeed(["x509", "-noout", "-enddate", "-in", openssl.path("ca.pem")])
+        let endDate = try await openssl.succeed(["x509", "-noout", "-enddate", "-in", openssl.path("ca.pem")])
         let year = Calendar(identifier: .gregorian).component(.year, from: Date())
         #expect(endDate.contains(" \(year + 10) ") || endDate.contains(" \(year + 9) "))
     }
@@ -111,17 +111,17 @@ import X509
             ("p384", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], nil),
         ] as [(String, [String], [String]?)]
     )
-    func userSuppliedCAIssuesVerifiableCertificates(name: String, keyArguments: [String], convert: [String]?) throws {
+    func userSuppliedCAIssuesVerifiableCertificates(name: String, keyArguments: [String], convert: [String]?) async throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
-        _ = try openssl.succeed(
+        _ = try await openssl.succeed(
             ["req", "-x509", "-nodes", "-subj", "/CN=External \(name) CA", "-days", "30"] + keyArguments + [
                 "-keyout", openssl.path("ca.key"), "-out", openssl.path("ca.pem"),
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ]
         )
         if let convert {
-            _ = try openssl.succeed(
+            _ = try await openssl.succeed(
                 convert + ["-in", openssl.path("ca.key"), "-out", openssl.path("ca-converted.key")]
             )
             let converted = try openssl.read("ca-converted.key")
@@ -135,29 +135,29 @@ import X509
         let issued = try ca.issue(.loopbackServer(), now: Date())
         try openssl.write("tls.crt", issued.certificatePEM)
         try openssl.write("ca.crt", issued.caPEM)
-        _ = try openssl.succeed([
+        _ = try await openssl.succeed([
             "verify", "-purpose", "sslserver", "-verify_hostname", "localhost", "-CAfile", openssl.path("ca.crt"),
             openssl.path("tls.crt"),
         ])
         // The leaf's authority key identifier is the CA's subject key identifier, as openssl computed it.
-        let caText = try openssl.succeed([
+        let caText = try await openssl.succeed([
             "x509", "-noout", "-ext", "subjectKeyIdentifier", "-in", openssl.path("ca.pem"),
         ])
-        let leafText = try openssl.succeed([
+        let leafText = try await openssl.succeed([
             "x509", "-noout", "-ext", "authorityKeyIdentifier", "-in", openssl.path("tls.crt"),
         ])
         let identifier = try #require(caText.split(separator: "\n").last?.trimmingCharacters(in: .whitespaces))
         #expect(leafText.contains(identifier))
     }
 
-    @Test func intermediateCAShipsItsChain() throws {
+    @Test func intermediateCAShipsItsChain() async throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
-        _ = try openssl.succeed([
+        _ = try await openssl.succeed([
             "req", "-x509", "-nodes", "-subj", "/CN=Root", "-days", "30", "-newkey", "ec", "-pkeyopt",
             "ec_paramgen_curve:P-256", "-keyout", openssl.path("root.key"), "-out", openssl.path("root.pem"),
         ])
-        _ = try openssl.succeed([
+        _ = try await openssl.succeed([
             "req", "-new", "-nodes", "-subj", "/CN=Intermediate", "-newkey", "ec", "-pkeyopt",
             "ec_paramgen_curve:P-256", "-keyout", openssl.path("int.key"), "-out", openssl.path("int.csr"),
         ])
@@ -172,7 +172,7 @@ import X509
 
             """
         )
-        _ = try openssl.succeed([
+        _ = try await openssl.succeed([
             "x509", "-req", "-in", openssl.path("int.csr"), "-CA", openssl.path("root.pem"), "-CAkey",
             openssl.path("root.key"), "-CAcreateserial", "-days", "20", "-extfile", openssl.path("ext.cnf"),
             "-extensions", "v3_ca", "-out", openssl.path("int.pem"),
@@ -190,13 +190,13 @@ import X509
         try openssl.write("tls.crt", issued.certificatePEM)
         try openssl.write("ca.crt", issued.caPEM)
         // tls.crt carries the intermediate, so a peer that trusts only the root can verify.
-        _ = try openssl.succeed([
+        _ = try await openssl.succeed([
             "verify", "-purpose", "sslclient", "-CAfile", openssl.path("ca.crt"), "-untrusted", openssl.path("tls.crt"),
             openssl.path("tls.crt"),
         ])
     }
 
-    @Test func trustBundleIsReadByOpenSSL() throws {
+    @Test func trustBundleIsReadByOpenSSL() async throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
         let first = try CertificateAuthority.generate(commonName: "First CA", now: Date())
@@ -205,7 +205,7 @@ import X509
         for (index, ca) in [first, second].enumerated() {
             let issued = try ca.issue(.client(commonName: "c\(index)"), now: Date())
             try openssl.write("leaf\(index).pem", issued.certificatePEM)
-            _ = try openssl.succeed(["verify", "-CAfile", openssl.path("bundle.pem"), openssl.path("leaf\(index).pem")])
+            _ = try await openssl.succeed(["verify", "-CAfile", openssl.path("bundle.pem"), openssl.path("leaf\(index).pem")])
         }
     }
 }

@@ -10,7 +10,7 @@ import Testing
         "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
     static let rfc7638Thumbprint = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
-    @Test func thumbprintMatchesRFC7638() throws {
+    @Test func thumbprintMatchesRFC7638() async throws {
         let jwk = JSONWebKey(kty: "RSA", n: Self.rfc7638Modulus, e: "AQAB")
         #expect(try jwk.thumbprint() == Self.rfc7638Thumbprint)
         // Optional members do not change it.
@@ -25,7 +25,7 @@ import Testing
         #expect(try decorated.thumbprint() == Self.rfc7638Thumbprint)
     }
 
-    @Test func rfc7638KeyThroughSwiftCryptoGetsTheSameKid() throws {
+    @Test func rfc7638KeyThroughSwiftCryptoGetsTheSameKid() async throws {
         // The same public key as a real swift-crypto key, exported as PEM and rendered as a JWK by this module.
         let modulus = try #require(base64URLDecode(Self.rfc7638Modulus))
         let key = try _RSA.Signing.PublicKey(n: modulus, e: Data([0x01, 0x00, 0x01]))
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test(arguments: SigningKey.Algorithm.allCases)
-    func kidIsTheThumbprintOfTheCanonicalRequiredMembers(algorithm: SigningKey.Algorithm) throws {
+    func kidIsTheThumbprintOfTheCanonicalRequiredMembers(algorithm: SigningKey.Algorithm) async throws {
         let key = try SigningKey.generate(algorithm)
         let jwk = key.publicJWK
         // Rebuild the canonical form independently, with Foundation's sorted-keys JSON writer.
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test(arguments: SigningKey.Algorithm.allCases)
-    func publicJWKHasTheRightMembersAndNoPrivateOnes(algorithm: SigningKey.Algorithm) throws {
+    func publicJWKHasTheRightMembersAndNoPrivateOnes(algorithm: SigningKey.Algorithm) async throws {
         let key = try SigningKey.generate(algorithm)
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(key.publicJWK.json.utf8)) as? [String: String]
@@ -86,7 +86,7 @@ import Testing
     }
 
     @Test(arguments: SigningKey.Algorithm.allCases)
-    func storedFormsLoadBack(algorithm: SigningKey.Algorithm) throws {
+    func storedFormsLoadBack(algorithm: SigningKey.Algorithm) async throws {
         let key = try SigningKey.generate(algorithm)
         #expect(key.pemRepresentation.hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
         let loaded = try SigningKey(pemRepresentation: key.pemRepresentation)
@@ -100,7 +100,7 @@ import Testing
         #expect(decoded.pemRepresentation == key.pemRepresentation)
     }
 
-    @Test func loadsTheFormsOpenSSLWrites() throws {
+    @Test func loadsTheFormsOpenSSLWrites() async throws {
         let openssl = try OpenSSL()
         defer { openssl.cleanUp() }
         let cases: [([String], SigningKey.Algorithm?)] = [
@@ -114,13 +114,13 @@ import Testing
         ]
         for (index, (arguments, algorithm)) in cases.enumerated() {
             let name = "key\(index).pem"
-            _ = try openssl.succeed([arguments[0], "-out", openssl.path(name)] + arguments.dropFirst())
+            _ = try await openssl.succeed([arguments[0], "-out", openssl.path(name)] + arguments.dropFirst())
             let pem = try openssl.read(name)
             if let algorithm {
                 let key = try SigningKey(pemRepresentation: pem)
                 #expect(key.algorithm == algorithm, "\(arguments)")
                 // openssl agrees on the public key.
-                let publicPEM = try openssl.succeed(["pkey", "-pubout", "-in", openssl.path(name)])
+                let publicPEM = try await openssl.succeed(["pkey", "-pubout", "-in", openssl.path(name)])
                 #expect(try JSONWebKey(publicKeyPEM: publicPEM) == key.publicJWK)
             } else {
                 #expect(throws: PKIError(.unsupportedKey), "\(arguments)") { try SigningKey(pemRepresentation: pem) }
@@ -129,7 +129,7 @@ import Testing
         #expect(throws: PKIError(.invalidPEM)) { try SigningKey(pemRepresentation: "-----BEGIN NOTHING-----") }
     }
 
-    @Test func descriptionsNeverShowTheKey() throws {
+    @Test func descriptionsNeverShowTheKey() async throws {
         let key = try SigningKey.generate(.es256)
         for text in [
             String(describing: key), String(reflecting: key),
@@ -145,7 +145,7 @@ import Testing
         }
     }
 
-    @Test func jwksListsEveryKeyInOrder() throws {
+    @Test func jwksListsEveryKeyInOrder() async throws {
         let keys = try SigningKey.Algorithm.allCases.map(SigningKey.generate)
         let jwks = JSONWebKeySet(keys)
         let json = jwks.json
@@ -156,7 +156,7 @@ import Testing
         #expect(JSONWebKeySet.mediaType == "application/jwk-set+json")
     }
 
-    @Test func discoveryDocumentIsTheMinimalWorkloadIssuerShape() throws {
+    @Test func discoveryDocumentIsTheMinimalWorkloadIssuerShape() async throws {
         let document = try OIDCDiscoveryDocument(
             issuer: "https://gw.example.com",
             algorithms: [.es256, .rs256, .es256]

@@ -32,14 +32,15 @@ struct OpenSSL {
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    /// Runs openssl with `arguments`; the arguments may name files written with ``write(_:_:)`` by path.
-    func run(_ arguments: [String]) throws -> ExternalTool.Output {
-        try tool.run(arguments)
+    /// Runs openssl with `arguments` (off the cooperative pool); the arguments may name files written
+    /// with ``write(_:_:)`` by path.
+    func run(_ arguments: [String]) async throws -> ExternalTool.Output {
+        try await tool.run(arguments)
     }
 
     /// Runs openssl and requires it to succeed, returning stdout.
-    func succeed(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let output = try run(arguments)
+    func succeed(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let output = try await run(arguments)
         try #require(
             output.status == 0,
             "openssl \(arguments.joined(separator: " ")) failed: \(output.stderr)\(output.stdout)",

@@ -49,7 +49,10 @@ import Testing
 
         let controller = try BackgroundProcess(
             RepositoryFiles.builtProduct("portcullis"),
-            ["controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0", "--leader-elect", "--lease-namespace", "default"]
+            [
+                "controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0", "--leader-elect", "--lease-namespace", "default",
+                "--issuer-url", "https://gateway.portcullis.test",
+            ]
         )
         defer { controller.terminate() }
         #expect(try await controller.waitFor("gateway on port"), "\(controller.printed)")

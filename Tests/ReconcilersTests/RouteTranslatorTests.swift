@@ -87,11 +87,13 @@ import Testing
         let references = RouteReferences(
             services: ["billing": .init(host: "10.96.0.7", ports: [8443])],
             secrets: ["billing-ca": ["ca.crt": Data("PEM".utf8)]],
-            upstreamAuths: ["jwt": String?.none]
+            upstreamAuths: ["jwt": .credential(FixedCredential(name: "shop/jwt"))]
         )
         let config = try Self.serve(RouteTranslator.translate(route, references: references))
         #expect(config.upstream.host == "10.96.0.7")
         #expect(config.upstream.tls?.trustedCAPEM == "PEM")
+        #expect(config.credentials.map(\.credential.name) == ["shop/jwt"])
+        #expect(config.credentials.map(\.audience) == ["https://10.96.0.7:8443"])
 
         #expect(
             RouteTranslator.translate(route, references: RouteReferences())
@@ -102,7 +104,7 @@ import Testing
         )
         var missingKey = references
         missingKey.secrets["billing-ca"] = ["other": Data()]
-        missingKey.upstreamAuths["jwt"] = "is not ready"
+        missingKey.upstreamAuths["jwt"] = .unusable("is not ready")
         missingKey.services["billing"]?.ports = [443]
         #expect(
             RouteTranslator.translate(route, references: missingKey)
@@ -110,6 +112,29 @@ import Testing
                     #"spec.upstream.service.port: Service "billing" has no port 8443"#,
                     #"spec.authRefs[0].name: UpstreamAuth "jwt" is not ready"#,
                 ])
+        )
+    }
+
+    @Test func credentialsApplyInOrderAndClientCertificatesNeedHTTPS() throws {
+        let yaml = """
+            {apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: pay, namespace: shop},
+             spec: {upstream: {url: 'URL'}, authRefs: [{name: cert}, {name: google}, {name: jwt}]}}
+            """
+        let identity = ClientIdentity(certificateChainPEM: "CERT", privateKeyPEM: "KEY")
+        let references = RouteReferences(upstreamAuths: [
+            "cert": .clientCertificate(identity),
+            "google": .credential(FixedCredential(name: "shop/google")),
+            "jwt": .credential(FixedCredential(name: "shop/jwt")),
+        ])
+        let config = try Self.serve(RouteTranslator.translate(Self.route(yaml.replacingOccurrences(of: "URL", with: "https://pay.example.com")), references: references))
+        #expect(config.credentials.map(\.credential.name) == ["shop/google", "shop/jwt"])
+        #expect(config.credentials.map(\.audience) == ["https://pay.example.com", "https://pay.example.com"])
+        #expect(config.upstream.tls?.clientIdentity == identity)
+        #expect("\(identity)" == "ClientIdentity(redacted)")
+
+        #expect(
+            RouteTranslator.translate(try Self.route(yaml.replacingOccurrences(of: "URL", with: "http://pay.example.com")), references: references)
+                == .unresolved([#"spec.authRefs[0].name: UpstreamAuth "cert" presents a client certificate, which needs an https upstream"#])
         )
     }
 
@@ -134,7 +159,14 @@ import Testing
                 let references = RouteReferences(
                     services: ["billing": .init(host: "10.0.0.9", ports: [8443])],
                     secrets: ["billing-ca": ["ca.crt": Data()]],
-                    upstreamAuths: Dictionary(uniqueKeysWithValues: (route.spec.authRefs ?? []).map { ($0.name, String?.none) }),
+                    upstreamAuths: Dictionary(
+                        uniqueKeysWithValues: (route.spec.authRefs ?? []).map { reference in
+                            let resolved: ResolvedUpstreamAuth = reference.name.contains("mtls")
+                                ? .clientCertificate(ClientIdentity(certificateChainPEM: "CERT", privateKeyPEM: "KEY"))
+                                : .credential(FixedCredential(name: reference.name))
+                            return (reference.name, resolved)
+                        }
+                    ),
                     tunnels: ["mainframe": true]
                 )
                 _ = try Self.serve(RouteTranslator.translate(route, references: references))
@@ -159,4 +191,16 @@ import Testing
         conditions = ConditionList.setting("Accepted", to: .true, reason: "Valid", message: "d", observedGeneration: 2, in: conditions, now: later)
         #expect(conditions.map(\.type) == ["Ready", "Accepted"])
     }
+}
+
+/// A credential with a fixed value, for translation tests.
+final class FixedCredential: UpstreamCredential {
+    let name: String
+    let headerName = "authorization"
+
+    init(name: String) { self.name = name }
+
+    func currentHeaderValue(audience: String) throws -> String? { "Bearer fixed" }
+    func headerValue(audience: String) async throws -> String { "Bearer fixed" }
+    func rejected(headerValue: String) -> Bool { false }
 }

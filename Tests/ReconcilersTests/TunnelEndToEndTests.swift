@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Gateway
 import Kubernetes
@@ -116,6 +117,7 @@ extension TunnelIntegrationTests {
             let name = "e2e-\(site.suffix)"
             let gatewayInterface = WireGuardInterfaceConfiguration.interfaceName(for: "default/\(name)")
             let state = GatewayState()
+            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
             var gateway: (any Channel)?
             var services: [Task<Void, any Error>] = []
             do {
@@ -129,7 +131,12 @@ extension TunnelIntegrationTests {
                     logger: RecordingLogHandler.logger(into: logs)
                 )
                 services.append(cluster.run(tunnels))
-                let routes = GatewayController(client: cluster.client, state: state, logger: TunnelTestCluster.quiet)
+                let credentials = CredentialRuntime(httpClient: httpClient, logger: TunnelTestCluster.quiet)
+                let routes = GatewayController(
+                    client: cluster.client, state: state, credentials: credentials,
+                    pki: PKISettings(namespace: "default", issuer: nil), logger: TunnelTestCluster.quiet
+                )
+                services.append(Task { try await credentials.run() })
                 services.append(Task { try await routes.run() })
 
                 let port = Int.random(in: 40000...59999)
@@ -241,6 +248,7 @@ extension TunnelIntegrationTests {
             for service in services { _ = try? await service.value }
             try? await interfaces.remove(gatewayInterface)
             try? await gateway?.close()
+            try? await httpClient.shutdown()
             await site.stop()
             await cluster.stop()
         }

@@ -6,10 +6,13 @@ public struct GatewayConfig: Sendable, Hashable {
     /// Increases with every config the reconcilers produce.
     public var generation: Int64
     public var routes: [RouteConfig]
+    /// The discovery document and JWKS of the gateway's JWT issuer, served on the gateway's port.
+    public var issuer: IssuerDocuments?
 
-    public init(generation: Int64 = 0, routes: [RouteConfig] = []) {
+    public init(generation: Int64 = 0, routes: [RouteConfig] = [], issuer: IssuerDocuments? = nil) {
         self.generation = generation
         self.routes = routes
+        self.issuer = issuer
     }
 }
 
@@ -47,6 +50,9 @@ public struct RouteConfig: Sendable, Hashable {
     public var circuitBreaker: CircuitBreakerConfiguration?
     public var bulkhead: BulkheadConfiguration
     public var fallback: Fallback?
+    /// The credentials put on every upstream request, in order; a mutual TLS identity is in the
+    /// upstream's ``UpstreamTarget/TLS`` instead.
+    public var credentials: [RouteCredential]
 
     public init(
         key: RouteKey,
@@ -60,7 +66,8 @@ public struct RouteConfig: Sendable, Hashable {
         retry: RetryConfiguration = RetryConfiguration(),
         circuitBreaker: CircuitBreakerConfiguration? = nil,
         bulkhead: BulkheadConfiguration = BulkheadConfiguration(),
-        fallback: Fallback? = nil
+        fallback: Fallback? = nil,
+        credentials: [RouteCredential] = []
     ) {
         self.key = key
         self.generation = generation
@@ -74,6 +81,7 @@ public struct RouteConfig: Sendable, Hashable {
         self.circuitBreaker = circuitBreaker
         self.bulkhead = bulkhead
         self.fallback = fallback
+        self.credentials = credentials
     }
 
     /// What the gateway serves when the breaker is open or every attempt failed.
@@ -151,16 +159,51 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
     /// How an https upstream is verified.
     public struct TLS: Sendable, Hashable {
         /// PEM CA bundle to trust instead of the system roots.
-        public var trustedCAPEM: String?
+        public var trustedCAPEM: String? { didSet { fingerprint = Self.fingerprint(self) } }
         /// SNI and the name verified; the upstream host when `nil`.
-        public var serverName: String?
-        public var insecureSkipVerify: Bool
+        public var serverName: String? { didSet { fingerprint = Self.fingerprint(self) } }
+        public var insecureSkipVerify: Bool { didSet { fingerprint = Self.fingerprint(self) } }
+        /// The client certificate presented to the upstream, if any. Connections are pooled per
+        /// identity, so two routes to one origin with different identities never share one.
+        public var clientIdentity: ClientIdentity? { didSet { fingerprint = Self.fingerprint(self) } }
+        /// A digest of the fields, computed once: connection pools look targets up per request, and
+        /// hashing kilobytes of PEM each time would cost more than the lookup.
+        private var fingerprint: UInt64 = 0
 
-        public init(trustedCAPEM: String? = nil, serverName: String? = nil, insecureSkipVerify: Bool = false) {
+        public init(trustedCAPEM: String? = nil, serverName: String? = nil, insecureSkipVerify: Bool = false, clientIdentity: ClientIdentity? = nil) {
             self.trustedCAPEM = trustedCAPEM
             self.serverName = serverName
             self.insecureSkipVerify = insecureSkipVerify
+            self.clientIdentity = clientIdentity
+            self.fingerprint = Self.fingerprint(self)
         }
+
+        public static func == (lhs: TLS, rhs: TLS) -> Bool {
+            lhs.fingerprint == rhs.fingerprint && lhs.trustedCAPEM == rhs.trustedCAPEM && lhs.serverName == rhs.serverName
+                && lhs.insecureSkipVerify == rhs.insecureSkipVerify && lhs.clientIdentity == rhs.clientIdentity
+        }
+
+        public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
+
+        /// FNV-1a over every field.
+        private static func fingerprint(_ tls: TLS) -> UInt64 {
+            var state: UInt64 = 0xcbf2_9ce4_8422_2325
+            for field in [tls.trustedCAPEM, tls.serverName, tls.clientIdentity?.certificateChainPEM, tls.clientIdentity?.privateKeyPEM] {
+                for byte in (field ?? "").utf8 {
+                    state = (state ^ UInt64(byte)) &* 0x100_0000_01b3
+                }
+                state = (state ^ (field == nil ? 0xfe : 0xff)) &* 0x100_0000_01b3
+            }
+            return (state ^ (tls.insecureSkipVerify ? 1 : 0)) &* 0x100_0000_01b3
+        }
+    }
+
+    /// The upstream's origin as a browser writes it (RFC 6454): `scheme://host`, with `:port` only
+    /// when it is not the scheme's default. The default audience of gateway JWTs.
+    public var origin: String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = scheme == .https ? 443 : 80
+        return port == defaultPort ? "\(scheme.rawValue)://\(bracketed)" : "\(scheme.rawValue)://\(bracketed):\(port)"
     }
 
     /// `scheme://host:port`, the origin requests go to.

@@ -13,7 +13,9 @@ enum ForwardedRequest {
     /// The request head sent upstream.
     ///
     /// - Removes hop-by-hop headers (and any named in `Connection`), and the client's credentials
-    ///   unless the route forwards them.
+    ///   unless the route forwards them; a header a route credential sets is never the client's.
+    /// - Adds the route's credentials (`credentialHeaders`, lowercase names), in order.
+    /// - Passes a protocol upgrade on (`Connection: upgrade` with the client's `Upgrade`), as for WebSocket.
     /// - Sets `Host` to the upstream, `X-Forwarded-Host` to the client's host, appends the client
     ///   address to `X-Forwarded-For`, sets `X-Forwarded-Proto`, and sets `X-Request-ID`.
     /// - Rewrites the path: the upstream's base path, then the request path with the matched
@@ -23,16 +25,18 @@ enum ForwardedRequest {
         route: RouteConfig,
         clientAddress: String?,
         inboundScheme: String,
-        requestID: String
+        requestID: String,
+        credentialHeaders: [(name: String, value: String)] = []
     ) -> HTTPRequestHead {
         var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 4)
+        headers.reserveCapacity(head.headers.count + 4 + credentialHeaders.count)
         let connectionTokens = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
         var originalHost: Substring?
         var forwardedFor: String?
         for (name, value) in head.headers {
             let lowercased = name.lowercased()
             if hopByHop.contains(lowercased) || connectionTokens.contains(where: { $0 == lowercased }) { continue }
+            if !credentialHeaders.isEmpty && credentialHeaders.contains(where: { $0.name == lowercased }) { continue }
             switch lowercased {
             case "host":
                 originalHost = Substring(value)
@@ -58,6 +62,11 @@ enum ForwardedRequest {
         }
         headers.add(name: "x-forwarded-proto", value: inboundScheme)
         headers.add(name: "x-request-id", value: requestID)
+        if let upgrade = head.headers.first(name: "upgrade"), connectionTokens.contains("upgrade") {
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgrade)
+        }
+        for credential in credentialHeaders { headers.add(name: credential.name, value: credential.value) }
         if head.version.major == 1 && head.version.minor == 0 && head.headers.first(name: "content-length") == nil
             && head.method != .GET && head.method != .HEAD
         {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import Resilience
@@ -10,14 +11,26 @@ import Resilience
 /// upstream is not read. Only while the upstream connection is being established is the request
 /// body buffered, up to ``maximumBufferedBody`` (reading stops beyond it).
 ///
-/// A connect failure is retried when the route retries `connect-failure` and attempts remain: the
-/// upstream never saw the request. Everything the gateway answers itself is problem+json.
-final class GatewayHandler: ChannelDuplexHandler {
+/// A failed attempt (connect failure, reset, per-try timeout, or a status the route retries) is
+/// retried when the route's policy, the request deadline and the upstream's retry budget allow it,
+/// after the backoff or the upstream's `Retry-After`, on a new connection. A request body is sent
+/// again only when all of it fitted the replay buffer (``maximumReplayedBody``). Every attempt asks
+/// the circuit breaker and tells it how it went. Everything the gateway answers itself is problem+json.
+///
+/// A route's credentials are read before connecting, without waiting when the caches are warm; a
+/// credential that cannot be had is a 503 `upstream-auth-failed`. An upstream 401 to a request that
+/// can be sent again drops the rejected tokens and sends it once more with new ones.
+///
+/// When the upstream accepts a protocol upgrade (101, as for WebSocket), both connections leave HTTP
+/// and their bytes are relayed as they are until either side closes.
+final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
     typealias OutboundOut = HTTPServerResponsePart
 
     static let maximumBufferedBody = 1 << 20
+    /// The most of a request body kept to send again on a retry.
+    static let maximumReplayedBody = 64 << 10
 
     private enum State {
         case idle
@@ -37,9 +50,14 @@ final class GatewayHandler: ChannelDuplexHandler {
         /// Where the request goes: the route's upstream, or its fallback upstream.
         var target: UpstreamTarget
         var usingFallback = false
+        /// Tells this exchange from later ones on the connection, for callbacks that arrive late.
+        var serial: UInt64
         var requestID: String
         var keepAlive: Bool
         var started: ContinuousClock.Instant
+        /// When the current attempt started, for the breaker's slow-call check.
+        var attemptStarted: ContinuousClock.Instant
+        /// The current attempt's breaker permit.
         var permit: CircuitBreakerPermit?
         /// Whether the request holds a bulkhead slot, and the ticket while it waits for one.
         var holdsSlot = false
@@ -48,8 +66,14 @@ final class GatewayHandler: ChannelDuplexHandler {
         var settled = false
         /// Whether the upstream connection came from the pool (it may have been closed by the upstream meanwhile).
         var reusedConnection = false
-        /// Whether any of the request body went upstream (then the request cannot be sent again).
-        var bodySent = false
+        /// What of the body went upstream in this attempt, kept while all of it fits the replay buffer so
+        /// that it can be sent again; `replayable` turns false for good once it does not.
+        var sent: [ByteBuffer] = []
+        var sentBytes = 0
+        var replayable = true
+        /// Whether the request counts in the retry budget, and whether the current attempt is a retry it admitted.
+        var countedInBudget = false
+        var holdsRetry = false
         /// Whether the upstream's response lets the connection be reused.
         var upstreamKeepAlive = false
         var buffered: [ByteBuffer] = []
@@ -57,7 +81,14 @@ final class GatewayHandler: ChannelDuplexHandler {
         var requestEnded = false
         var responseStarted = false
         var attempt = 1
+        /// The request deadline, the current attempt's (per-try) deadline, and the idle check.
         var timeout: Scheduled<Void>?
+        var attemptTimeout: Scheduled<Void>?
+        var idleTimeout: Scheduled<Void>?
+        /// The route's credentials as sent upstream: lowercase header name and value, in order.
+        var credentialHeaders: [(name: String, value: String)] = []
+        /// Whether the request was already sent again after an upstream 401.
+        var retriedAfterUnauthorized = false
     }
 
     private let state: GatewayState
@@ -66,6 +97,9 @@ final class GatewayHandler: ChannelDuplexHandler {
     private var current: State = .idle
     private var context: ChannelHandlerContext?
     private var clientAddress: String?
+    private var exchanges: UInt64 = 0
+    /// When a byte last moved for the current request, in either direction (`timeouts.idle`).
+    private var lastActivity = NIODeadline.now()
 
     init(state: GatewayState, pool: UpstreamPool, inboundScheme: String) {
         self.state = state
@@ -98,8 +132,10 @@ final class GatewayHandler: ChannelDuplexHandler {
                     context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
                 }
             case .forwarding(var exchange, let upstream):
-                if !exchange.bodySent {
-                    exchange.bodySent = true
+                lastActivity = .now()
+                if exchange.replayable {
+                    current = .idle  // the exchange's arrays stay uniquely referenced while they grow
+                    Self.remember(body, in: &exchange)
                     current = .forwarding(exchange, upstream: upstream)
                 }
                 upstream.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
@@ -144,12 +180,12 @@ final class GatewayHandler: ChannelDuplexHandler {
         // The client went away: whatever the upstream was doing for it is abandoned.
         switch current {
         case .forwarding(var exchange, let upstream):
-            exchange.timeout?.cancel()
+            Self.cancelTimers(exchange)
             detach(upstream)
             upstream.close(promise: nil)
             settle(&exchange, nil)
         case .connecting(var exchange):
-            exchange.timeout?.cancel()
+            Self.cancelTimers(exchange)
             settle(&exchange, nil)
         case .idle, .draining:
             break
@@ -178,14 +214,21 @@ final class GatewayHandler: ChannelDuplexHandler {
         let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
         let host = head.headers.first(name: "host") ?? ""
         let snapshot = state.snapshot
+        if let issuer = snapshot.issuer, path == issuer.discoveryPath || path == issuer.jwksPath, head.method == .GET || head.method == .HEAD {
+            serve(issuer, document: path == issuer.jwksPath ? issuer.jwksJSON : issuer.discoveryJSON, head: head, requestID: requestID, context: context)
+            return
+        }
         guard let route = snapshot.router.route(host: host, path: path, method: head.method.rawValue, header: { head.headers.first(name: $0) }),
             let policies = snapshot.policies[route.key]
         else {
             respond(Problem(kind: .noRoute, detail: "no route matches \(head.method.rawValue) \(path) for host \(host)", instance: requestID), version: head.version, keepAlive: keepAlive, context: context)
             return
         }
+        exchanges &+= 1
+        let now = ContinuousClock.now
         var exchange = Exchange(
-            head: head, route: route, policies: policies, target: route.upstream, requestID: requestID, keepAlive: keepAlive, started: .now
+            head: head, route: route, policies: policies, target: route.upstream, serial: exchanges, requestID: requestID, keepAlive: keepAlive,
+            started: now, attemptStarted: now
         )
         if let breaker = policies.breaker {
             switch breaker.acquire(now: .now) {
@@ -206,9 +249,17 @@ final class GatewayHandler: ChannelDuplexHandler {
                 self?.requestTimedOut()
             }
         }
+        lastActivity = .now()
+        if route.timeouts.request == .zero || route.timeouts.request > route.timeouts.idle {
+            // Only a request that may outlast the idle limit needs the idle check.
+            let serial = exchange.serial
+            exchange.idleTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(route.timeouts.idle)) { [weak self] in
+                self?.checkIdle(serial: serial)
+            }
+        }
         guard let (admitted, ticket) = policies.bulkhead.enter(on: context.eventLoop) else {
             exchange.settled = true  // never admitted: nothing to give back, and the upstream was not tried
-            exchange.timeout?.cancel()
+            Self.cancelTimers(exchange)
             current = .connecting(exchange)
             fail(Problem(kind: .bulkheadFull, detail: "\(route.upstream) already has \(route.bulkhead.maxRequests) requests in flight and \(route.bulkhead.maxPending) waiting", instance: requestID), exchange: exchange, context: context)
             return
@@ -224,9 +275,88 @@ final class GatewayHandler: ChannelDuplexHandler {
             }
             exchange.holdsSlot = true
             exchange.waitingTicket = nil
+            exchange.countedInBudget = true
+            policies.retryBudget.requestStarted()
             self.current = .connecting(exchange)
-            self.connect()
+            self.authorize()
         }
+    }
+
+    /// Answers a GET or HEAD for the issuer's discovery document or JWKS.
+    private func serve(_ issuer: IssuerDocuments, document: String, head: HTTPRequestHead, requestID: String, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(document.utf8.count))
+        headers.add(name: "cache-control", value: "public, max-age=\(issuer.maxAge.components.seconds)")
+        headers.add(name: "x-request-id", value: requestID)
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        let response = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
+        finish(head: response, body: head.method == .HEAD ? ByteBuffer() : ByteBuffer(string: document), keepAlive: head.isKeepAlive, requestEnded: false, context: context)
+    }
+
+    // MARK: - Credentials
+
+    /// Puts the route's credentials on the exchange, then connects: at once when every value is ready,
+    /// else after waiting for the missing ones off the event loop.
+    private func authorize() {
+        guard case .connecting(var exchange) = current, let context else { return }
+        let credentials = exchange.route.credentials
+        guard !credentials.isEmpty else { return connect() }
+        exchange.credentialHeaders.removeAll(keepingCapacity: true)
+        let audienceOverride = exchange.usingFallback ? exchange.target.origin : nil
+        for (index, binding) in credentials.enumerated() {
+            let credential = binding.credential
+            do {
+                if let value = try credential.currentHeaderValue(audience: audienceOverride ?? binding.audience) {
+                    exchange.credentialHeaders.append((credential.headerName, value))
+                    continue
+                }
+            } catch {
+                current = .connecting(exchange)
+                return credentialFailed(CredentialFailure(name: credential.name, error: error))
+            }
+            // Not ready: wait for this one and the rest, then come back to this loop.
+            current = .connecting(exchange)
+            let pending = credentials[index...]
+            let serial = exchange.serial
+            let promise = context.eventLoop.makePromise(of: [(name: String, value: String)].self)
+            promise.completeWithTask {
+                var headers: [(name: String, value: String)] = []
+                for binding in pending {
+                    do {
+                        headers.append((binding.credential.headerName, try await binding.credential.headerValue(audience: audienceOverride ?? binding.audience)))
+                    } catch {
+                        throw CredentialFailure(name: binding.credential.name, error: error)
+                    }
+                }
+                return headers
+            }
+            promise.futureResult.assumeIsolated().whenComplete { [weak self] result in
+                guard let self, case .connecting(var exchange) = self.current, exchange.serial == serial else { return }
+                switch result {
+                case .success(let headers):
+                    exchange.credentialHeaders += headers
+                    self.current = .connecting(exchange)
+                    self.connect()
+                case .failure(let error):
+                    self.credentialFailed(error as? CredentialFailure ?? CredentialFailure(name: "", error: error))
+                }
+            }
+            return
+        }
+        current = .connecting(exchange)
+        connect()
+    }
+
+    /// No credential for the upstream: 503 without touching it. Not the upstream's failure, so the
+    /// breaker does not count it.
+    private func credentialFailed(_ failure: CredentialFailure) {
+        guard case .connecting(var exchange) = current, let context else { return }
+        Self.cancelTimers(exchange)
+        settle(&exchange, nil)
+        current = .connecting(exchange)
+        let problem = Problem(kind: .upstreamAuthFailed, detail: "credential \(failure.name) for \(exchange.target): \(failure.error)", instance: exchange.requestID)
+        fail(problem, exchange: exchange, context: context)
     }
 
     /// Switches the exchange to the route's fallback upstream, once; false when there is none to switch to.
@@ -238,15 +368,159 @@ final class GatewayHandler: ChannelDuplexHandler {
         return true
     }
 
-    /// Gives the outcome to the breaker and the slot back to the bulkhead, once per request.
+    /// Gives the last attempt's outcome to the breaker, and the slot back to the bulkhead and the
+    /// request to the retry budget, once per request.
     private func settle(_ exchange: inout Exchange, _ outcome: AttemptOutcome?) {
         guard !exchange.settled else { return }
         exchange.settled = true
-        if let outcome, !exchange.usingFallback {
-            exchange.policies.record(outcome, duration: ContinuousClock.now - exchange.started, permit: exchange.permit)
+        exchange.attemptTimeout?.cancel()
+        if !exchange.usingFallback {
+            if let outcome {
+                exchange.policies.record(outcome, duration: ContinuousClock.now - exchange.attemptStarted, permit: exchange.permit)
+            } else {
+                exchange.policies.abandon(exchange.permit)
+            }
         }
+        exchange.permit = nil
+        if exchange.holdsRetry { exchange.policies.retryBudget.retryFinished() }
+        if exchange.countedInBudget { exchange.policies.retryBudget.requestFinished() }
         if exchange.holdsSlot { exchange.policies.bulkhead.leave() }
         if let ticket = exchange.waitingTicket { exchange.policies.bulkhead.cancel(ticket) }
+    }
+
+    /// Keeps a body part that went upstream, while the whole body fits the replay buffer.
+    private static func remember(_ part: ByteBuffer, in exchange: inout Exchange) {
+        guard exchange.replayable else { return }
+        guard exchange.sentBytes + part.readableBytes <= maximumReplayedBody else {
+            exchange.replayable = false
+            exchange.sent = []
+            exchange.sentBytes = 0
+            return
+        }
+        exchange.sent.append(part)
+        exchange.sentBytes += part.readableBytes
+    }
+
+    private static func cancelTimers(_ exchange: Exchange) {
+        exchange.timeout?.cancel()
+        exchange.attemptTimeout?.cancel()
+        exchange.idleTimeout?.cancel()
+    }
+
+    // MARK: - Retries
+
+    /// After a failed attempt: schedules the next one when the route's policy, the deadline and the
+    /// budget allow it, and tells the breaker how this one went. False when the failure is final
+    /// (the caller answers, and settles with `outcome`).
+    private func retry(_ exchange: inout Exchange, after outcome: AttemptOutcome) -> Bool {
+        guard !exchange.usingFallback, let context else { return false }
+        let now = ContinuousClock.now
+        let request = RetryRequest(
+            method: exchange.head.method.rawValue,
+            hasIdempotencyKey: exchange.head.headers.contains(name: "idempotency-key"),
+            bodyIsReplayable: exchange.replayable
+        )
+        let timeout = exchange.route.timeouts.request
+        let remaining: Duration? = timeout > .zero ? timeout - (now - exchange.started) : nil
+        let policy = exchange.policies.retryPolicy
+        let attempt = exchange.attempt
+        var random = SystemRandomNumberGenerator()
+        let decision = exchange.policies.retryBudget.withLock { budget in
+            policy.decide(after: outcome, attempt: attempt, request: request, remaining: remaining, budget: &budget, now: now, using: &random)
+        }
+        guard case .retry(let wait) = decision else { return false }
+        exchange.attemptTimeout?.cancel()
+        exchange.attemptTimeout = nil
+        exchange.policies.record(outcome, duration: now - exchange.attemptStarted, permit: exchange.permit)
+        exchange.permit = nil
+        if exchange.holdsRetry { exchange.policies.retryBudget.retryFinished() }
+        exchange.holdsRetry = true
+        exchange.attempt += 1
+        exchange.buffered = exchange.sent + exchange.buffered
+        exchange.bufferedBytes += exchange.sentBytes
+        exchange.sent = []
+        exchange.sentBytes = 0
+        exchange.responseStarted = false
+        exchange.reusedConnection = false
+        let serial = exchange.serial
+        current = .connecting(exchange)
+        context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(wait)) { [weak self] in
+            self?.startRetry(serial: serial)
+        }
+        return true
+    }
+
+    /// The retry's turn: the breaker is asked again (it may have opened meanwhile), then it connects.
+    private func startRetry(serial: UInt64) {
+        guard case .connecting(var exchange) = current, exchange.serial == serial, let context else { return }
+        if let breaker = exchange.policies.breaker {
+            switch breaker.acquire(now: .now) {
+            case .allowed(let permit, _):
+                exchange.permit = permit
+            case .rejected(let retryAfter):
+                Self.cancelTimers(exchange)
+                settle(&exchange, nil)
+                current = .connecting(exchange)
+                var problem = Problem(kind: .circuitOpen, detail: "the circuit breaker for \(exchange.target) opened before retry \(exchange.attempt - 1)", instance: exchange.requestID)
+                problem.retryAfter = retryAfter
+                fail(problem, exchange: exchange, context: context)
+                return
+            }
+        }
+        exchange.attemptStarted = .now
+        current = .connecting(exchange)
+        connect()
+    }
+
+    /// The current attempt ran out of `timeouts.perTry`.
+    private func attemptTimedOut(serial: UInt64, attempt: Int) {
+        guard let context else { return }
+        switch current {
+        case .connecting(var exchange) where exchange.serial == serial && exchange.attempt == attempt:
+            if retry(&exchange, after: .timeout) { return }
+            Self.cancelTimers(exchange)
+            settle(&exchange, .timeout)
+            current = .connecting(exchange)
+            fail(Problem(kind: .timeout, detail: "no connection to \(exchange.target) within the per-try timeout \(exchange.route.timeouts.perTry ?? .zero)", instance: exchange.requestID), exchange: exchange, context: context)
+        case .forwarding(var exchange, let upstream) where exchange.serial == serial && exchange.attempt == attempt && !exchange.responseStarted:
+            detach(upstream)
+            upstream.close(promise: nil)
+            if retry(&exchange, after: .timeout) { return }
+            Self.cancelTimers(exchange)
+            settle(&exchange, .timeout)
+            current = .forwarding(exchange, upstream: upstream)
+            fail(Problem(kind: .timeout, detail: "no answer from \(exchange.target) within the per-try timeout \(exchange.route.timeouts.perTry ?? .zero)", instance: exchange.requestID), exchange: exchange, context: context)
+        default:
+            break
+        }
+    }
+
+    /// Ends a request that moved no byte for `timeouts.idle`; otherwise looks again when it could.
+    private func checkIdle(serial: UInt64) {
+        guard let context else { return }
+        let exchange: Exchange
+        switch current {
+        case .connecting(let current) where current.serial == serial: exchange = current
+        case .forwarding(let current, _) where current.serial == serial: exchange = current
+        default: return
+        }
+        let idle = TimeAmount(exchange.route.timeouts.idle)
+        let quiet = NIODeadline.now() - lastActivity
+        guard quiet >= idle else {
+            let next = context.eventLoop.assumeIsolated().scheduleTask(in: idle - quiet) { [weak self] () -> Void in self?.checkIdle(serial: serial) }
+            switch current {
+            case .connecting(var exchange):
+                exchange.idleTimeout = next
+                current = .connecting(exchange)
+            case .forwarding(var exchange, let upstream):
+                exchange.idleTimeout = next
+                current = .forwarding(exchange, upstream: upstream)
+            default:
+                next.cancel()
+            }
+            return
+        }
+        timedOut(detail: "no byte moved for \(exchange.route.timeouts.idle)")
     }
 
     /// Answers a request that failed before any response reached the client: the route's static
@@ -269,11 +543,22 @@ final class GatewayHandler: ChannelDuplexHandler {
     // MARK: - Upstream side
 
     private func connect() {
-        guard case .connecting(let exchange) = current else { return }
+        guard case .connecting(var exchange) = current, let context else { return }
         let connectTimeout = TimeAmount(exchange.route.timeouts.connect)
+        let (serial, attempt) = (exchange.serial, exchange.attempt)
+        if let perTry = exchange.route.timeouts.perTry, exchange.attemptTimeout == nil {
+            exchange.attemptTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(perTry)) { [weak self] in
+                self?.attemptTimedOut(serial: serial, attempt: attempt)
+            }
+            current = .connecting(exchange)
+        }
         // The pool connects on this loop, so the callback runs here too.
         pool.lease(exchange.target, connectTimeout: connectTimeout, fresh: exchange.reusedConnection).assumeIsolated().whenComplete { [weak self] result in
-            guard let self else { return }
+            guard let self, case .connecting(let exchange) = self.current, exchange.serial == serial, exchange.attempt == attempt else {
+                // An attempt that timed out or a request that ended meanwhile.
+                if case .success(let (channel, _)) = result { channel.close(promise: nil) }
+                return
+            }
             switch result {
             case .success(let (channel, reused)): self.connected(channel, reused: reused)
             case .failure(let error): self.connectFailed(error)
@@ -297,13 +582,16 @@ final class GatewayHandler: ChannelDuplexHandler {
             route: exchange.route,
             clientAddress: clientAddress,
             inboundScheme: inboundScheme,
-            requestID: exchange.requestID
+            requestID: exchange.requestID,
+            credentialHeaders: exchange.credentialHeaders
         )
         upstream.write(HTTPClientRequestPart.head(head), promise: nil)
-        for part in exchange.buffered { upstream.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil) }
+        for part in exchange.buffered {
+            upstream.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
+            Self.remember(part, in: &exchange)
+        }
         if exchange.requestEnded { upstream.write(HTTPClientRequestPart.end(nil), promise: nil) }
         upstream.flush()
-        exchange.bodySent = exchange.bodySent || !exchange.buffered.isEmpty
         exchange.buffered = []
         exchange.bufferedBytes = 0
         exchange.reusedConnection = reused
@@ -313,25 +601,19 @@ final class GatewayHandler: ChannelDuplexHandler {
 
     private func connectFailed(_ error: any Error) {
         guard case .connecting(var exchange) = current, let context else { return }
-        let retry = exchange.route.retry
-        if exchange.attempt < retry.attempts && retry.retryOn.contains(.connectFailure) && exchange.target == exchange.route.upstream {
-            exchange.attempt += 1
-            current = .connecting(exchange)
-            var random = SystemRandomNumberGenerator()
-            let wait = Backoff(configuration: retry.backoff).wait(beforeRetry: exchange.attempt - 1, using: &random)
-            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(wait)) { [weak self] in self?.connect() }
-            return
-        }
+        if retry(&exchange, after: .connectFailure) { return }
         settle(&exchange, .connectFailure)
         let problem = Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
         if fallBack(&exchange) {
             exchange.settled = false
             exchange.holdsSlot = false
+            exchange.countedInBudget = false
+            exchange.holdsRetry = false
             current = .connecting(exchange)
-            connect()
+            authorize()
             return
         }
-        exchange.timeout?.cancel()
+        Self.cancelTimers(exchange)
         current = .connecting(exchange)
         fail(problem, exchange: exchange, context: context)
     }
@@ -341,6 +623,27 @@ final class GatewayHandler: ChannelDuplexHandler {
         switch part {
         case .head(let head):
             guard head.status.code >= 200 || head.status == .switchingProtocols else { return }  // 1xx are not forwarded
+            lastActivity = .now()
+            if head.status == .switchingProtocols {
+                guard exchange.head.headers.contains(name: "upgrade") else { return }  // an unasked-for 101 is ignored like other 1xx
+                return switchProtocols(&exchange, response: head, upstream: upstream, context: context)
+            }
+            if head.status == .unauthorized, retryAfterUnauthorized(&exchange, upstream: upstream) { return }
+            let status = Int(head.status.code)
+            let policy = exchange.policies.retryPolicy
+            if !exchange.usingFallback, policy.isRetriable(.response(status: status)) {
+                let retryAfter = policy.wantsRetryAfter(status: status)
+                    ? head.headers.first(name: "retry-after").flatMap { RetryAfter.parse($0, nowSecondsSince1970: Int64(Date().timeIntervalSince1970)) }
+                    : nil
+                if retry(&exchange, after: .response(status: status, retryAfter: retryAfter)) {
+                    // The response is dropped with its connection; the next attempt goes on a new one.
+                    detach(upstream)
+                    upstream.close(promise: nil)
+                    return
+                }
+            }
+            exchange.attemptTimeout?.cancel()
+            exchange.attemptTimeout = nil
             exchange.responseStarted = true
             exchange.upstreamKeepAlive = head.isKeepAlive
             settle(&exchange, .response(status: Int(head.status.code)))
@@ -349,12 +652,13 @@ final class GatewayHandler: ChannelDuplexHandler {
             clientHead.version = exchange.head.version
             context.write(wrapOutboundOut(.head(clientHead)), promise: nil)
         case .body(let body):
+            lastActivity = .now()
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             if !context.channel.isWritable {
                 upstream.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
             }
         case .end(let trailers):
-            exchange.timeout?.cancel()
+            Self.cancelTimers(exchange)
             detach(upstream)
             if exchange.requestEnded && exchange.upstreamKeepAlive {
                 pool.release(upstream, target: exchange.target)
@@ -368,6 +672,71 @@ final class GatewayHandler: ChannelDuplexHandler {
                 if !keepAlive { context.close(promise: nil) }
             }
         }
+    }
+
+    /// The upstream switched protocols: the 101 goes to the client, then both pipelines drop their
+    /// HTTP handlers (and this one) for a ``ByteRelay`` each. Neither connection is pooled again.
+    private func switchProtocols(_ exchange: inout Exchange, response: HTTPResponseHead, upstream: any Channel, context: ChannelHandlerContext) {
+        Self.cancelTimers(exchange)
+        settle(&exchange, .response(status: 101))
+        detach(upstream)
+        current = .idle
+        var head = ForwardedRequest.clientHead(response, requestID: exchange.requestID, keepAlive: true)
+        head.version = exchange.head.version
+        head.headers.add(name: "connection", value: "upgrade")
+        if let protocolName = response.headers.first(name: "upgrade") { head.headers.add(name: "upgrade", value: protocolName) }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        let requestEnded = exchange.requestEnded
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            let client = context.pipeline.syncOperations
+            let server = upstream.pipeline.syncOperations
+            do {
+                // HTTP handlers that would choke on raw bytes go first, in both directions; decoders
+                // last, once the relays are in place, so that bytes they still hold reach them. A
+                // decoder may deliver its message's end as it leaves: the relay drops that one message.
+                let upstreamHandler = try server.handler(type: UpstreamHandler.self)
+                server.removeHandler(upstreamHandler, promise: nil)
+                try server.removeHandler(server.handler(type: HTTPRequestEncoder.self), promise: nil)
+                if let validator = try? server.handler(type: NIOHTTPRequestHeadersValidator.self) { server.removeHandler(validator, promise: nil) }
+                if let validator = try? client.handler(type: NIOHTTPResponseHeadersValidator.self) { client.removeHandler(validator, promise: nil) }
+                try client.removeHandler(client.handler(type: HTTPServerPipelineHandler.self), promise: nil)
+                client.removeHandler(context: context, promise: nil)
+                try client.removeHandler(client.handler(type: HTTPResponseEncoder.self), promise: nil)
+                try server.addHandler(ByteRelay(peer: context.channel, discardingFirst: !upstreamHandler.responseEnded))
+                try client.addHandler(ByteRelay(peer: upstream, discardingFirst: !requestEnded))
+                // Bytes a leaving decoder hands over arrive without a read-complete: flush them once it left.
+                let clientChannel = context.channel
+                try server.removeHandler(server.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)).whenComplete { _ in clientChannel.flush() }
+                try client.removeHandler(client.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)).whenComplete { _ in upstream.flush() }
+                upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            } catch {
+                upstream.close(promise: nil)
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    /// After an upstream 401: when the request can be sent again (nothing of its body went up) and a
+    /// credential will differ, drop the rejected values and send it once more on a new connection.
+    private func retryAfterUnauthorized(_ exchange: inout Exchange, upstream: any Channel) -> Bool {
+        guard !exchange.retriedAfterUnauthorized, !exchange.credentialHeaders.isEmpty, exchange.requestEnded, exchange.replayable else { return false }
+        var renewed = false
+        for (binding, header) in zip(exchange.route.credentials, exchange.credentialHeaders) {
+            renewed = binding.credential.rejected(headerValue: header.value) || renewed
+        }
+        guard renewed else { return false }
+        exchange.retriedAfterUnauthorized = true
+        exchange.reusedConnection = false
+        exchange.buffered = exchange.sent
+        exchange.bufferedBytes = exchange.sentBytes
+        exchange.sent = []
+        exchange.sentBytes = 0
+        detach(upstream)
+        upstream.close(promise: nil)
+        current = .connecting(exchange)
+        authorize()
+        return true
     }
 
     func upstreamReadComplete() {
@@ -384,15 +753,20 @@ final class GatewayHandler: ChannelDuplexHandler {
     func upstreamClosed(_ error: (any Error)?) {
         guard case .forwarding(var exchange, let upstream) = current, let context else { return }
         detach(upstream)
-        if exchange.reusedConnection && !exchange.responseStarted && !exchange.bodySent && exchange.requestEnded
+        if exchange.reusedConnection && !exchange.responseStarted && exchange.replayable && exchange.requestEnded
             && Self.idempotentMethods.contains(exchange.head.method)
         {
             // A pooled connection the upstream closed while it sat idle: the request can go again on a fresh one.
+            exchange.buffered = exchange.sent
+            exchange.bufferedBytes = exchange.sentBytes
+            exchange.sent = []
+            exchange.sentBytes = 0
             current = .connecting(exchange)
             connect()
             return
         }
-        exchange.timeout?.cancel()
+        if !exchange.responseStarted, retry(&exchange, after: .reset) { return }
+        Self.cancelTimers(exchange)
         settle(&exchange, .reset)
         if exchange.responseStarted {
             // Part of the response is already with the client; the only honest signal left is to close.
@@ -410,13 +784,25 @@ final class GatewayHandler: ChannelDuplexHandler {
     }
 
     private func requestTimedOut() {
+        switch current {
+        case .connecting(let exchange), .forwarding(let exchange, _):
+            timedOut(detail: "no answer from \(exchange.target) within \(exchange.route.timeouts.request)")
+        case .idle, .draining:
+            break
+        }
+    }
+
+    /// Ends the request in flight: 504 when no response has started, else the connection closes.
+    private func timedOut(detail: String) {
         guard let context else { return }
         switch current {
         case .connecting(var exchange):
+            Self.cancelTimers(exchange)
             settle(&exchange, .timeout)
             current = .connecting(exchange)
-            fail(Problem(kind: .timeout, detail: "no answer from \(exchange.target) within \(exchange.route.timeouts.request)", instance: exchange.requestID), exchange: exchange, context: context)
+            fail(Problem(kind: .timeout, detail: detail, instance: exchange.requestID), exchange: exchange, context: context)
         case .forwarding(var exchange, let upstream):
+            Self.cancelTimers(exchange)
             detach(upstream)
             upstream.close(promise: nil)
             settle(&exchange, .timeout)
@@ -425,7 +811,7 @@ final class GatewayHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
             } else {
                 current = .forwarding(exchange, upstream: upstream)
-                fail(Problem(kind: .timeout, detail: "no answer from \(exchange.target) within \(exchange.route.timeouts.request)", instance: exchange.requestID), exchange: exchange, context: context)
+                fail(Problem(kind: .timeout, detail: detail, instance: exchange.requestID), exchange: exchange, context: context)
             }
         case .idle, .draining:
             break
@@ -446,8 +832,8 @@ final class GatewayHandler: ChannelDuplexHandler {
 
     /// Sends a complete response the gateway made; the rest of the request body, if any, is read and dropped.
     private func finish(head: HTTPResponseHead, body: ByteBuffer, keepAlive: Bool, requestEnded: Bool, context: ChannelHandlerContext) {
-        if case .connecting(let exchange) = current { exchange.timeout?.cancel() }
-        if case .forwarding(let exchange, _) = current { exchange.timeout?.cancel() }
+        if case .connecting(let exchange) = current { Self.cancelTimers(exchange) }
+        if case .forwarding(let exchange, _) = current { Self.cancelTimers(exchange) }
         current = requestEnded ? .idle : .draining(keepAlive: keepAlive)
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -460,6 +846,56 @@ final class GatewayHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension GatewayHandler: Sendable {}
+
+/// Relays bytes to a peer channel after a protocol upgrade, with backpressure both ways: while the
+/// peer cannot take more, this side is not read. Either side closing closes the other.
+final class ByteRelay: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    let peer: any Channel
+    /// Whether the first message is the HTTP message end a leaving decoder still owed, not bytes.
+    private var discardingFirst: Bool
+
+    init(peer: any Channel, discardingFirst: Bool) {
+        self.peer = peer
+        self.discardingFirst = discardingFirst
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if discardingFirst {
+            discardingFirst = false
+            return
+        }
+        peer.write(unwrapInboundIn(data), promise: nil)
+        if !peer.isWritable { context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in } }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        peer.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { peer.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in } }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        peer.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension ByteRelay: Sendable {}
+
+/// Why a route's credential could not be had: which one, and the provider's error (which names no token).
+struct CredentialFailure: Error {
+    var name: String
+    var error: any Error
+}
 
 extension GatewayHandler {
     /// Methods that may be sent twice (RFC 9110 §9.2.2).

@@ -12,6 +12,7 @@ struct Problem: Sendable {
         case timeout = "timeout"
         case circuitOpen = "circuit-open"
         case bulkheadFull = "bulkhead-full"
+        case upstreamAuthFailed = "upstream-auth-failed"
 
         var status: HTTPResponseStatus {
             switch self {
@@ -19,7 +20,7 @@ struct Problem: Sendable {
             case .badRequest: return .badRequest
             case .upstreamUnreachable, .upstreamProtocolError: return .badGateway
             case .timeout: return .gatewayTimeout
-            case .circuitOpen, .bulkheadFull: return .serviceUnavailable
+            case .circuitOpen, .bulkheadFull, .upstreamAuthFailed: return .serviceUnavailable
             }
         }
 
@@ -32,6 +33,7 @@ struct Problem: Sendable {
             case .timeout: return "The upstream did not answer in time"
             case .circuitOpen: return "The upstream's circuit breaker is open"
             case .bulkheadFull: return "The upstream has too many requests in flight"
+            case .upstreamAuthFailed: return "The gateway could not obtain a credential for the upstream"
             }
         }
     }

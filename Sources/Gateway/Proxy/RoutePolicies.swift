@@ -2,19 +2,23 @@ import NIOCore
 import Resilience
 import Synchronization
 
-/// The state a route's policies keep across requests and event loops: its circuit breaker and its
-/// bulkhead. It survives config swaps while the route's policy settings stay the same, so a new
-/// config does not close an open breaker.
+/// The state a route's policies keep across requests and event loops: its circuit breaker, its
+/// bulkhead and its retry budget. It survives config swaps while the route's policy settings stay
+/// the same, so a new config does not close an open breaker or refill a spent budget.
 final class RoutePolicies: Sendable {
     let breaker: SharedCircuitBreaker<ContinuousClock.Instant>?
     let breakerConfiguration: CircuitBreakerConfiguration?
     let bulkhead: SharedBulkhead
+    let retryPolicy: RetryPolicy
+    /// Shared by all of the route's requests, so a full outage cannot multiply the load on its upstream.
+    let retryBudget: SharedRetryBudget<ContinuousClock.Instant>
     /// The settings these were made from, to tell whether a new config can keep them.
     let settings: Settings
 
     struct Settings: Hashable {
         var circuitBreaker: CircuitBreakerConfiguration?
         var bulkhead: BulkheadConfiguration
+        var retry: RetryConfiguration
     }
 
     init(_ settings: Settings) {
@@ -22,6 +26,8 @@ final class RoutePolicies: Sendable {
         breakerConfiguration = settings.circuitBreaker
         breaker = settings.circuitBreaker.map { SharedCircuitBreaker(configuration: $0, now: .now) }
         bulkhead = SharedBulkhead(settings.bulkhead)
+        retryPolicy = RetryPolicy(configuration: settings.retry)
+        retryBudget = SharedRetryBudget(configuration: settings.retry.budget, now: .now)
     }
 
     /// Records how an attempt went, once the gateway knows.
@@ -29,6 +35,14 @@ final class RoutePolicies: Sendable {
         guard let breaker, let breakerConfiguration, let permit else { return }
         var random = SystemRandomNumberGenerator()
         _ = breaker.record(breakerConfiguration.classify(outcome), duration: duration, permit: permit, now: .now, using: &random)
+    }
+
+    /// Hands back a permit whose call says nothing about the upstream (the client left, or no
+    /// credential could be had), so a half-open breaker admits another probe in its place.
+    func abandon(_ permit: CircuitBreakerPermit?) {
+        guard let breaker, let permit else { return }
+        var random = SystemRandomNumberGenerator()
+        _ = breaker.record(.ignored, duration: .zero, permit: permit, now: .now, using: &random)
     }
 }
 

@@ -14,6 +14,7 @@ final class UpstreamPool {
     let eventLoop: any EventLoop
     /// Idle connections kept per origin at most.
     let maximumIdlePerKey: Int
+    static let maximumTLSContexts = 256
     private var idle: [Key: [any Channel]] = [:]
     private var tlsContexts: [UpstreamTarget.TLS: NIOSSLContext] = [:]
 
@@ -46,7 +47,8 @@ final class UpstreamPool {
                         let name = serverName.first?.isNumber == true || serverName.contains(":") ? nil : serverName
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: name))
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Bytes an upstream sends right after a 101 are handed on when the decoder is removed.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }
@@ -72,8 +74,14 @@ final class UpstreamPool {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
         }
         if tls.insecureSkipVerify { configuration.certificateVerification = .none }
+        if let identity = tls.clientIdentity {
+            configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)).map { .certificate($0) }
+            configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        }
         configuration.applicationProtocols = ["http/1.1"]
         let context = try NIOSSLContext(configuration: configuration)
+        // Rotated client certificates leave contexts behind; start over rather than grow without bound.
+        if tlsContexts.count >= Self.maximumTLSContexts { tlsContexts.removeAll() }
         tlsContexts[tls] = context
         return context
     }
@@ -81,14 +89,22 @@ final class UpstreamPool {
 
 /// The last handler of an upstream connection: hands response parts and connection events to the
 /// request that leased the connection.
-final class UpstreamHandler: ChannelInboundHandler {
+final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     /// The request currently using this connection; `nil` while the connection is idle in the pool.
     weak var exchange: GatewayHandler?
+    /// Whether the last response's end arrived (after a 101 the decoder may deliver it only as it leaves).
+    private(set) var responseEnded = true
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        exchange?.upstreamRead(unwrapInboundIn(data))
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let head) where head.status.code >= 200 || head.status == .switchingProtocols: responseEnded = false
+        case .end: responseEnded = true
+        case .head, .body: break
+        }
+        exchange?.upstreamRead(part)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

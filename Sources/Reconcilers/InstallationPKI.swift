@@ -1,0 +1,274 @@
+import Foundation
+import Gateway
+import Kubernetes
+import KubernetesClient
+public import Logging
+public import PKI
+import Synchronization
+public import UpstreamCredentials
+
+/// Where the installation keeps its CA and JWT signing keys, and what it publishes.
+public struct PKISettings: Sendable, Hashable {
+    /// The controller's namespace: the CA, the key ring and the published ConfigMaps live here.
+    public var namespace: String
+    /// The installation's JWT issuer URL (`iss` of gateway JWTs and assertions). The gateway serves
+    /// its discovery document and JWKS under it; `nil` leaves JWT-based credentials unusable.
+    public var issuer: String?
+    /// A `kubernetes.io/tls` Secret with the CA (`tls.crt`, `tls.key`); created when missing, or
+    /// supplied by the user (for example from cert-manager).
+    public var caSecretName: String
+    /// The ConfigMap with the CA's trust bundle (`ca.crt`) for backends to trust.
+    public var trustBundleConfigMapName: String
+    /// The Secret with the JWT signing key ring.
+    public var signingKeysSecretName: String
+    /// The ConfigMap with the JWKS and discovery document, for providers that cannot reach the gateway.
+    public var jwksConfigMapName: String
+    /// Rotation schedule of the signing keys.
+    public var keyRing: KeyRing.Configuration
+
+    public init(
+        namespace: String,
+        issuer: String?,
+        caSecretName: String = "portcullis-ca",
+        trustBundleConfigMapName: String = "portcullis-ca-bundle",
+        signingKeysSecretName: String = "portcullis-signing-keys",
+        jwksConfigMapName: String = "portcullis-jwks",
+        keyRing: KeyRing.Configuration = KeyRing.Configuration()
+    ) {
+        self.namespace = namespace
+        self.issuer = issuer
+        self.caSecretName = caSecretName
+        self.trustBundleConfigMapName = trustBundleConfigMapName
+        self.signingKeysSecretName = signingKeysSecretName
+        self.jwksConfigMapName = jwksConfigMapName
+        self.keyRing = keyRing
+    }
+}
+
+/// The installation's CA and JWT signing keys, kept in Secrets: the leader creates and rotates them
+/// and publishes the trust bundle and the JWKS in ConfigMaps; every replica loads them, hands the
+/// signing keys to its credentials and serves the issuer's documents from its gateway.
+public final class InstallationPKI: Sendable {
+    /// The Secret key holding the key ring as JSON.
+    public static let keyRingKey = "keyring.json"
+    /// The ConfigMap keys of the published documents.
+    public static let jwksKey = "jwks.json"
+    public static let discoveryKey = "openid-configuration"
+
+    public let settings: PKISettings
+    let signing: SharedSigningContext
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var authority: CertificateAuthority?
+        var authorityPEM: String?
+        var keyRing: KeyRing?
+        var algorithms: Set<SigningKey.Algorithm> = [.es256]
+        var signingKids: [SigningKey.Algorithm: String] = [:]
+        var issuerDocuments: IssuerDocuments?
+        var problem: String?
+    }
+
+    /// - Parameter signing: Receives the issuer and the active signing keys after every change.
+    public init(settings: PKISettings, signing: SharedSigningContext, logger: Logger) {
+        self.settings = settings
+        self.signing = signing
+        self.logger = logger
+    }
+
+    /// The CA, once loaded.
+    var authority: CertificateAuthority? { state.withLock { $0.authority } }
+
+    /// The discovery document and JWKS the gateway serves, once the key ring is loaded and an issuer is set.
+    var issuerDocuments: IssuerDocuments? { state.withLock { $0.issuerDocuments } }
+
+    /// The `kid` signing each algorithm now.
+    func signingKeyID(for algorithm: SigningKey.Algorithm) -> String? { state.withLock { $0.signingKids[algorithm] } }
+
+    /// Why JWT credentials cannot be used, if they cannot.
+    var signingProblem: String? {
+        state.withLock { state in
+            if settings.issuer == nil { return "no issuer URL is configured: start the controller with --issuer-url" }
+            return state.problem ?? (state.keyRing == nil ? "the signing keys are not loaded yet" : nil)
+        }
+    }
+
+    /// Keeps keys for `algorithms` from now on (ES256 always).
+    ///
+    /// - Returns: Whether an algorithm was added, so the key ring needs a reconcile.
+    func require(_ algorithms: Set<SigningKey.Algorithm>) -> Bool {
+        state.withLock { state in
+            let before = state.algorithms.count
+            state.algorithms.formUnion(algorithms)
+            return state.algorithms.count != before
+        }
+    }
+
+    /// Loads what the caches hold and, as leader, creates or rotates what is missing or due.
+    ///
+    /// - Returns: When to look again (the key ring's next change), and whether what the gateway serves changed.
+    func reconcile(
+        secrets: Store<CoreV1.Secret>,
+        configMaps: Store<CoreV1.ConfigMap>,
+        client: KubernetesClient,
+        isLeader: Bool,
+        now: Date = Date()
+    ) async throws -> (next: Duration?, changed: Bool) {
+        let namespace = settings.namespace
+        let secretClient = client.resources(CoreV1.Secret.self)
+        let configMapClient = client.resources(CoreV1.ConfigMap.self)
+        let labels = ["app.kubernetes.io/managed-by": "portcullis"]
+
+        // The CA.
+        var caSecret = secrets.get(namespace: namespace, name: settings.caSecretName)
+        if caSecret == nil, isLeader {
+            let authority = try CertificateAuthority.generate(commonName: String("Portcullis CA \(namespace)".prefix(64)), now: now)
+            let secret = CoreV1.Secret(
+                metadata: ObjectMeta(name: settings.caSecretName, namespace: namespace, labels: labels),
+                data: [
+                    IssuedCertificate.certificateKey: Data(try authority.certificatePEM.utf8),
+                    IssuedCertificate.privateKeyKey: Data(try authority.privateKeyPEM.utf8),
+                    IssuedCertificate.caKey: Data(try authority.trustAnchorPEM.utf8),
+                ],
+                type: "kubernetes.io/tls"
+            )
+            caSecret = try await createIgnoringConflict(secret, client: secretClient)
+            logger.info("created the installation CA", metadata: ["secret": "\(namespace)/\(settings.caSecretName)"])
+        }
+        if let caSecret, let certificate = caSecret.data?[IssuedCertificate.certificateKey], let key = caSecret.data?[IssuedCertificate.privateKeyKey] {
+            let pem = String(decoding: certificate, as: UTF8.self)
+            if state.withLock({ $0.authorityPEM }) != pem {
+                do {
+                    let authority = try CertificateAuthority(certificatePEM: pem, privateKeyPEM: String(decoding: key, as: UTF8.self))
+                    state.withLock {
+                        $0.authority = authority
+                        $0.authorityPEM = pem
+                    }
+                } catch {
+                    logger.error("the CA Secret cannot be loaded", metadata: ["secret": "\(namespace)/\(settings.caSecretName)", "error": "\(error)"])
+                }
+            }
+        }
+        if isLeader, let authority = self.authority {
+            try await ensureConfigMap(
+                settings.trustBundleConfigMapName, data: [TrustBundle.configMapKey: try authority.trustAnchorPEM], labels: labels,
+                cache: configMaps, client: configMapClient
+            )
+        }
+
+        // The signing keys.
+        let algorithms = state.withLock { $0.algorithms }
+        let keySecret = secrets.get(namespace: namespace, name: settings.signingKeysSecretName)
+        var ring: KeyRing?
+        var problem: String?
+        if let data = keySecret?.data?[Self.keyRingKey] {
+            do {
+                ring = try JSONDecoder().decode(KeyRing.self, from: data)
+            } catch {
+                problem = "the key ring in Secret \(namespace)/\(settings.signingKeysSecretName) cannot be read: \(error)"
+            }
+        } else if keySecret == nil {
+            ring = isLeader ? KeyRing(configuration: settings.keyRing) : nil
+        } else {
+            problem = "Secret \(namespace)/\(settings.signingKeysSecretName) has no \(Self.keyRingKey)"
+        }
+        if isLeader, var updated = ring {
+            updated.configuration = settings.keyRing
+            for algorithm in updated.rotationsDue(at: now, algorithms: algorithms) {
+                try updated.rotate(now: now, newKey: try SigningKey.generate(algorithm))
+                logger.info("new signing key", metadata: ["algorithm": "\(algorithm.rawValue)"])
+            }
+            _ = updated.prune(now: now)
+            if updated != ring || keySecret == nil {
+                let encoded = try JSONEncoder().encode(updated)
+                if var secret = keySecret {
+                    secret.data = [Self.keyRingKey: encoded]
+                    _ = try await secretClient.update(secret)
+                } else {
+                    _ = try await createIgnoringConflict(
+                        CoreV1.Secret(
+                            metadata: ObjectMeta(name: settings.signingKeysSecretName, namespace: namespace, labels: labels),
+                            data: [Self.keyRingKey: encoded],
+                            type: "Opaque"
+                        ),
+                        client: secretClient
+                    )
+                }
+            }
+            ring = updated
+        }
+
+        var changed = false
+        var next: Duration?
+        if let ring {
+            let snapshot = ring.snapshot(at: now, algorithms: algorithms)
+            let kids = snapshot.signingKeys.mapValues(\.kid)
+            var documents: IssuerDocuments?
+            if let issuer = settings.issuer {
+                do {
+                    let discovery = try OIDCDiscoveryDocument(issuer: issuer, algorithms: snapshot.publishedKeys.map(\.algorithm))
+                    let issuerPath = URLComponents(string: issuer)?.path ?? ""
+                    let base = issuerPath.hasSuffix("/") ? String(issuerPath.dropLast()) : issuerPath
+                    documents = IssuerDocuments(
+                        discoveryPath: base + OIDCDiscoveryDocument.path,
+                        discoveryJSON: discovery.json,
+                        jwksPath: base + OIDCDiscoveryDocument.jwksPath,
+                        jwksJSON: snapshot.jwks.json
+                    )
+                    if isLeader {
+                        try await ensureConfigMap(
+                            settings.jwksConfigMapName, data: [Self.jwksKey: snapshot.jwks.json, Self.discoveryKey: discovery.json], labels: labels,
+                            cache: configMaps, client: configMapClient
+                        )
+                    }
+                } catch let error as PKIError {
+                    problem = "--issuer-url: \(error.message)"
+                }
+                if problem == nil, kids != state.withLock({ $0.signingKids }) {
+                    signing.update(SigningContext(issuer: issuer, snapshot: snapshot))
+                }
+            }
+            changed = state.withLock { state in
+                let changed = state.issuerDocuments != documents
+                state.keyRing = ring
+                state.signingKids = kids
+                state.issuerDocuments = documents
+                return changed
+            }
+            next = snapshot.nextChange.map { .seconds(max(1, $0.timeIntervalSince(now))) }
+        }
+        state.withLock { $0.problem = problem }
+        return (next, changed)
+    }
+
+    /// Creates `secret`; another replica creating it first is fine (the cache will bring it).
+    private func createIgnoringConflict(_ secret: CoreV1.Secret, client: ResourceClient<CoreV1.Secret>) async throws -> CoreV1.Secret? {
+        do {
+            return try await client.create(secret)
+        } catch let error as KubernetesError where error.code == .alreadyExists {
+            return nil
+        }
+    }
+
+    /// Creates or updates a ConfigMap of ours so it holds exactly `data`.
+    private func ensureConfigMap(
+        _ name: String,
+        data: [String: String],
+        labels: [String: String],
+        cache: Store<CoreV1.ConfigMap>,
+        client: ResourceClient<CoreV1.ConfigMap>
+    ) async throws {
+        if var existing = cache.get(namespace: settings.namespace, name: name) {
+            guard existing.data != data else { return }
+            existing.data = data
+            _ = try await client.update(existing)
+        } else {
+            do {
+                _ = try await client.create(CoreV1.ConfigMap(metadata: ObjectMeta(name: name, namespace: settings.namespace, labels: labels), data: data))
+            } catch let error as KubernetesError where error.code == .alreadyExists {
+                return
+            }
+        }
+    }
+}

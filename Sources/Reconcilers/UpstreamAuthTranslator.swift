@@ -1,0 +1,217 @@
+public import Foundation
+public import Kubernetes
+public import PKI
+public import PortcullisAPI
+public import UpstreamCredentials
+
+/// How the gateway applies one UpstreamAuth.
+public enum UpstreamAuthPlan: Sendable, Hashable {
+    /// A token in a request header, from a provider or minted by the gateway.
+    case token(UpstreamCredentialConfiguration)
+    /// A client certificate the controller issues from the installation's CA into `secretName`.
+    case issuedCertificate(secretName: String, request: CertificateRequest)
+    /// A client certificate the user keeps in the `kubernetes.io/tls` Secret `secretName`.
+    case providedCertificate(secretName: String)
+}
+
+/// Turns an UpstreamAuth spec into the plain credential configuration of ``UpstreamCredentials``:
+/// validation first, then the Secrets it names, then every field onto its documented default.
+public enum UpstreamAuthTranslator {
+    /// The outcome for one UpstreamAuth.
+    public enum Outcome: Sendable, Hashable {
+        case plan(UpstreamAuthPlan)
+        /// The spec is invalid: `Ready=False`, with every problem.
+        case invalid([FieldError])
+        /// A Secret or key it names is missing: `Ready=False`, with every problem.
+        case unresolved([String])
+    }
+
+    /// The `sub` of gateway JWTs and federated assertions when the spec sets none.
+    public static func defaultSubject(namespace: String, name: String) -> String { "portcullis:\(namespace):\(name)" }
+
+    /// The Secret an issued client certificate is kept in.
+    public static func certificateSecretName(for name: String) -> String { "\(name)-client-tls" }
+
+    /// - Parameter secrets: The Secrets of the UpstreamAuth's namespace, by name: each key's value.
+    public static func translate(_ auth: UpstreamAuth, secrets: [String: [String: Data]]) -> Outcome {
+        let errors = auth.validate()
+        if !errors.isEmpty { return .invalid(errors) }
+        let namespace = auth.metadata.namespace ?? "default"
+        let name = auth.metadata.name ?? ""
+        let spec = auth.spec
+        let subject = defaultSubject(namespace: namespace, name: name)
+        var unresolved: [String] = []
+        func secret(_ reference: SecretKeyReference, defaultKey: String, field: String) -> ClientSecret? {
+            let key = reference.key ?? defaultKey
+            guard let data = secrets[reference.name] else {
+                unresolved.append("\(field).name: Secret \"\(reference.name)\" not found")
+                return nil
+            }
+            guard let value = data[key] else {
+                unresolved.append("\(field).key: Secret \"\(reference.name)\" has no key \"\(key)\"")
+                return nil
+            }
+            return ClientSecret(String(decoding: value, as: UTF8.self))
+        }
+
+        if let mtls = spec.mutualTLS {
+            if let reference = mtls.secretRef {
+                guard let data = secrets[reference.name] else {
+                    return .unresolved(["spec.mutualTLS.secretRef.name: Secret \"\(reference.name)\" not found"])
+                }
+                let missing = [IssuedCertificate.certificateKey, IssuedCertificate.privateKeyKey].filter { data[$0] == nil }
+                if !missing.isEmpty {
+                    return .unresolved(["spec.mutualTLS.secretRef.name: Secret \"\(reference.name)\" has no \(missing.joined(separator: " or ")): it must be a kubernetes.io/tls Secret"])
+                }
+                return .plan(.providedCertificate(secretName: reference.name))
+            }
+            let request = CertificateRequest.client(
+                commonName: subject,
+                dnsNames: mtls.dnsNames ?? [],
+                uris: mtls.uris ?? [],
+                duration: (mtls.duration ?? MutualTLS.defaultDuration).duration,
+                renewBefore: mtls.renewBefore?.duration
+            )
+            return .plan(.issuedCertificate(secretName: certificateSecretName(for: name), request: request))
+        }
+
+        let source: UpstreamCredentialConfiguration.Source
+        do {
+            if let jwt = spec.gatewayJWT {
+                source = .gatewayJWT(
+                    GatewayJWTConfiguration(
+                        issuer: jwt.issuer,
+                        subject: jwt.subject ?? subject,
+                        audience: jwt.audience,
+                        ttl: (jwt.ttl ?? GatewayJWT.defaultTTL).duration,
+                        claims: jwt.claims ?? [:],
+                        algorithm: algorithm(jwt.algorithm ?? GatewayJWT.defaultAlgorithm),
+                        mintPerRequest: jwt.mintPerRequest ?? false,
+                        refreshBefore: spec.refresh?.before?.duration
+                    )
+                )
+            } else if let gcp = spec.gcpWorkloadIdentity {
+                let subjectToken: GCPWorkloadIdentityConfiguration.SubjectToken
+                switch gcp.subjectToken?.type ?? SubjectToken.defaultType {
+                case .gatewayJWT:
+                    subjectToken = .gatewayJWT(.init(subject: subject, audience: gcp.subjectToken?.audience))
+                case .serviceAccountToken:
+                    subjectToken = .serviceAccountTokenFile(path: gcp.subjectToken?.path ?? "")
+                }
+                source = .gcpWorkloadIdentity(
+                    try GCPWorkloadIdentityConfiguration(
+                        provider: gcp.provider,
+                        serviceAccount: gcp.serviceAccount,
+                        tokenType: (gcp.token ?? GCPWorkloadIdentity.defaultTokenType) == .idToken ? .idToken : .accessToken,
+                        idTokenAudience: gcp.idTokenAudience,
+                        includeEmail: gcp.includeEmail ?? false,
+                        scopes: gcp.scopes ?? GCPWorkloadIdentity.defaultScopes,
+                        lifetime: (gcp.lifetime ?? GCPWorkloadIdentity.defaultLifetime).duration,
+                        delegates: gcp.delegates ?? [],
+                        subjectToken: subjectToken,
+                        endpoints: .init(
+                            sts: gcp.endpoints?.sts ?? GCPWorkloadIdentity.defaultSTSEndpoint,
+                            iamCredentials: gcp.endpoints?.iamCredentials ?? GCPWorkloadIdentity.defaultIAMCredentialsEndpoint
+                        )
+                    )
+                )
+            } else if let azure = spec.azureAD {
+                let credential: EntraIDConfiguration.Credential
+                if let federated = azure.credential.federated {
+                    credential = .federated(.init(subject: federated.subject ?? subject, audience: federated.audience ?? FederatedCredential.defaultAudience))
+                } else if let reference = azure.credential.clientSecretRef,
+                    let value = secret(reference, defaultKey: "client-secret", field: "spec.azureAD.credential.clientSecretRef")
+                {
+                    credential = .clientSecret(value)
+                } else {
+                    return .unresolved(unresolved)
+                }
+                source = .entraID(
+                    try EntraIDConfiguration(
+                        tenantID: azure.tenantID,
+                        clientID: azure.clientID,
+                        scope: azure.scope,
+                        authorityHost: azure.authorityHost ?? AzureAD.defaultAuthorityHost,
+                        credential: credential
+                    )
+                )
+            } else if let oauth2 = spec.oauth2ClientCredentials {
+                let authentication: OAuth2ClientCredentialsConfiguration.ClientAuthentication
+                let field = "spec.oauth2ClientCredentials.clientSecretRef"
+                switch oauth2.clientAuth ?? OAuth2ClientCredentials.defaultClientAuthentication {
+                case .privateKeyJWT:
+                    authentication = .privateKeyJWT(.init())
+                case .clientSecretBasic:
+                    guard let reference = oauth2.clientSecretRef, let value = secret(reference, defaultKey: "client-secret", field: field) else {
+                        return .unresolved(unresolved)
+                    }
+                    authentication = .clientSecretBasic(value)
+                case .clientSecretPost:
+                    guard let reference = oauth2.clientSecretRef, let value = secret(reference, defaultKey: "client-secret", field: field) else {
+                        return .unresolved(unresolved)
+                    }
+                    authentication = .clientSecretPost(value)
+                }
+                source = .oauth2ClientCredentials(
+                    try OAuth2ClientCredentialsConfiguration(
+                        tokenURL: oauth2.tokenURL,
+                        clientID: oauth2.clientID,
+                        clientAuthentication: authentication,
+                        scopes: oauth2.scopes ?? [],
+                        audience: oauth2.audience,
+                        resource: oauth2.resource,
+                        extraParams: oauth2.extraParams ?? [:]
+                    )
+                )
+            } else {
+                return .invalid([FieldError(.required, field: "spec", detail: "exactly one credential source must be set")])
+            }
+        } catch let error as CredentialError {
+            return .invalid([FieldError(.invalid, field: "spec.\(spec.credentialType.map(fieldName) ?? "")", detail: error.message)])
+        } catch {
+            return .invalid([FieldError(.invalid, field: "spec", detail: "\(error)")])
+        }
+        let header = CredentialHeader(
+            name: spec.header?.name ?? PortcullisAPI.CredentialHeader.defaultName,
+            prefix: spec.header?.prefix ?? PortcullisAPI.CredentialHeader.defaultPrefix
+        )
+        return .plan(.token(UpstreamCredentialConfiguration(source: source, header: header, refresh: TokenRefreshConfiguration(before: spec.refresh?.before?.duration))))
+    }
+
+    /// The algorithm a gateway JWT is signed with.
+    static func algorithm(_ algorithm: GatewayJWT.Algorithm) -> SigningKey.Algorithm {
+        switch algorithm {
+        case .es256: .es256
+        case .rs256: .rs256
+        case .edDSA: .edDSA
+        }
+    }
+
+    /// The spec field of a credential type, for error messages.
+    static func fieldName(_ type: CredentialType) -> String {
+        switch type {
+        case .gatewayJWT: "gatewayJWT"
+        case .gcpWorkloadIdentity: "gcpWorkloadIdentity"
+        case .azureAD: "azureAD"
+        case .oauth2ClientCredentials: "oauth2ClientCredentials"
+        case .mutualTLS: "mutualTLS"
+        }
+    }
+
+    /// The signing algorithms a plan needs a key for.
+    static func signingAlgorithms(of plan: UpstreamAuthPlan) -> Set<SigningKey.Algorithm> {
+        guard case .token(let configuration) = plan else { return [] }
+        switch configuration.source {
+        case .gatewayJWT(let jwt): return [jwt.algorithm]
+        case .gcpWorkloadIdentity(let gcp):
+            if case .gatewayJWT(let subject) = gcp.subjectToken { return [subject.algorithm] }
+            return []
+        case .entraID(let entra):
+            if case .federated(let assertion) = entra.credential { return [assertion.algorithm] }
+            return []
+        case .oauth2ClientCredentials(let oauth2):
+            if case .privateKeyJWT(let jwt) = oauth2.clientAuthentication { return [jwt.algorithm] }
+            return []
+        }
+    }
+}

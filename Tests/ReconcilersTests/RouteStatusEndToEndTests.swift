@@ -1,0 +1,37 @@
+import Foundation
+import Kubernetes
+import KubernetesClient
+import PortcullisAPI
+import Testing
+
+/// What a Route's status and Events tell a user, end to end.
+@Suite struct RouteStatusEndToEndTests {
+    @Test func anOpenCircuitBreakerReachesStatusAndEvents() async throws {
+        let installation = try await Installation()
+        try await installation.apply("""
+            apiVersion: portcullis.io/v1alpha1
+            kind: Route
+            metadata: {name: flaky, namespace: default}
+            spec:
+              upstream: {url: 'http://127.0.0.1:1'}
+              retries: {attempts: 1}
+              circuitBreaker: {consecutiveFailures: 2, openDuration: 1m}
+            """)
+        try await eventually("the route serves") { try await installation.get("/").status == 502 }
+        _ = try await installation.get("/")
+        #expect(try await installation.get("/").status == 503, "the breaker opened after two failures")
+        try await eventually("Open in status", timeout: .seconds(5)) {
+            try await installation.client.resources(Route.self).get("flaky", namespace: "default").status?.circuitBreaker?.state == .open
+        }
+        let breaker = try await installation.client.resources(Route.self).get("flaky", namespace: "default").status?.circuitBreaker
+        #expect(breaker?.trips == 1)
+        #expect(breaker?.since != nil)
+
+        try await eventually("the Events", timeout: .seconds(10)) {
+            let events = try await installation.client.resources(CoreV1.Event.self).list(namespace: "default").items
+                .filter { $0.involvedObject.name == "flaky" }
+            return Set(events.compactMap(\.reason)).isSuperset(of: ["Serving", "CircuitBreakerOpen"])
+        }
+        await installation.stop()
+    }
+}
