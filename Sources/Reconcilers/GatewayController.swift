@@ -143,7 +143,12 @@ public final class GatewayController: Service, Sendable {
             group.addTask { try await pkiController.run() }
             group.addTask { try await authController.run() }
             group.addTask { try await self.events.run() }
-            group.addTask { try await self.reportCircuitBreakers(routes: routes.store) }
+            group.addTask {
+                // The loop ends when it is cancelled, so graceful shutdown cancels it.
+                do {
+                    try await cancelWhenGracefulShutdown { try await self.reportCircuitBreakers(routes: routes.store) }
+                } catch is CancellationError {}
+            }
         }
     }
 
