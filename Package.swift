@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "UpstreamCredentials", targets: ["UpstreamCredentials"]),
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
         .library(name: "Reconcilers", targets: ["Reconcilers"]),
+        .library(name: "Tunnels", targets: ["Tunnels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -119,6 +120,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // WireGuard for Tunnels on plain values: keys, address allocation, wg-quick configs, and the gateway's
+        // interfaces (kernel WireGuard or wireguard-go, `ip` and `wg`). Nothing from Kubernetes.
+        .target(
+            name: "Tunnels",
+            dependencies: [
+                "PortcullisAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The embedded Kubernetes-compatible API server: storage, watch, discovery, OpenAPI, HTTPS.
         .target(
             name: "KubernetesAPIServer",
@@ -137,6 +151,7 @@ let package = Package(
             name: "Reconcilers",
             dependencies: [
                 "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "UpstreamCredentials", "PKI",
+                "Tunnels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -176,6 +191,7 @@ let package = Package(
                 "Gateway",
                 "Reconcilers",
                 "KubernetesClient",
+                "Tunnels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -249,7 +265,7 @@ let package = Package(
             name: "ReconcilersTests",
             dependencies: [
                 "Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport",
-                "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes",
+                "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes", "Tunnels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -257,6 +273,11 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TunnelsTests",
+            dependencies: ["Tunnels", "PortcullisAPI", "PortcullisTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -26,6 +26,9 @@ public final class BackgroundProcess: @unchecked Sendable {  // `output` is guar
 
     deinit { terminate() }
 
+    /// Whether it is still running.
+    public var isRunning: Bool { process.isRunning }
+
     /// Everything printed so far.
     public var printed: String { lock.withLock { output } }
 

@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import Reconcilers
 import ServiceLifecycle
+import Tunnels
 import UnixSignals
 
 /// `portcullis controller`: the controller and gateway, against a cluster.
@@ -110,6 +111,8 @@ struct ControllerCommand: AsyncParsableCommand {
                 )
             )
         )
+        let interfaces = WireGuardInterfaceManager(logger: logger)
+        services.append(.init(service: TunnelController(client: client, interfaces: interfaces, namespace: namespace, isLeader: isLeader, logger: logger)))
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

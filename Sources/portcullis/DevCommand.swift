@@ -10,6 +10,7 @@ import NIOCore
 import PortcullisAPI
 import Reconcilers
 import ServiceLifecycle
+import Tunnels
 import UnixSignals
 
 /// `portcullis dev`: everything on one machine, with an embedded API server.
@@ -103,10 +104,12 @@ struct DevCommand: AsyncParsableCommand {
                 client: client, state: gatewayState, credentials: credentials,
                 pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), logger: logger
             )
+            let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)
             do {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await credentials.run() }
                     group.addTask { try await controller.run() }
+                    group.addTask { try await tunnels.run() }
                 }
             } catch {
                 try? await httpClient.shutdown()

@@ -1,0 +1,17 @@
+/// Creates, configures, reads and deletes the gateway's WireGuard interfaces. ``WireGuardInterfaceManager``
+/// does it on this host; controllers take any conformance, so their logic can be tested without root.
+public protocol WireGuardInterfaceManaging: Sendable {
+    /// Creates the interface if it does not exist and brings it to `configuration` (key, listen port, peer,
+    /// address, link up, a route per allowed IP), changing only what differs.
+    ///
+    /// - Throws: ``WireGuardError`` naming the interface, port or network: ``WireGuardError/Code/permissionDenied``,
+    ///   ``WireGuardError/Code/tunUnavailable``, ``WireGuardError/Code/interfaceConflict``,
+    ///   ``WireGuardError/Code/listenPortInUse``, ``WireGuardError/Code/routeConflict``, …
+    func apply(_ configuration: WireGuardInterfaceConfiguration) async throws
+
+    /// The live state of the interface, or `nil` when it does not exist.
+    func state(of name: String) async throws -> WireGuardDeviceState?
+
+    /// Deletes the interface; its addresses and routes go with it. Deleting one that does not exist is not an error.
+    func remove(_ name: String) async throws
+}
