@@ -194,6 +194,24 @@ public final class GatewayController: Service, Sendable {
                 } catch is CancellationError {}
                 await self.replicas.withdraw(client: self.client)
             }
+            group.addTask {
+                // Followers reconcile without writing; a replica that becomes leader writes what they left.
+                do {
+                    try await cancelWhenGracefulShutdown {
+                        var leading = false
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: .seconds(1))
+                            let now = self.isLeader()
+                            if now && !leading {
+                                queue.add(Self.configKey)
+                                pkiQueue.add(Self.pkiKey)
+                                for key in auths.store.keys { authQueue.add(key) }
+                            }
+                            leading = now
+                        }
+                    }
+                } catch is CancellationError {}
+            }
         }
     }
 

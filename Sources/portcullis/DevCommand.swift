@@ -60,64 +60,61 @@ struct DevCommand: AsyncParsableCommand {
                 configuration: Kubeconfig.load(path: kubeconfig.path).configuration(),
                 logger: logger
             )
-            try await Self.installCRDs(client)
-            _ = try await client.resources(.namespaces, as: JSONValue.self).patch(
-                Self.systemNamespace, .apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]], force: true),
-                options: WriteOptions(fieldManager: "portcullis-dev")
-            )
-            for file in try Self.manifestFiles(manifests.isEmpty ? ["examples/quickstart"] : manifests) {
-                try await Self.apply(file, client: client, logger: logger)
-            }
-            let gateway = try await GatewayServer(host: "127.0.0.1", port: gatewayPort, state: gatewayState).start()
-            let admin = try await AdminServer(
-                host: "127.0.0.1",
-                port: adminPort,
-                isReady: { gatewayState.isReady },
-                describeConfig: { gatewayState.describe() },
-                renderMetrics: renderMetrics
-            ).start()
-            let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
-            let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-            let demoUpstream = demo ? try await DemoUpstream.start(port: 8090, issuer: gatewayURL, httpClient: httpClient) : nil
-            let adminURL = "http://127.0.0.1:\(admin.localAddress?.port ?? adminPort)"
-            try Self.writeEndpoints(state.directory, api: endpoint.url, gateway: gatewayURL, admin: adminURL, kubeconfig: kubeconfig.path)
-            print("""
-                Portcullis is running.
-                  API server:  \(endpoint.url)
-                  kubeconfig:  \(kubeconfig.path)
-                  gateway:     \(gatewayURL)
-                  admin:       \(adminURL)/readyz, \(adminURL)/debug/config, \(adminURL)/metrics
-                Try:
-                  export KUBECONFIG=\(kubeconfig.path)
-                  kubectl get routes,upstreamauths,tunnels
-                  curl -i \(gatewayURL)/hello/world
-                Ctrl-C stops everything.
-                """)
-            fflush(nil)
-            defer {
-                gateway.close(promise: nil)
-                admin.close(promise: nil)
-                demoUpstream?.close(promise: nil)
-            }
-            let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
-            let controller = GatewayController(
-                client: client, state: gatewayState, credentials: credentials,
-                pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), logger: logger
-            )
-            let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)
-            do {
-                try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { try await credentials.run() }
-                    group.addTask { try await controller.run() }
-                    group.addTask { try await tunnels.run() }
+            // The clients are shut down on every way out: one left running stops the process.
+            try await Self.running({
+                try await Self.installCRDs(client)
+                _ = try await client.resources(.namespaces, as: JSONValue.self).patch(
+                    Self.systemNamespace, .apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]], force: true),
+                    options: WriteOptions(fieldManager: "portcullis-dev")
+                )
+                for file in try Self.manifestFiles(manifests.isEmpty ? ["examples/quickstart"] : manifests) {
+                    try await Self.apply(file, client: client, logger: logger)
                 }
-            } catch {
-                try? await httpClient.shutdown()
-                try? await client.shutdown()
-                throw error
-            }
-            try await httpClient.shutdown()
-            try await client.shutdown()
+                let gateway = try await GatewayServer(host: "127.0.0.1", port: gatewayPort, state: gatewayState).start()
+                let admin = try await AdminServer(
+                    host: "127.0.0.1",
+                    port: adminPort,
+                    isReady: { gatewayState.isReady },
+                    describeConfig: { gatewayState.describe() },
+                    renderMetrics: renderMetrics
+                ).start()
+                let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
+                let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+                try await Self.running({
+                    let demoUpstream = demo ? try await DemoUpstream.start(port: 8090, issuer: gatewayURL, httpClient: httpClient) : nil
+                    let adminURL = "http://127.0.0.1:\(admin.localAddress?.port ?? adminPort)"
+                    try Self.writeEndpoints(state.directory, api: endpoint.url, gateway: gatewayURL, admin: adminURL, kubeconfig: kubeconfig.path)
+                    print("""
+                        Portcullis is running.
+                          API server:  \(endpoint.url)
+                          kubeconfig:  \(kubeconfig.path)
+                          gateway:     \(gatewayURL)
+                          admin:       \(adminURL)/readyz, \(adminURL)/debug/config, \(adminURL)/metrics
+                        Try:
+                          export KUBECONFIG=\(kubeconfig.path)
+                          kubectl get routes,upstreamauths,tunnels
+                          curl -i \(gatewayURL)/hello/world
+                        Ctrl-C stops everything.
+                        """)
+                    fflush(nil)
+                    defer {
+                        gateway.close(promise: nil)
+                        admin.close(promise: nil)
+                        demoUpstream?.close(promise: nil)
+                    }
+                    let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
+                    let controller = GatewayController(
+                        client: client, state: gatewayState, credentials: credentials,
+                        pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), logger: logger
+                    )
+                    let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)
+                    try await withThrowingDiscardingTaskGroup { group in
+                        group.addTask { try await credentials.run() }
+                        group.addTask { try await controller.run() }
+                        group.addTask { try await tunnels.run() }
+                    }
+                }, thenShuttingDown: { try await httpClient.shutdown() })
+            }, thenShuttingDown: { try await client.shutdown() })
         }
         let group = ServiceGroup(
             configuration: .init(
@@ -130,6 +127,17 @@ struct DevCommand: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// Runs `body`, then `shutdown`, whether `body` threw or not.
+    static func running(_ body: () async throws -> Void, thenShuttingDown shutdown: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            try? await shutdown()
+            throw error
+        }
+        try await shutdown()
     }
 
     /// Where `portcullis dev` keeps the installation's CA and signing keys.
