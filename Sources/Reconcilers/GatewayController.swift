@@ -150,6 +150,11 @@ public final class GatewayController: Service, Sendable {
             let now = Date()
             let live = ReplicaReports.live(replicaLeases.store.list(), now: now)
             try await reconcile(routes: routes.store.list(), references: { references[$0] ?? RouteReferences() }, replicas: live.replicas, now: now)
+            if isLeader() {
+                for lease in ReplicaReports.abandoned(replicaLeases.store.list(), now: now) {
+                    try? await client.resources(CoordinationV1.Lease.self).delete(lease.metadata.name ?? "", namespace: lease.metadata.namespace)
+                }
+            }
             // Look again when the first replica would expire, so a replica that died stops counting.
             guard isLeader(), let expiry = live.nextExpiry else { return .done }
             return .requeueAfter(.seconds(max(1, expiry.timeIntervalSince(now) + 1)))

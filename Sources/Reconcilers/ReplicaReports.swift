@@ -104,6 +104,14 @@ final class ReplicaReports: Sendable {
         }
     }
 
+    /// Leases of replicas gone for an hour (killed before they could delete their own): the leader removes them.
+    static func abandoned(_ leases: [CoordinationV1.Lease], now: Date) -> [CoordinationV1.Lease] {
+        leases.filter { lease in
+            guard lease.metadata.labels?[label] != nil, let renewed = lease.spec?.renewTime.flatMap(MicroTime.date(from:)) else { return false }
+            return now.timeIntervalSince(renewed) > 3600
+        }
+    }
+
     /// The live replicas and their watermarks (`nil` when not an integer), and when the first of them expires.
     static func live(_ leases: [CoordinationV1.Lease], now: Date) -> (replicas: [String: Int64?], nextExpiry: Date?) {
         var replicas: [String: Int64?] = [:]

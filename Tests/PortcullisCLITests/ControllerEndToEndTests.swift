@@ -98,7 +98,9 @@ struct ControllerEndToEndTests {
             try await cluster.kubectl("get", "route", "first", "-o", "jsonpath={.status.observedGeneration}").stdout == "2"
         }
         #expect(observed)
-        #expect(try await cluster.kubectl("get", "leases", "-o", "name").stdout == "lease.coordination.k8s.io/portcullis-controller\n")
+        #expect(try await cluster.kubectl("get", "leases", "-l", "!portcullis.io/gateway-replica", "-o", "name").stdout == "lease.coordination.k8s.io/portcullis-controller\n")
+        let replicaLeases = try await cluster.kubectl("get", "leases", "-l", "portcullis.io/gateway-replica", "-o", "name").stdout
+        #expect(replicaLeases.split(separator: "\n").count == 2, "one replica Lease per controller that ran: \(replicaLeases)")
         #expect(try await cluster.kubectl("get", "routes", "-o", "name").stdout == "route.portcullis.io/first\nroute.portcullis.io/second\n")
     }
 

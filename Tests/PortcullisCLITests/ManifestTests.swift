@@ -41,7 +41,7 @@ struct ManifestTests {
             #expect(granted[resource, default: []].isSuperset(of: ["get", "list", "watch"]))
             #expect(granted[resource + "/status", default: []].isSuperset(of: ["update", "patch"]))
         }
-        #expect(granted["leases", default: []] == ["get", "create", "update"])
+        #expect(granted["leases", default: []] == ["get", "list", "watch", "create", "update", "delete"])
         #expect(granted["secrets", default: []].isSuperset(of: ["create", "update"]))
     }
 
