@@ -1,5 +1,6 @@
 public import NIOCore
 import NIOHTTP1
+public import Logging
 public import NIOPosix
 
 /// The gateway's listener: HTTP/1.1 with keep-alive, each connection proxied by a
@@ -10,17 +11,23 @@ public struct GatewayServer: Sendable {
     public let state: GatewayState
     public let group: MultiThreadedEventLoopGroup
 
-    public init(host: String = "0.0.0.0", port: Int, state: GatewayState, group: MultiThreadedEventLoopGroup = .singleton) {
+    /// One `info` record per request (request id, client, method, URI, route, upstream, status,
+    /// attempts, duration, problem type); `nil` logs none.
+    public let accessLog: Logger?
+
+    public init(host: String = "0.0.0.0", port: Int, state: GatewayState, group: MultiThreadedEventLoopGroup = .singleton, accessLog: Logger? = nil) {
         self.host = host
         self.port = port
         self.state = state
         self.group = group
+        self.accessLog = accessLog
     }
 
     /// Binds the listener; the returned channel serves until closed.
     public func start() async throws -> any Channel {
         let pools = UpstreamPools(group: group)
         let state = self.state
+        let accessLog = self.accessLog
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
@@ -28,7 +35,7 @@ public struct GatewayServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
-                    let handler = GatewayHandler(state: state, pool: pools.pool(for: channel.eventLoop), inboundScheme: "http")
+                    let handler = GatewayHandler(state: state, pool: pools.pool(for: channel.eventLoop), inboundScheme: "http", accessLog: accessLog)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

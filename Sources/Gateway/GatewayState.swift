@@ -1,5 +1,6 @@
 public import Foundation
 public import Resilience
+public import CoreMetrics
 import Synchronization
 
 /// The config the gateway serves, swapped atomically: a request reads the current router once, at
@@ -14,7 +15,7 @@ public final class GatewayState: Sendable {
         let issuer: IssuerDocuments?
 
         /// A snapshot of `config`, keeping the breakers and bulkheads of `previous` whose settings did not change.
-        init(_ config: GatewayConfig, previous: Snapshot?) {
+        init(_ config: GatewayConfig, previous: Snapshot?, metricsFactory: any MetricsFactory) {
             router = Router(routes: config.routes)
             generation = config.generation
             issuer = config.issuer
@@ -25,7 +26,7 @@ public final class GatewayState: Sendable {
                 if let kept = previous?.policies[route.key], kept.settings == settings {
                     policies[route.key] = kept
                 } else {
-                    policies[route.key] = RoutePolicies(settings)
+                    policies[route.key] = RoutePolicies(settings, metrics: previous?.policies[route.key]?.metrics ?? RouteMetrics(route: route.key, factory: metricsFactory))
                 }
             }
             self.policies = policies
@@ -38,15 +39,19 @@ public final class GatewayState: Sendable {
     private let applied: Mutex<Bool>
 
     /// A state serving `config`; without one it serves nothing and is not ready until ``apply(_:)``.
-    public init(_ config: GatewayConfig? = nil) {
-        current = Mutex(Snapshot(config ?? GatewayConfig(), previous: nil))
+    private let metricsFactory: any MetricsFactory
+
+    /// - Parameter metricsFactory: Where each route's request metrics go. Default: the process's `MetricsSystem.factory`.
+    public init(_ config: GatewayConfig? = nil, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
+        self.metricsFactory = metricsFactory
+        current = Mutex(Snapshot(config ?? GatewayConfig(), previous: nil, metricsFactory: metricsFactory))
         applied = Mutex(config != nil)
     }
 
     /// Serves `config` from now on. The router is built before the swap, outside the lock requests take.
     public func apply(_ config: GatewayConfig) {
         swapLock.withLock { _ in
-            let snapshot = Snapshot(config, previous: current.withLock { $0 })
+            let snapshot = Snapshot(config, previous: current.withLock { $0 }, metricsFactory: metricsFactory)
             current.withLock { $0 = snapshot }
             applied.withLock { $0 = true }
         }

@@ -65,13 +65,13 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrapPortcullis()
         let renderMetrics = ProcessMetrics.bootstrap()
         let logger = Logger(label: "portcullis.controller")
         let environment = ProcessInfo.processInfo.environment
         let client = try KubernetesClient(configuration: .resolve(kubeconfigPath: kubeconfig), logger: logger)
         let state = GatewayState()
-        let gateway = try await GatewayServer(port: gatewayPort, state: state).start()
+        let gateway = try await GatewayServer(port: gatewayPort, state: state, accessLog: Logger(label: LoggingSystem.accessLogLabel)).start()
         let admin = try await AdminServer(
             port: adminPort,
             isReady: { state.isReady },

@@ -43,7 +43,7 @@ struct DevCommand: AsyncParsableCommand {
     var demo = false
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        LoggingSystem.bootstrapPortcullis()
         let renderMetrics = ProcessMetrics.bootstrap()
         let logger = Logger(label: "portcullis.dev")
         let state = try LocalState(directory: URL(fileURLWithPath: stateDir))
@@ -70,7 +70,7 @@ struct DevCommand: AsyncParsableCommand {
                 for file in try Self.manifestFiles(manifests.isEmpty ? ["examples/quickstart"] : manifests) {
                     try await Self.apply(file, client: client, logger: logger)
                 }
-                let gateway = try await GatewayServer(host: "127.0.0.1", port: gatewayPort, state: gatewayState).start()
+                let gateway = try await GatewayServer(host: "127.0.0.1", port: gatewayPort, state: gatewayState, accessLog: Logger(label: LoggingSystem.accessLogLabel)).start()
                 let admin = try await AdminServer(
                     host: "127.0.0.1",
                     port: adminPort,

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import Resilience
@@ -101,10 +102,14 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// When a byte last moved for the current request, in either direction (`timeouts.idle`).
     private var lastActivity = NIODeadline.now()
 
-    init(state: GatewayState, pool: UpstreamPool, inboundScheme: String) {
+    private let accessLog: Logger?
+
+    /// - Parameter accessLog: Gets one `info` record per request; `nil` logs none.
+    init(state: GatewayState, pool: UpstreamPool, inboundScheme: String, accessLog: Logger?) {
         self.state = state
         self.pool = pool
         self.inboundScheme = inboundScheme
+        self.accessLog = accessLog
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -232,7 +237,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         )
         if let breaker = policies.breaker {
             switch breaker.acquire(now: .now) {
-            case .allowed(let permit, _):
+            case .allowed(let permit, let transition):
+                exchange.policies.metrics.breaker(transition)
                 exchange.permit = permit
             case .rejected(let retryAfter):
                 guard fallBack(&exchange) else {
@@ -428,7 +434,11 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let decision = exchange.policies.retryBudget.withLock { budget in
             policy.decide(after: outcome, attempt: attempt, request: request, remaining: remaining, budget: &budget, now: now, using: &random)
         }
-        guard case .retry(let wait) = decision else { return false }
+        guard case .retry(let wait) = decision else {
+            if case .giveUp(.budgetExhausted) = decision { exchange.policies.metrics.retryRefusedByBudget() }
+            return false
+        }
+        exchange.policies.metrics.retried()
         exchange.attemptTimeout?.cancel()
         exchange.attemptTimeout = nil
         exchange.policies.record(outcome, duration: now - exchange.attemptStarted, permit: exchange.permit)
@@ -455,7 +465,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard case .connecting(var exchange) = current, exchange.serial == serial, let context else { return }
         if let breaker = exchange.policies.breaker {
             switch breaker.acquire(now: .now) {
-            case .allowed(let permit, _):
+            case .allowed(let permit, let transition):
+                exchange.policies.metrics.breaker(transition)
                 exchange.permit = permit
             case .rejected(let retryAfter):
                 Self.cancelTimers(exchange)
@@ -527,6 +538,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// fallback response when it has one, else the problem.
     private func fail(_ problem: Problem, exchange: Exchange, context: ChannelHandlerContext) {
         if case .response(let status, let contentType, let body)? = exchange.route.fallback {
+            responded(exchange, status: status, problem: problem.kind)
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: contentType)
             headers.add(name: "content-length", value: String(body.utf8.count))
@@ -536,8 +548,24 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             finish(head: head, body: ByteBuffer(string: body), keepAlive: exchange.keepAlive, requestEnded: exchange.requestEnded, context: context)
             return
         }
+        responded(exchange, status: Int(problem.kind.status.code), problem: problem.kind)
         let (head, body) = problem.response(version: exchange.head.version, keepAlive: exchange.keepAlive)
         finish(head: head, body: body, keepAlive: exchange.keepAlive, requestEnded: exchange.requestEnded, context: context)
+    }
+
+    /// Counts the response in the route's metrics and writes the access log record.
+    private func responded(_ exchange: Exchange, status: Int, problem: Problem.Kind? = nil) {
+        let elapsed = ContinuousClock.now - exchange.started
+        exchange.policies.metrics.responded(status: status, after: elapsed)
+        accessLog?.info(
+            "request",
+            metadata: [
+                "request_id": "\(exchange.requestID)", "client": "\(clientAddress ?? "-")", "method": "\(exchange.head.method.rawValue)",
+                "uri": "\(exchange.head.uri)", "route": "\(exchange.route.key)", "upstream": "\(exchange.target)", "status": "\(status)",
+                "attempts": "\(exchange.attempt)", "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                "problem": "\(problem.map { Problem.typeBase + $0.rawValue } ?? "-")",
+            ]
+        )
     }
 
     // MARK: - Upstream side
@@ -644,6 +672,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             exchange.attemptTimeout?.cancel()
             exchange.attemptTimeout = nil
+            responded(exchange, status: status)
             exchange.responseStarted = true
             exchange.upstreamKeepAlive = head.isKeepAlive
             settle(&exchange, .response(status: Int(head.status.code)))
@@ -679,6 +708,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func switchProtocols(_ exchange: inout Exchange, response: HTTPResponseHead, upstream: any Channel, context: ChannelHandlerContext) {
         Self.cancelTimers(exchange)
         settle(&exchange, .response(status: 101))
+        responded(exchange, status: 101)
         detach(upstream)
         current = .idle
         var head = ForwardedRequest.clientHead(response, requestID: exchange.requestID, keepAlive: true)
@@ -826,6 +856,13 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Answers with a problem before any route was chosen.
     private func respond(_ problem: Problem, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        accessLog?.info(
+            "request",
+            metadata: [
+                "request_id": "\(problem.instance)", "client": "\(clientAddress ?? "-")", "status": "\(problem.kind.status.code)",
+                "problem": "\(Problem.typeBase + problem.kind.rawValue)", "detail": "\(problem.detail)",
+            ]
+        )
         let (head, body) = problem.response(version: version, keepAlive: keepAlive)
         finish(head: head, body: body, keepAlive: keepAlive, requestEnded: false, context: context)
     }

@@ -12,6 +12,8 @@ final class RoutePolicies: Sendable {
     let retryPolicy: RetryPolicy
     /// Shared by all of the route's requests, so a full outage cannot multiply the load on its upstream.
     let retryBudget: SharedRetryBudget<ContinuousClock.Instant>
+    /// The route's request metrics (kept even when a new config changes the settings).
+    let metrics: RouteMetrics
     /// The settings these were made from, to tell whether a new config can keep them.
     let settings: Settings
 
@@ -21,8 +23,9 @@ final class RoutePolicies: Sendable {
         var retry: RetryConfiguration
     }
 
-    init(_ settings: Settings) {
+    init(_ settings: Settings, metrics: RouteMetrics) {
         self.settings = settings
+        self.metrics = metrics
         breakerConfiguration = settings.circuitBreaker
         breaker = settings.circuitBreaker.map { SharedCircuitBreaker(configuration: $0, now: .now) }
         bulkhead = SharedBulkhead(settings.bulkhead)
@@ -34,7 +37,7 @@ final class RoutePolicies: Sendable {
     func record(_ outcome: AttemptOutcome, duration: Duration, permit: CircuitBreakerPermit?) {
         guard let breaker, let breakerConfiguration, let permit else { return }
         var random = SystemRandomNumberGenerator()
-        _ = breaker.record(breakerConfiguration.classify(outcome), duration: duration, permit: permit, now: .now, using: &random)
+        metrics.breaker(breaker.record(breakerConfiguration.classify(outcome), duration: duration, permit: permit, now: .now, using: &random))
     }
 
     /// Hands back a permit whose call says nothing about the upstream (the client left, or no
