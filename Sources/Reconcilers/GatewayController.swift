@@ -43,6 +43,8 @@ public final class GatewayController: Service, Sendable {
     private let generationSeen = Mutex<[RouteKey: (generation: Int64, resourceVersion: Int64?)]>([:])
     /// This replica's Lease saying how far its gateway has got.
     let replicas: ReplicaReports
+    /// The `kubernetes.io/tls` Secret the gateway terminates TLS with, and where its certificate goes.
+    let gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)?
     private let generation = Atomic<Int64>(0)
 
     /// The key every change enqueues: the config is rebuilt as a whole.
@@ -65,6 +67,7 @@ public final class GatewayController: Service, Sendable {
         credentials: CredentialRuntime,
         pki: PKISettings,
         identity: String = LeaderElector.defaultIdentity(),
+        gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil,
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
@@ -84,6 +87,7 @@ public final class GatewayController: Service, Sendable {
         )
         self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, events: events, logger: logger)
         self.replicas = ReplicaReports(identity: identity, namespace: pki.namespace, logger: logger)
+        self.gatewayTLS = gatewayTLS
     }
 
     public func run() async throws {
@@ -98,6 +102,8 @@ public final class GatewayController: Service, Sendable {
         let pkiSecrets = namespace == nil || namespace == pkiNamespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some(pkiNamespace))
         let pkiConfigMaps = factory.informer(for: CoreV1.ConfigMap.self, namespace: .some(pkiNamespace))
         let replicaLeases = factory.informer(for: CoordinationV1.Lease.self, namespace: .some(pkiNamespace), labelSelector: ReplicaReports.label)
+        // The gateway's own certificate, which may live outside a one-namespace watch.
+        let tlsSecrets = gatewayTLS.map { namespace == nil || namespace == $0.secret.namespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some($0.secret.namespace)) }
         let pkiNames: Set<String> = [
             pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
         ]
@@ -119,6 +125,7 @@ public final class GatewayController: Service, Sendable {
                 onDelete: { _ in queue.add(Self.configKey) }
             )
         )
+        if let tlsSecrets, tlsSecrets !== secrets { tlsSecrets.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] }) }
         queue.add(Self.configKey)
 
         let pkiQueue = WorkQueue<ObjectKey>(name: "installation-pki", metricsFactory: metricsFactory)
@@ -147,6 +154,7 @@ public final class GatewayController: Service, Sendable {
         ) { [self] _ in
             let (references, newAlgorithms) = resolveReferences(auths: auths.store, tunnels: tunnels.store, services: services.store, secrets: secrets.store)
             if newAlgorithms { pkiQueue.add(Self.pkiKey) }
+            if let gatewayTLS, let secret = tlsSecrets?.store.get(gatewayTLS.secret) { updateGatewayCertificate(from: secret) }
             let now = Date()
             let live = ReplicaReports.live(replicaLeases.store.list(), now: now)
             try await reconcile(routes: routes.store.list(), references: { references[$0] ?? RouteReferences() }, replicas: live.replicas, now: now)
@@ -217,6 +225,23 @@ public final class GatewayController: Service, Sendable {
                     }
                 } catch is CancellationError {}
             }
+        }
+    }
+
+    /// Serves the certificate in the gateway's TLS Secret to new connections, if it changed; one that
+    /// cannot be used is logged and the current one stays.
+    func updateGatewayCertificate(from secret: CoreV1.Secret) {
+        guard let gatewayTLS else { return }
+        guard let certificate = secret.data?["tls.crt"], let key = secret.data?["tls.key"] else {
+            logger.error("the gateway's TLS Secret has no tls.crt or tls.key", metadata: ["secret": "\(gatewayTLS.secret)"])
+            return
+        }
+        do {
+            if try gatewayTLS.tls.update(certificateChainPEM: String(decoding: certificate, as: UTF8.self), privateKeyPEM: String(decoding: key, as: UTF8.self)) {
+                logger.info("the gateway serves a new TLS certificate", metadata: ["secret": "\(gatewayTLS.secret)"])
+            }
+        } catch {
+            logger.error("the gateway's TLS Secret cannot be used; the current certificate stays", metadata: ["secret": "\(gatewayTLS.secret)", "error": "\(error)"])
         }
     }
 

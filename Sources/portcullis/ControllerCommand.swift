@@ -43,6 +43,9 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "The namespace of the installation's CA and signing keys; defaults to POD_NAMESPACE, then default.")
     var pkiNamespace: String?
 
+    @Option(help: "A kubernetes.io/tls Secret, as NAMESPACE/NAME, whose certificate the gateway terminates TLS with (replaced when the Secret changes); plain HTTP when omitted.")
+    var gatewayTLSSecret: String?
+
     @Option(help: "The installation's JWT issuer URL; the gateway serves its discovery document and JWKS under it. Needed for gateway-signed JWTs.")
     var issuerURL: String?
 
@@ -71,7 +74,14 @@ struct ControllerCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let client = try KubernetesClient(configuration: .resolve(kubeconfigPath: kubeconfig), logger: logger)
         let state = GatewayState()
-        let gateway = try await GatewayServer(port: gatewayPort, state: state, accessLog: Logger(label: LoggingSystem.accessLogLabel)).start()
+        var gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)?
+        do {
+            if let gatewayTLSSecret { gatewayTLS = try await Self.loadGatewayTLS(gatewayTLSSecret, client: client) }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        let gateway = try await GatewayServer(port: gatewayPort, state: state, accessLog: Logger(label: LoggingSystem.accessLogLabel), tls: gatewayTLS?.tls).start()
         let admin = try await AdminServer(
             port: adminPort,
             isReady: { state.isReady },
@@ -107,7 +117,8 @@ struct ControllerCommand: AsyncParsableCommand {
         services.append(
             .init(
                 service: GatewayController(
-                    client: client, state: state, namespace: namespace, isLeader: isLeader, credentials: credentials, pki: pki, logger: logger
+                    client: client, state: state, namespace: namespace, isLeader: isLeader, credentials: credentials, pki: pki,
+                    gatewayTLS: gatewayTLS, logger: logger
                 )
             )
         )
@@ -127,5 +138,27 @@ struct ControllerCommand: AsyncParsableCommand {
         try await admin.close()
         try await httpClient.shutdown()
         try await client.shutdown()
+    }
+
+    /// The gateway's certificate from `--gateway-tls-secret`.
+    static func loadGatewayTLS(_ reference: String, client: KubernetesClient) async throws -> (secret: ObjectKey, tls: GatewayTLS) {
+        let parts = reference.split(separator: "/")
+        guard parts.count == 2 else { throw ValidationError("--gateway-tls-secret \(reference): expected NAMESPACE/NAME") }
+        let key = ObjectKey(namespace: String(parts[0]), name: String(parts[1]))
+        let secret: CoreV1.Secret
+        do {
+            secret = try await client.resources(CoreV1.Secret.self).get(key.name, namespace: key.namespace)
+        } catch let error as KubernetesError {
+            throw ValidationError("--gateway-tls-secret \(reference): \(error.message)")
+        }
+        guard let certificate = secret.data?["tls.crt"], let privateKey = secret.data?["tls.key"] else {
+            throw ValidationError("--gateway-tls-secret \(reference): the Secret has no tls.crt or tls.key")
+        }
+        do {
+            let tls = try GatewayTLS(certificateChainPEM: String(decoding: certificate, as: UTF8.self), privateKeyPEM: String(decoding: privateKey, as: UTF8.self))
+            return (key, tls)
+        } catch {
+            throw ValidationError("--gateway-tls-secret \(reference): tls.crt and tls.key cannot be used: \(error)")
+        }
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Gateway
+import PKI
 import Kubernetes
 import KubernetesClient
 import PortcullisAPI
@@ -32,6 +34,28 @@ import Testing
                 .filter { $0.involvedObject.name == "flaky" }
             return Set(events.compactMap(\.reason)).isSuperset(of: ["Serving", "CircuitBreakerOpen"])
         }
+        await installation.stop()
+    }
+
+    @Test func theGatewayServesTheCertificateOfItsTLSSecretAsItChanges() async throws {
+        let authority = try CertificateAuthority.generate(now: Date())
+        let first = try authority.issue(.loopbackServer(), now: Date())
+        let second = try authority.issue(.loopbackServer(), now: Date())
+        let tls = try GatewayTLS(certificateChainPEM: first.certificatePEM, privateKeyPEM: first.privateKeyPEM)
+        let installation = try await Installation(gatewayTLS: (ObjectKey(namespace: "default", name: "gateway-tls"), tls))
+        func secret(_ issued: IssuedCertificate) -> String {
+            """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: gateway-tls, namespace: default}
+            type: kubernetes.io/tls
+            data: {tls.crt: \(Data(issued.certificatePEM.utf8).base64EncodedString()), tls.key: \(Data(issued.privateKeyPEM.utf8).base64EncodedString())}
+            """
+        }
+        try await installation.apply(secret(first))
+        #expect(tls.certificateChainPEM == first.certificatePEM)
+        try await installation.apply(secret(second))
+        try await eventually("the new certificate") { tls.certificateChainPEM == second.certificatePEM }
         await installation.stop()
     }
 }

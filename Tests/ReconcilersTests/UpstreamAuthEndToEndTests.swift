@@ -27,7 +27,8 @@ final class Installation: Sendable {
     private let gateway: any Channel
     static let systemNamespace = "portcullis-system"
 
-    init(keyRing: KeyRing.Configuration = KeyRing.Configuration()) async throws {
+    /// - Parameter gatewayTLS: The gateway terminates TLS with the certificate of this Secret, loaded by the controller.
+    init(keyRing: KeyRing.Configuration = KeyRing.Configuration(), gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil) async throws {
         let authority = try CertificateAuthority.generate(commonName: "reconciler test CA", now: Date())
         let serving = try authority.issue(.loopbackServer(), now: Date())
         let token = UUID().uuidString
@@ -51,12 +52,12 @@ final class Installation: Sendable {
         _ = try await client.resources(.namespaces, as: JSONValue.self).create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]])
 
         let state = GatewayState()
-        gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state).start()
-        gatewayURL = "http://127.0.0.1:\(gateway.localAddress!.port!)"
+        gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state, tls: gatewayTLS?.tls).start()
+        gatewayURL = "\(gatewayTLS == nil ? "http" : "https")://127.0.0.1:\(gateway.localAddress!.port!)"
         let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
         let controller = GatewayController(
             client: client, state: state, credentials: credentials,
-            pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL, keyRing: keyRing), logger: logger
+            pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL, keyRing: keyRing), gatewayTLS: gatewayTLS, logger: logger
         )
         self.controller = Task {
             try await withThrowingDiscardingTaskGroup { group in
