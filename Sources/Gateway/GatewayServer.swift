@@ -1,11 +1,12 @@
 public import NIOCore
 import NIOHTTP1
 import NIOSSL
+import NIOHTTP2
 public import Logging
 public import NIOPosix
 
-/// The gateway's listener: HTTP/1.1 with keep-alive, optionally over TLS, each connection proxied by a
-/// ``GatewayHandler`` that uses the upstream pool of its own event loop.
+/// The gateway's listener: HTTP/1.1 with keep-alive, or, with TLS, HTTP/2 or HTTP/1.1 as ALPN
+/// decides. Each request is proxied by a ``GatewayHandler`` that uses its event loop's upstream pool.
 public struct GatewayServer: Sendable {
     public let host: String
     public let port: Int
@@ -45,15 +46,47 @@ public struct GatewayServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
-                    let handler = GatewayHandler(state: state, pool: pools.pool(for: channel.eventLoop), inboundScheme: tls == nil ? "http" : "https", accessLog: accessLog)
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                guard let tls else { return Self.serveHTTP1(on: channel, scheme: "http", state: state, pools: pools, accessLog: accessLog) }
+                do {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
                 }
+                // ALPN picks the protocol: h2, else HTTP/1.1.
+                return channel.configureHTTP2SecureUpgrade(
+                    h2ChannelConfigurator: { channel in Self.serveHTTP2(on: channel, state: state, pools: pools, accessLog: accessLog) },
+                    http1ChannelConfigurator: { channel in Self.serveHTTP1(on: channel, scheme: "https", state: state, pools: pools, accessLog: accessLog) }
+                )
             }
             .bind(host: host, port: port)
             .get()
+    }
+}
+
+extension GatewayServer {
+    /// HTTP/1.1 with keep-alive and pipelining on `channel`, each request proxied by a ``GatewayHandler``.
+    static func serveHTTP1(on channel: any Channel, scheme: String, state: GatewayState, pools: UpstreamPools, accessLog: Logger?) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
+            try channel.pipeline.syncOperations.addHandler(GatewayHandler(state: state, pool: pools.pool(for: channel.eventLoop), inboundScheme: scheme, accessLog: accessLog))
+        }
+    }
+
+    /// HTTP/2 on `channel`: each stream is a child channel on the same event loop, translated to
+    /// HTTP/1-style request parts for its own ``GatewayHandler``, which uses the loop's upstream pool.
+    static func serveHTTP2(on channel: any Channel, state: GatewayState, pools: UpstreamPools, accessLog: Logger?) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                mode: .server,
+                connectionConfiguration: .init(),
+                streamConfiguration: .init()
+            ) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                    try stream.pipeline.syncOperations.addHandler(GatewayHandler(state: state, pool: pools.pool(for: stream.eventLoop), inboundScheme: "https", accessLog: accessLog))
+                }
+            }
+        }
     }
 }
 

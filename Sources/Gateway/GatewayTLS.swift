@@ -2,7 +2,8 @@ public import NIOSSL
 import Synchronization
 
 /// The gateway's own certificate for TLS termination, replaceable while the gateway runs: each new
-/// connection uses the certificate current when it arrives; open connections keep theirs.
+/// connection uses the certificate current when it arrives; open connections keep theirs. ALPN
+/// offers HTTP/2 and HTTP/1.1.
 public final class GatewayTLS: Sendable {
     private let context: Mutex<(context: NIOSSLContext, certificateChainPEM: String)>
 
@@ -34,7 +35,7 @@ public final class GatewayTLS: Sendable {
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificateChainPEM.utf8)).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem))
         )
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = ["h2", "http/1.1"]
         return try NIOSSLContext(configuration: configuration)
     }
 }

@@ -30,6 +30,17 @@ import Testing
         #expect(echo["uri"] as? String == "/hello")
         #expect(ProxyTests.headers(echo).first { $0.0 == "x-forwarded-proto" }?.1 == "https")
 
+        // HTTP/2 by ALPN: curl negotiates h2, and several streams on one connection are each proxied.
+        let h2 = try await ExternalTool("curl").run([
+            "-s", "--http2", "--cacert", caFile, "-w", "\\n%{http_version}\\n",
+            "https://localhost:\(port)/one", "https://localhost:\(port)/two",
+        ])
+        #expect(h2.status == 0, "\(h2.stderr)")
+        #expect(h2.stdout.components(separatedBy: "\n").filter { $0 == "2" }.count == 2, "\(h2.stdout)")
+        #expect(h2.stdout.contains(#""uri":"\/one""#) && h2.stdout.contains(#""uri":"\/two""#), "\(h2.stdout)")
+        let http1 = try await ExternalTool("curl").run(["-s", "--http1.1", "--cacert", caFile, "-w", "\\n%{http_version}", "https://localhost:\(port)/three"])
+        #expect(http1.stdout.hasSuffix("\n1.1"), "\(http1.stdout)")
+
         func servedSerial() async throws -> String {
             let output = try await ExternalTool("bash").run([
                 "-c", "openssl s_client -connect 127.0.0.1:\(port) -servername localhost -CAfile \(caFile) </dev/null 2>/dev/null | openssl x509 -noout -serial",
