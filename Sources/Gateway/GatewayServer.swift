@@ -46,7 +46,17 @@ public struct GatewayServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                guard let tls else { return Self.serveHTTP1(on: channel, scheme: "http", state: state, pools: pools, accessLog: accessLog) }
+                guard let tls else {
+                    // Without TLS, the first bytes tell: the HTTP/2 preface (h2c with prior knowledge), else HTTP/1.1.
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            CleartextProtocolDetector(
+                                http1: { Self.serveHTTP1(on: $0, scheme: "http", state: state, pools: pools, accessLog: accessLog) },
+                                http2: { Self.serveHTTP2(on: $0, scheme: "http", state: state, pools: pools, accessLog: accessLog) }
+                            )
+                        )
+                    }
+                }
                 do {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
                 } catch {
@@ -54,7 +64,7 @@ public struct GatewayServer: Sendable {
                 }
                 // ALPN picks the protocol: h2, else HTTP/1.1.
                 return channel.configureHTTP2SecureUpgrade(
-                    h2ChannelConfigurator: { channel in Self.serveHTTP2(on: channel, state: state, pools: pools, accessLog: accessLog) },
+                    h2ChannelConfigurator: { channel in Self.serveHTTP2(on: channel, scheme: "https", state: state, pools: pools, accessLog: accessLog) },
                     http1ChannelConfigurator: { channel in Self.serveHTTP1(on: channel, scheme: "https", state: state, pools: pools, accessLog: accessLog) }
                 )
             }
@@ -74,7 +84,7 @@ extension GatewayServer {
 
     /// HTTP/2 on `channel`: each stream is a child channel on the same event loop, translated to
     /// HTTP/1-style request parts for its own ``GatewayHandler``, which uses the loop's upstream pool.
-    static func serveHTTP2(on channel: any Channel, state: GatewayState, pools: UpstreamPools, accessLog: Logger?) -> EventLoopFuture<Void> {
+    static func serveHTTP2(on channel: any Channel, scheme: String, state: GatewayState, pools: UpstreamPools, accessLog: Logger?) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
             _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                 mode: .server,
@@ -83,12 +93,54 @@ extension GatewayServer {
             ) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                    try stream.pipeline.syncOperations.addHandler(GatewayHandler(state: state, pool: pools.pool(for: stream.eventLoop), inboundScheme: "https", accessLog: accessLog))
+                    try stream.pipeline.syncOperations.addHandler(GatewayHandler(state: state, pool: pools.pool(for: stream.eventLoop), inboundScheme: scheme, accessLog: accessLog))
                 }
             }
         }
     }
 }
+
+/// Tells HTTP/2 with prior knowledge (h2c) from HTTP/1.1 on a cleartext connection by its first
+/// bytes, sets the pipeline up for the one it is, hands it those bytes and leaves.
+final class CleartextProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    /// What an HTTP/2 client sends first (RFC 9113 §3.4).
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    private let http1: @Sendable (any Channel) -> EventLoopFuture<Void>
+    private let http2: @Sendable (any Channel) -> EventLoopFuture<Void>
+    private var received: ByteBuffer?
+
+    init(http1: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>, http2: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) {
+        self.http1 = http1
+        self.http2 = http2
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var part = unwrapInboundIn(data)
+        if received == nil { received = part } else { received!.writeBuffer(&part) }
+        let bytes = received!.readableBytesView
+        let compared = min(bytes.count, Self.preface.count)
+        let looksLikeHTTP2 = bytes.prefix(compared).elementsEqual(Self.preface.prefix(compared))
+        if looksLikeHTTP2 && bytes.count < Self.preface.count { return }  // not enough to tell yet
+        let buffered = received!
+        received = nil
+        (looksLikeHTTP2 ? http2 : http1)(context.channel).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success:
+                context.fireChannelRead(NIOAny(buffered))
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            case .failure(let error):
+                context.fireErrorCaught(error)
+                context.close(promise: nil)
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension CleartextProtocolDetector: Sendable {}
 
 /// One ``UpstreamPool`` per event loop, each made and touched only on its own loop.
 final class UpstreamPools: Sendable {

@@ -3,6 +3,7 @@ import Gateway
 import NIOCore
 import NIOPosix
 import Resilience
+import PortcullisTestSupport
 import Testing
 
 /// The gateway proxying real requests on loopback sockets.
@@ -191,6 +192,19 @@ import Testing
         )
         #expect(response.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(response)")
         #expect(setup.upstream.connectionCount == 2)
+        try await setup.stop()
+    }
+
+    @Test func http2WithPriorKnowledgeIsServedWithoutTLS() async throws {
+        let setup = try await Setup { [Self.route("api", port: $0)] }
+        let curl = try await ExternalTool("curl").run([
+            "-s", "--http2-prior-knowledge", "-w", "\\n%{http_version}", "http://127.0.0.1:\(setup.port)/h2c",
+        ])
+        #expect(curl.status == 0, "\(curl.stderr)")
+        #expect(curl.stdout.hasSuffix("\n2"), "\(curl.stdout)")
+        #expect(curl.stdout.contains(#""uri":"\/h2c""#))
+        let http1 = try await ExternalTool("curl").run(["-s", "-w", "\\n%{http_version}", "http://127.0.0.1:\(setup.port)/h1"])
+        #expect(http1.stdout.hasSuffix("\n1.1"), "\(http1.stdout)")
         try await setup.stop()
     }
 }
