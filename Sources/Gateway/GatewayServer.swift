@@ -13,8 +13,8 @@ public struct GatewayServer: Sendable {
     public let state: GatewayState
     public let group: MultiThreadedEventLoopGroup
 
-    /// One `info` record per request (request id, client, method, URI, route, upstream, status,
-    /// attempts, duration, problem type); `nil` logs none.
+    /// One `info` record per request (request id, client, method, path without the query, route,
+    /// upstream, status, attempts, duration, problem type); `nil` logs none.
     public let accessLog: Logger?
     /// When set, the gateway terminates TLS with this certificate (https); else it serves plain HTTP.
     public let tls: GatewayTLS?

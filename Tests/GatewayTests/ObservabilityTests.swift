@@ -50,19 +50,20 @@ struct CapturingLogHandler: LogHandler {
         #expect(try await get("/down").hasPrefix("HTTP/1.1 502"))
         #expect(try await get("/down").hasPrefix("HTTP/1.1 503"), "the breaker opened after four failed attempts")
         #expect(try await get("/nowhere").hasPrefix("HTTP/1.1 404"))
+        #expect(try await RawHTTPClient.exchange(port: port, "GET /ok?access_token=abc123 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 200"))
 
         func count(_ route: String, _ code: String) throws -> Int64 {
             try metrics.expectCounter("portcullis_gateway_requests_total", [("route", route), ("code", code)]).totalValue
         }
-        #expect(try count("shop/ok", "2xx") == 1)
+        #expect(try count("shop/ok", "2xx") == 2)
         #expect(try count("shop/down", "5xx") == 3)
-        #expect(try metrics.expectTimer("portcullis_gateway_request_duration_seconds", [("route", "shop/ok")]).values.count == 1)
+        #expect(try metrics.expectTimer("portcullis_gateway_request_duration_seconds", [("route", "shop/ok")]).values.count == 2)
         #expect(try metrics.expectCounter("portcullis_gateway_retries_total", [("route", "shop/down")]).totalValue == 2, "one retry per failed request")
         #expect(try metrics.expectCounter("portcullis_gateway_circuit_breaker_transitions_total", [("route", "shop/down"), ("to", "Open")]).totalValue == 1)
         #expect(try metrics.expectGauge("portcullis_gateway_circuit_breaker_open", [("route", "shop/down")]).lastValue == 1)
 
         let logged = records.withLockedValue { $0 }
-        #expect(logged.count == 5)
+        #expect(logged.count == 6)
         let first = try #require(logged.first)
         #expect(first.metadata["request_id"] == "req-ok")
         #expect(first.metadata["route"] == "shop/ok")
@@ -72,6 +73,8 @@ struct CapturingLogHandler: LogHandler {
         #expect(logged[1].metadata["problem"] == "https://portcullis.io/problems/upstream-unreachable")
         #expect(logged[3].metadata["problem"] == "https://portcullis.io/problems/circuit-open")
         #expect(logged[4].metadata["status"] == "404")
+        #expect(logged[5].metadata["path"] == "/ok")
+        #expect(!logged.contains { $0.metadata.values.contains { $0.contains("abc123") } }, "a query may carry credentials: it is not logged")
         try await gateway.close()
         try await upstream.stop()
     }

@@ -553,7 +553,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         finish(head: head, body: body, keepAlive: exchange.keepAlive, requestEnded: exchange.requestEnded, context: context)
     }
 
-    /// Counts the response in the route's metrics and writes the access log record.
+    /// Counts the response in the route's metrics and writes the access log record (the path without
+    /// its query, which may carry a client's credentials).
     private func responded(_ exchange: Exchange, status: Int, problem: Problem.Kind? = nil) {
         let elapsed = ContinuousClock.now - exchange.started
         exchange.policies.metrics.responded(status: status, after: elapsed)
@@ -561,7 +562,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             "request",
             metadata: [
                 "request_id": "\(exchange.requestID)", "client": "\(clientAddress ?? "-")", "method": "\(exchange.head.method.rawValue)",
-                "uri": "\(exchange.head.uri)", "route": "\(exchange.route.key)", "upstream": "\(exchange.target)", "status": "\(status)",
+                "path": "\(exchange.head.uri.split(separator: "?", maxSplits: 1).first ?? "")", "route": "\(exchange.route.key)", "upstream": "\(exchange.target)", "status": "\(status)",
                 "attempts": "\(exchange.attempt)", "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
                 "problem": "\(problem.map { Problem.typeBase + $0.rawValue } ?? "-")",
             ]
