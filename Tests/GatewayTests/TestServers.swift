@@ -25,6 +25,8 @@ final class TestUpstream: Sendable {
         self.requestsBox = requests
         self.channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Room for the bursts the load tests make: a dropped SYN would be retried only after a second.
+            .serverChannelOption(.backlog, value: 1024)
             .childChannelInitializer { channel in
                 connections.withLockedValue { $0 += 1 }
                 return channel.eventLoop.makeCompletedFuture {
