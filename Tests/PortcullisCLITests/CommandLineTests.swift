@@ -142,6 +142,9 @@ import Testing
         let served = try await curl("/hello/world")
         #expect(served.stdout.hasPrefix("HTTP/1.1 200"), "\(served.stdout)")
         #expect(served.stdout.contains("portcullis demo upstream") && served.stdout.contains("\"path\" : \"\\/world\""))
+        // The demo upstream verified the gateway's JWT against the JWKS it fetched from the gateway.
+        #expect(served.stdout.contains("\"verified\" : true"), "\(served.stdout)")
+        #expect(served.stdout.contains("\"sub\" : \"portcullis:default:demo-identity\""))
 
         // An invalid update is reported, and the last good version keeps serving.
         let invalid = try await kubectl(["patch", "route", "hello", "--type=merge", "-p", #"{"spec":{"retries":{"backoff":{"max":"10ms"}}}}"#])
