@@ -7,7 +7,8 @@ and p99, and the proxy's CPU time per request (user + system, from /proc), with 
 Besides plain proxying: the gateway with the resilience policies; with upstream credentials (a warm
 cloud token and a gateway-signed ES256 JWT per request); and with the full chain (those two plus an
 mTLS client certificate to an https backend that requires it), compared with nginx proxying to the
-same https backend with the same client certificate.
+same https backend with the same client certificate; and the rate at which an open circuit breaker
+answers (503 problem+json without touching the upstream), against the proxied rate.
 
     python3 Benchmarks/gateway_bench.py [--duration 10] [--connections 32] [--rounds 3]
 
@@ -25,7 +26,7 @@ import tempfile
 import time
 
 BACKEND, NGINX, HAPROXY, GATEWAY, GATEWAY_POLICIES = 18080, 18081, 18082, 18083, 18084
-GATEWAY_CREDENTIALS, BACKEND_MTLS, NGINX_MTLS, GATEWAY_CHAIN = 18085, 18086, 18087, 18088
+GATEWAY_CREDENTIALS, BACKEND_MTLS, NGINX_MTLS, GATEWAY_CHAIN, GATEWAY_OPEN = 18085, 18086, 18087, 18088, 18089
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -174,9 +175,12 @@ backend backend
         processes["nginx+mtls"] = processes["nginx"]
         processes["portcullis+chain"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_CHAIN), "--upstream-port", str(BACKEND_MTLS), "--credentials", "--tls-dir", work])
+        processes["portcullis breaker open"] = subprocess.Popen(
+            [binary, "--port", str(GATEWAY_OPEN), "--upstream-port", str(BACKEND), "--open-breaker"])
         ports = {
             "nginx": NGINX, "haproxy": HAPROXY, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES,
             "portcullis+credentials": GATEWAY_CREDENTIALS, "nginx+mtls": NGINX_MTLS, "portcullis+chain": GATEWAY_CHAIN,
+            "portcullis breaker open": GATEWAY_OPEN,
         }
         for port in ports.values():
             wait_for_port(port)
@@ -206,6 +210,9 @@ backend backend
             print(f"{name:<24}{total['requests'] / seconds:>10.0f}{sorted(total['p50'])[len(total['p50']) // 2]:>9.2f}"
                   f"{sorted(total['p99'])[len(total['p99']) // 2]:>9.2f}{cpu:>12.1f}{cpu / nginx_cpu:>9.2f}"
                   f"{cpu / nginx_mtls_cpu:>14.2f}{total['errors']:>8}")
+        proxied, fast_fail = totals["portcullis"]["requests"], totals["portcullis breaker open"]["requests"]
+        print(f"\nbreaker-open fast-fail: {fast_fail / seconds:.0f} responses/s (503 problem+json, counted as errors above), "
+              f"{fast_fail / proxied:.2f}× the proxied rate")
     finally:
         for process in set(processes.values()) | {locals().get("backend")}:
             if process:

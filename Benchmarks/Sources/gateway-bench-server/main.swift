@@ -4,6 +4,8 @@
 // --policies puts the resilience chain on the route (retries, a circuit breaker, a bulkhead).
 // --credentials adds a cloud-style bearer token (a warm token cache entry) and a gateway-signed ES256 JWT.
 // --tls-dir connects to an https backend presenting the client certificate in DIR (mTLS).
+// --open-breaker routes to a port nothing listens on, behind a breaker that opens at the first failure
+// and stays open: every request after the first is the breaker's fast 503.
 // --write-pki writes a CA, a server certificate for 127.0.0.1 and a client certificate into DIR and exits.
 
 import Foundation
@@ -21,6 +23,7 @@ var upstreamPort = 18080
 var policies = false
 var credentials = false
 var tlsDirectory: String?
+var openBreaker = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -29,6 +32,7 @@ while let argument = arguments.next() {
     case "--policies": policies = true
     case "--credentials": credentials = true
     case "--tls-dir": tlsDirectory = arguments.next()
+    case "--open-breaker": openBreaker = true
     case "--write-pki":
         let directory = URL(fileURLWithPath: arguments.next() ?? ".")
         let authority = try CertificateAuthority.generate(now: Date())
@@ -82,11 +86,14 @@ if credentials {
 }
 if let tokenCache { Task { await tokenCache.run() } }
 
+if openBreaker { upstream = UpstreamTarget(scheme: .http, host: "127.0.0.1", port: 1) }
 let route = RouteConfig(
     key: RouteKey(namespace: "bench", name: "backend"),
     upstream: upstream,
     retry: policies ? RetryConfiguration(attempts: 3) : RetryConfiguration(attempts: 1),
-    circuitBreaker: policies ? CircuitBreakerConfiguration(consecutiveFailures: 5) : nil,
+    circuitBreaker: openBreaker
+        ? CircuitBreakerConfiguration(consecutiveFailures: 1, openDuration: .seconds(3600), maxOpenDuration: .seconds(3600))
+        : policies ? CircuitBreakerConfiguration(consecutiveFailures: 5) : nil,
     bulkhead: BulkheadConfiguration(maxRequests: 10_000, maxPending: 10_000),
     credentials: routeCredentials
 )
