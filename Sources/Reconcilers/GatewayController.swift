@@ -174,8 +174,11 @@ public final class GatewayController: Service, Sendable {
             logger: logger,
             metricsFactory: metricsFactory
         ) { [self] _ in
+            let problemBefore = pki.signingProblem
             let (next, changed) = try await pki.reconcile(secrets: pkiSecrets.store, configMaps: pkiConfigMaps.store, client: client, isLeader: isLeader())
-            if changed || pki.signingProblem == nil { queue.add(Self.configKey) }
+            // Rebuild the config only when what it takes from the PKI changed: the issuer's documents, or
+            // whether JWT credentials can sign at all.
+            if changed || pki.signingProblem != problemBefore { queue.add(Self.configKey) }
             // Followers look again soon: the leader may create what is missing meanwhile.
             return .requeueAfter(min(next ?? .seconds(3600), isLeader() ? .seconds(3600) : .seconds(5)))
         }
