@@ -31,15 +31,15 @@ extension TunnelIntegrationTests {
         static func withController(
             _ interfaces: FakeInterfaces = FakeInterfaces(),
             leading: Bool = true,
-            _ body: (TunnelTestCluster, FakeInterfaces, TunnelController) async throws -> Void
+            _ body: (TestCluster, FakeInterfaces, TunnelController) async throws -> Void
         ) async throws {
-            try await TunnelTestCluster.with { cluster in
+            try await TestCluster.with { cluster in
                 let controller = TunnelController(
                     client: cluster.client,
                     interfaces: interfaces,
                     isLeader: { leading },
                     configuration: fast,
-                    logger: TunnelTestCluster.quiet
+                    logger: TestCluster.quiet
                 )
                 let running = cluster.run(controller)
                 defer { running.cancel() }
@@ -47,7 +47,7 @@ extension TunnelIntegrationTests {
             }
         }
 
-        static func ready(_ cluster: TunnelTestCluster, _ name: String) async throws -> Tunnel {
+        static func ready(_ cluster: TestCluster, _ name: String) async throws -> Tunnel {
             try await eventually("Tunnel \(name) Ready") {
                 let tunnel = try await cluster.tunnel(name)
                 return tunnel?.condition("Ready")?.status == .true ? tunnel : nil

@@ -104,7 +104,7 @@ extension TunnelIntegrationTests {
 
         @Test func requestsReachAPrivateBackendThroughWireGuardAcrossARotationUntilTheTunnelIsDeleted() async throws {
             var site = PrivateSite()
-            let cluster = try await TunnelTestCluster.start()
+            let cluster = try await TestCluster.start()
             let logs = RecordingLogHandler.Lines()
             let interfaces = WireGuardInterfaceManager(logger: RecordingLogHandler.logger(into: logs))
             var privateKeys: [WireGuardPrivateKey] = []
@@ -131,10 +131,10 @@ extension TunnelIntegrationTests {
                     logger: RecordingLogHandler.logger(into: logs)
                 )
                 services.append(cluster.run(tunnels))
-                let credentials = CredentialRuntime(httpClient: httpClient, logger: TunnelTestCluster.quiet)
+                let credentials = CredentialRuntime(httpClient: httpClient, logger: TestCluster.quiet)
                 let routes = GatewayController(
                     client: cluster.client, state: state, credentials: credentials,
-                    pki: PKISettings(namespace: "default", issuer: nil), logger: TunnelTestCluster.quiet
+                    pki: PKISettings(namespace: "default", issuer: nil), logger: TestCluster.quiet
                 )
                 services.append(Task { try await credentials.run() })
                 services.append(Task { try await routes.run() })

@@ -13,14 +13,15 @@ import Tunnels
 /// they do not starve the package's timing-sensitive tests on 2 cores.
 @Suite(.serialized) enum TunnelIntegrationTests {}
 
-/// The embedded API server on a loopback port (plain HTTP, no token) with the Portcullis CRDs, and a client.
-struct TunnelTestCluster {
+/// The embedded API server on a loopback port (plain HTTP, no token) with the Portcullis CRDs, and a
+/// client: what the Tunnel and UpstreamAuth end-to-end suites run against.
+struct TestCluster {
     let client: KubernetesClient
     let server: Task<Void, any Error>
 
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    static func start() async throws -> TunnelTestCluster {
+    static func start() async throws -> TestCluster {
         let server = try EmbeddedAPIServer(configuration: .init(port: 0), logger: quiet)
         let (endpoints, continuation) = AsyncStream<EmbeddedAPIServer.Endpoint>.makeStream()
         let task = Task {
@@ -37,7 +38,7 @@ struct TunnelTestCluster {
         for type in PortcullisAPIGroup.resourceTypes {
             _ = try await crds.create(try JSONValue(encoding: type.customResourceDefinition))
         }
-        return TunnelTestCluster(client: client, server: task)
+        return TestCluster(client: client, server: task)
     }
 
     func stop() async {
@@ -47,7 +48,7 @@ struct TunnelTestCluster {
     }
 
     /// Runs `body` with a fresh cluster, stopping it afterwards whatever happens.
-    static func with(_ body: (TunnelTestCluster) async throws -> Void) async throws {
+    static func with(_ body: (TestCluster) async throws -> Void) async throws {
         let cluster = try await start()
         do {
             try await body(cluster)

@@ -16,39 +16,22 @@ import Synchronization
 import Testing
 import UpstreamCredentials
 
-/// One installation on loopback: the embedded API server, the controller with its credentials and
-/// PKI, and the gateway serving what the controller builds.
+/// One installation on loopback: the embedded API server (``TestCluster``), the controller with its
+/// credentials and PKI, and the gateway serving what the controller builds.
 final class Installation: Sendable {
     let client: KubernetesClient
     let gatewayURL: String
     let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
-    private let apiServer: Task<Void, any Error>
+    private let cluster: TestCluster
     private let controller: Task<Void, any Error>
     private let gateway: any Channel
     static let systemNamespace = "portcullis-system"
 
     /// - Parameter gatewayTLS: The gateway terminates TLS with the certificate of this Secret, loaded by the controller.
     init(keyRing: KeyRing.Configuration = KeyRing.Configuration(), gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil) async throws {
-        let authority = try CertificateAuthority.generate(commonName: "reconciler test CA", now: Date())
-        let serving = try authority.issue(.loopbackServer(), now: Date())
-        let token = UUID().uuidString
-        let server = try EmbeddedAPIServer(
-            configuration: .init(port: 0, token: token, tls: .init(certificateChainPEM: serving.certificatePEM, privateKeyPEM: serving.privateKeyPEM)),
-            logger: Logger(label: "test.apiserver", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
-        let (endpoints, continuation) = AsyncStream<EmbeddedAPIServer.Endpoint>.makeStream()
-        apiServer = Task {
-            defer { continuation.finish() }
-            try await server.run { continuation.yield($0) }
-        }
-        var iterator = endpoints.makeAsyncIterator()
-        guard let endpoint = await iterator.next() else { throw KubernetesError(code: .serverError, message: "the API server did not start") }
-        let kubeconfig = EmbeddedAPIServer.kubeconfig(server: endpoint.url, certificateAuthorityPEM: try authority.certificatePEM, token: token)
+        cluster = try await TestCluster.start()
+        client = cluster.client
         let logger = Logger(label: "test.controller", factory: { _ in SwiftLogNoOpLogHandler() })
-        client = try KubernetesClient(configuration: try Kubeconfig(yaml: kubeconfig, source: "test").configuration(), logger: logger)
-        for type in PortcullisAPIGroup.resourceTypes {
-            _ = try await client.resources(.customResourceDefinitions, as: JSONValue.self).create(try JSONValue(encoding: type.customResourceDefinition))
-        }
         _ = try await client.resources(.namespaces, as: JSONValue.self).create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]])
 
         let state = GatewayState()
@@ -72,9 +55,7 @@ final class Installation: Sendable {
         _ = try? await controller.value
         try? await gateway.close()
         try? await httpClient.shutdown()
-        try? await client.shutdown()
-        apiServer.cancel()
-        _ = try? await apiServer.value
+        await cluster.stop()
     }
 
     /// Server-side applies every object in `yaml`.
