@@ -64,7 +64,7 @@ public final class GatewayState: Sendable {
     /// holds nothing secret (no credentials, no Secret data beyond CA certificates, which are public).
     public func describe() -> String {
         let snapshot = self.snapshot
-        let routes: [[String: Any]] = snapshot.router.routes.map { route in
+        let routes: [[String: Any]] = snapshot.router.routes.sorted { $0.key < $1.key }.map { route in
             var description: [String: Any] = [
                 "route": route.key.description, "generation": route.generation, "upstream": route.upstream.description,
                 "hostnames": route.match.hostnames, "methods": route.match.methods,

@@ -34,20 +34,21 @@ public final class GatewayController: Service, Sendable {
     let pki: InstallationPKI
     let upstreamAuths: UpstreamAuthReconciler
     let metricsFactory: any MetricsFactory
-    private let servedGeneration: Gauge
-    private let servedRoutes: Gauge
+    let servedGeneration: Gauge
+    let servedRoutes: Gauge
     /// Events on condition transitions, written by the leader.
     let events: EventRecorder
-    private let lastGood = Mutex<[RouteKey: RouteConfig]>([:])
-    /// The resourceVersion at which each Route's current generation was first seen (leader's view).
-    private let generationSeen = Mutex<[RouteKey: (generation: Int64, resourceVersion: Int64?)]>([:])
+    /// What the informers reported since the config worker's last pass.
+    let routeChanges = RouteChanges()
+    /// The Routes as last translated, carried between the config worker's passes (only it touches them).
+    let routeState = Mutex(RouteState())
     /// This replica's Lease saying how far its gateway has got.
     let replicas: ReplicaReports
     /// The `kubernetes.io/tls` Secret the gateway terminates TLS with, and where its certificate goes.
     let gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)?
-    private let generation = Atomic<Int64>(0)
+    let generation = Atomic<Int64>(0)
 
-    /// The key every change enqueues: the config is rebuilt as a whole.
+    /// The key every change enqueues; ``routeChanges`` says what changed.
     static let configKey = ObjectKey(namespace: "", name: "gateway-config")
 
     /// The key of the PKI loop.
@@ -109,11 +110,14 @@ public final class GatewayController: Service, Sendable {
         ]
 
         let queue = WorkQueue<ObjectKey>(name: "gateway-config", metricsFactory: metricsFactory)
-        routes.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
-        auths.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
-        tunnels.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
-        services.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
-        secrets.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] })
+        let changes = routeChanges
+        routes.store.addIndex(RouteReference.index, RouteReference.indexValues(of:))
+        let wake: @Sendable () -> Void = { queue.add(Self.configKey) }
+        routes.addEventHandler(changes.routeHandler(then: wake))
+        auths.addEventHandler(changes.referenceHandler(.upstreamAuth, routes: routes.store, then: wake))
+        tunnels.addEventHandler(changes.referenceHandler(.tunnel, routes: routes.store, then: wake))
+        services.addEventHandler(changes.referenceHandler(.service, routes: routes.store, then: wake))
+        secrets.addEventHandler(changes.referenceHandler(.secret, routes: routes.store, then: wake))
         // A replica that appears, goes, or serves further changes Route readiness; a renewal alone does not.
         replicaLeases.addEventHandler(
             InformerEventHandler(
@@ -152,12 +156,11 @@ public final class GatewayController: Service, Sendable {
             logger: logger,
             metricsFactory: metricsFactory
         ) { [self] _ in
-            let (references, newAlgorithms) = resolveReferences(auths: auths.store, tunnels: tunnels.store, services: services.store, secrets: secrets.store)
-            if newAlgorithms { pkiQueue.add(Self.pkiKey) }
+            let caches = RouteCaches(routes: routes.store, upstreamAuths: auths.store, tunnels: tunnels.store, services: services.store, secrets: secrets.store)
             if let gatewayTLS, let secret = tlsSecrets?.store.get(gatewayTLS.secret) { updateGatewayCertificate(from: secret) }
             let now = Date()
             let live = ReplicaReports.live(replicaLeases.store.list(), now: now)
-            try await reconcile(routes: routes.store.list(), references: { references[$0] ?? RouteReferences() }, replicas: live.replicas, now: now)
+            if try await reconcileRoutes(changes.take(), caches: caches, replicas: live.replicas, now: now) { pkiQueue.add(Self.pkiKey) }
             if isLeader() {
                 for lease in ReplicaReports.abandoned(replicaLeases.store.list(), now: now) {
                     try? await client.resources(CoordinationV1.Lease.self).delete(lease.metadata.name ?? "", namespace: lease.metadata.namespace)
@@ -178,6 +181,7 @@ public final class GatewayController: Service, Sendable {
             let (next, changed) = try await pki.reconcile(secrets: pkiSecrets.store, configMaps: pkiConfigMaps.store, client: client, isLeader: isLeader())
             // Rebuild the config only when what it takes from the PKI changed: the issuer's documents, or
             // whether JWT credentials can sign at all.
+            if pki.signingProblem != problemBefore { changes.record { $0.allUpstreamAuths = true } }
             if changed || pki.signingProblem != problemBefore { queue.add(Self.configKey) }
             // Followers look again soon: the leader may create what is missing meanwhile.
             return .requeueAfter(min(next ?? .seconds(3600), isLeader() ? .seconds(3600) : .seconds(5)))
@@ -219,6 +223,7 @@ public final class GatewayController: Service, Sendable {
                             try await Task.sleep(for: .seconds(1))
                             let now = self.isLeader()
                             if now && !leading {
+                                changes.record { $0.allStatuses = true }
                                 queue.add(Self.configKey)
                                 pkiQueue.add(Self.pkiKey)
                                 for key in auths.store.keys { authQueue.add(key) }
@@ -305,144 +310,11 @@ public final class GatewayController: Service, Sendable {
         }
     }
 
-    /// Rebuilds the config from `routes`, serves it, and writes each changed status.
-    ///
-    /// - Parameter replicas: The live gateway replicas and how far each has got (``ReplicaReports``).
-    func reconcile(routes: [Route], references: (String) -> RouteReferences, replicas: [String: Int64?], now: Date = Date()) async throws {
-        var configs: [RouteConfig] = []
-        var statuses: [(Route, [Condition], ReplicaCounts?)] = []
-        var good = lastGood.withLock { $0 }
-        let issuer = pki.issuerDocuments
-        var live = Set<RouteKey>()
-        var watermark: Int64 = 0
-        var seen = generationSeen.withLock { $0 }
-        for route in routes where route.metadata.deletionTimestamp == nil {
-            let namespace = route.metadata.namespace ?? "default"
-            let key = RouteKey(namespace: namespace, name: route.metadata.name ?? "")
-            live.insert(key)
-            let generation = route.metadata.generation ?? 1
-            var conditions = route.status?.conditions ?? []
-            func set(_ type: String, _ status: Condition.Status, _ reason: String, _ message: String) {
-                conditions = ConditionList.setting(type, to: status, reason: reason, message: message, observedGeneration: generation, in: conditions, now: now)
-            }
-            let resourceVersion = route.metadata.resourceVersion.flatMap { Int64($0) }
-            watermark = max(watermark, resourceVersion ?? 0)
-            if seen[key]?.generation != generation { seen[key] = (generation, resourceVersion) }
-            var counts: ReplicaCounts?
-            switch RouteTranslator.translate(route, references: references(namespace)) {
-            case .serve(let config):
-                good[key] = config
-                configs.append(config)
-                set("Accepted", .true, "Accepted", "the spec is valid")
-                set("ResolvedRefs", .true, "ResolvedRefs", "every reference resolves")
-                let firstSeen = seen[key]?.resourceVersion
-                let ready = replicas.values.filter { reported in
-                    guard let firstSeen, let reported else { return true }
-                    return reported >= firstSeen
-                }.count
-                counts = ReplicaCounts(ready: ready, total: replicas.count)
-                if ready == replicas.count && ready > 0 {
-                    set("Ready", .true, "Serving", "\(ready == 1 ? "the gateway replica serves" : "all \(ready) gateway replicas serve") generation \(generation)")
-                } else {
-                    set("Ready", .false, "Propagating", "\(ready) of \(replicas.count) gateway replicas serve generation \(generation)")
-                }
-            case .invalid(let errors):
-                set("Accepted", .false, "Invalid", errors.map(\.description).joined(separator: "; "))
-                set("ResolvedRefs", .unknown, "Invalid", "references are resolved once the spec is valid")
-                stale(key, &good, &configs, set)
-            case .unresolved(let problems):
-                set("Accepted", .true, "Accepted", "the spec is valid")
-                set("ResolvedRefs", .false, "RefNotResolved", problems.joined(separator: "; "))
-                stale(key, &good, &configs, set)
-            }
-            statuses.append((route, conditions, counts))
-        }
-        good = good.filter { live.contains($0.key) }
-        lastGood.withLock { $0 = good }
-        generationSeen.withLock { $0 = seen.filter { live.contains($0.key) } }
-        state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs, issuer: issuer))
-        self.replicas.applied(upTo: watermark)
-        servedGeneration.record(state.generation)
-        servedRoutes.record(configs.count)
-
-        guard isLeader() else { return }
-        let client = self.client.resources(Route.self)
-        let served = Dictionary(configs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
-        for (route, conditions, counts) in statuses {
-            let current = route.status?.conditions ?? []
-            guard current != conditions || route.status?.observedGeneration != route.metadata.generation || counts != route.status?.replicas else { continue }
-            Self.recordTransitions(from: current, to: conditions, of: CoreV1.ObjectReference(route), events: events)
-            var status: JSONValue = ["observedGeneration": .integer(route.metadata.generation ?? 1), "conditions": try JSONValue(encoding: conditions)]
-            if let config = served[RouteKey(namespace: route.metadata.namespace ?? "default", name: route.metadata.name ?? "")] {
-                status["upstream"] = .string(config.upstream.description)
-            }
-            status["replicas"] = try counts.map { try JSONValue(encoding: $0) } ?? .null
-            do {
-                _ = try await client.patch(route.metadata.name ?? "", namespace: route.metadata.namespace, .merge(["status": status]), subresource: "status")
-            } catch let error as KubernetesError where error.code == .notFound {
-                continue  // deleted meanwhile
-            }
-        }
-    }
-
     /// Records an Event for each condition whose status flipped: Normal when it became True, else Warning.
     static func recordTransitions(from old: [Condition], to new: [Condition], of object: CoreV1.ObjectReference, events: EventRecorder) {
         for condition in new where old.first(where: { $0.type == condition.type })?.status != condition.status {
             guard condition.status != .unknown else { continue }
             events.record(condition.status == .true ? .normal : .warning, reason: condition.reason, message: "\(condition.type): \(condition.message)", about: object)
         }
-    }
-
-    /// Keeps serving a Route's last good version when its current one cannot be served.
-    private func stale(
-        _ key: RouteKey,
-        _ good: inout [RouteKey: RouteConfig],
-        _ configs: inout [RouteConfig],
-        _ set: (String, Condition.Status, String, String) -> Void
-    ) {
-        if let previous = good[key] {
-            configs.append(previous)
-            set("Ready", .false, "ServingPreviousGeneration", "the gateway keeps serving generation \(previous.generation); this generation cannot be served")
-        } else {
-            set("Ready", .false, "NotServed", "the gateway does not serve this Route")
-        }
-    }
-
-    /// What the Routes of each namespace can refer to, from the caches; UpstreamAuths resolved to
-    /// running credentials and client certificates.
-    ///
-    /// - Returns: The references by namespace, and whether an UpstreamAuth needs a signing algorithm
-    ///   the key ring does not keep yet.
-    func resolveReferences(
-        auths: Store<UpstreamAuth>,
-        tunnels: Store<Tunnel>,
-        services: Store<JSONValue>,
-        secrets: Store<CoreV1.Secret>
-    ) -> (references: [String: RouteReferences], newAlgorithms: Bool) {
-        var references: [String: RouteReferences] = [:]
-        for secret in secrets.list() {
-            references[secret.metadata.namespace ?? "default", default: RouteReferences()].secrets[secret.metadata.name ?? ""] = secret.data ?? [:]
-        }
-        for service in services.list() {
-            let namespace = service.metadata.namespace ?? "default"
-            let name = service.metadata.name ?? ""
-            let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
-            let ports = Set((service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["port"]?.integerValue.map(Int.init) })
-            references[namespace, default: RouteReferences()].services[name] = .init(host: clusterIP ?? "\(name).\(namespace).svc", ports: ports)
-        }
-        for tunnel in tunnels.list() {
-            let ready = tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
-            references[tunnel.metadata.namespace ?? "default", default: RouteReferences()].tunnels[tunnel.metadata.name ?? ""] = ready
-        }
-        let allAuths = auths.list().filter { $0.metadata.deletionTimestamp == nil }
-        var algorithms: Set<SigningKey.Algorithm> = []
-        for auth in allAuths {
-            let namespace = auth.metadata.namespace ?? "default"
-            let (resolved, needed) = upstreamAuths.resolve(auth, secrets: references[namespace]?.secrets ?? [:])
-            references[namespace, default: RouteReferences()].upstreamAuths[auth.metadata.name ?? ""] = resolved
-            algorithms.formUnion(needed)
-        }
-        upstreamAuths.retain(allAuths)
-        return (references, pki.require(algorithms))
     }
 }

@@ -1,3 +1,4 @@
+import CredentialFakes
 import Foundation
 import Gateway
 import PKI
@@ -56,6 +57,58 @@ import Testing
         #expect(tls.certificateChainPEM == first.certificatePEM)
         try await installation.apply(secret(second))
         try await eventually("the new certificate") { tls.certificateChainPEM == second.certificatePEM }
+        await installation.stop()
+    }
+
+    @Test func aChangeReachesTheRoutesThatReferToItAndNoOthers() async throws {
+        let installation = try await Installation()
+        let backend = try await FakeHTTPServer.start { _ in .text(200, "backend") }
+        func condition(_ type: String) async throws -> Condition? {
+            try await installation.client.resources(Route.self).get("api", namespace: "default").status?.conditions?.first { $0.type == type }
+        }
+        func service(ports: [Int]) -> String {
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: backend, namespace: default}
+            spec: {clusterIP: 127.0.0.1, ports: [\(ports.map { "{port: \($0)}" }.joined(separator: ", "))]}
+            """
+        }
+        try await installation.apply("""
+            apiVersion: portcullis.io/v1alpha1
+            kind: Route
+            metadata: {name: api, namespace: default}
+            spec: {upstream: {service: {name: backend, port: \(backend.port)}}}
+            """)
+        try await eventually("the missing Service in status") { try await condition("ResolvedRefs")?.reason == "RefNotResolved" }
+
+        // The Service appearing re-translates the Route that names it.
+        try await installation.apply(service(ports: [backend.port]))
+        try await eventually("the route serves") { try await installation.get("/").body == "backend" }
+        try await eventually("Ready") { try await condition("Ready")?.status == .true }
+
+        // Objects no Route names change nothing the gateway serves: no new config.
+        let generation = installation.state.generation
+        try await installation.apply("""
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: unrelated, namespace: default}
+            stringData: {key: value}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: unrelated, namespace: default}
+            spec: {clusterIP: 127.0.0.2, ports: [{port: 80}]}
+            """)
+        try await Task.sleep(for: .seconds(1))
+        #expect(installation.state.generation == generation, "a change no Route refers to rebuilt the config")
+
+        // The Service losing the port: the Route says so and keeps serving its last good version.
+        try await installation.apply(service(ports: [9]))
+        try await eventually("the lost port in status") { try await condition("ResolvedRefs")?.message.contains("has no port \(backend.port)") == true }
+        #expect(try await condition("Ready")?.reason == "ServingPreviousGeneration")
+        #expect(try await installation.get("/").body == "backend")
+        await backend.stop()
         await installation.stop()
     }
 }

@@ -21,6 +21,8 @@ import UpstreamCredentials
 final class Installation: Sendable {
     let client: KubernetesClient
     let gatewayURL: String
+    /// The config the gateway serves.
+    let state = GatewayState()
     let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
     private let cluster: TestCluster
     private let controller: Task<Void, any Error>
@@ -34,7 +36,6 @@ final class Installation: Sendable {
         let logger = Logger(label: "test.controller", factory: { _ in SwiftLogNoOpLogHandler() })
         _ = try await client.resources(.namespaces, as: JSONValue.self).create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]])
 
-        let state = GatewayState()
         gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state, tls: gatewayTLS?.tls).start()
         gatewayURL = "\(gatewayTLS == nil ? "http" : "https")://127.0.0.1:\(gateway.localAddress!.port!)"
         let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
@@ -66,6 +67,7 @@ final class Installation: Sendable {
             case "Route": descriptor = Route.resource
             case "UpstreamAuth": descriptor = UpstreamAuth.resource
             case "Secret": descriptor = .secrets
+            case "Service": descriptor = .services
             default: throw KubernetesError(code: .invalid, message: "unexpected kind in a test manifest")
             }
             _ = try await client.resources(descriptor, as: JSONValue.self).patch(
@@ -193,7 +195,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         #expect(status?.secretless == true)
         let published = try await installation.client.resources(CoreV1.ConfigMap.self).get("portcullis-jwks", namespace: Installation.systemNamespace)
         #expect(published.data?["jwks.json"]?.contains(status?.jwks?.keyID ?? "?") == true)
-        try await backend.server.stop()
+        await backend.server.stop()
         await installation.stop()
     }
 
@@ -299,7 +301,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         #expect(served.status == 200)
         let token = String(served.body.dropFirst("Bearer ".count))
         #expect(oauth.issuedTokens[token] == "gateway", "the upstream got the token the OAuth2 server issued")
-        try await backend.stop()
+        await backend.stop()
         await oauth.stop()
         await installation.stop()
     }
@@ -338,7 +340,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         let served = try await installation.get("/")
         #expect(served.status == 200)
         #expect(iam.issuedAccessTokens[String(served.body.dropFirst("Bearer ".count))]?.serviceAccount == account)
-        try await backend.stop()
+        await backend.stop()
         await iam.stop()
         await sts.stop()
         await installation.stop()

@@ -1,0 +1,261 @@
+import Foundation
+import Metrics
+import Gateway
+import Kubernetes
+import KubernetesClient
+import PKI
+import PortcullisAPI
+import Synchronization
+
+/// The Routes' part of the config worker's state, carried from one pass to the next.
+struct RouteState {
+    /// A Route as last translated.
+    struct Entry {
+        var generation: Int64
+        var outcome: RouteTranslator.Outcome
+        /// What the gateway serves for it: this generation, or the last good one when this one cannot be served.
+        var served: RouteConfig?
+        /// The resourceVersion at which this generation was first seen: a replica whose watermark
+        /// reaches it serves the generation (``ReplicaReports``).
+        var firstSeen: Int64?
+    }
+
+    var entries: [RouteKey: Entry] = [:]
+    /// Each UpstreamAuth as last resolved, with the signing algorithms it needs.
+    var upstreamAuths: [ObjectKey: (resolved: ResolvedUpstreamAuth, algorithms: Set<SigningKey.Algorithm>)] = [:]
+    /// Routes whose status the leader has to look at: translated since, waiting for replicas, or
+    /// whose last write failed.
+    var statusPending: Set<RouteKey> = []
+    /// The live replicas of the last status pass, to tell when one came or went.
+    var replicaIdentities: Set<String> = []
+    /// The issuer's documents the gateway serves.
+    var issuer: IssuerDocuments?
+    /// Up to which Route resourceVersion the gateway serves every change.
+    var watermark: Int64 = 0
+}
+
+extension ResolvedUpstreamAuth: Equatable {
+    /// The same credential object, client certificate, or problem.
+    public static func == (lhs: ResolvedUpstreamAuth, rhs: ResolvedUpstreamAuth) -> Bool {
+        switch (lhs, rhs) {
+        case (.credential(let a), .credential(let b)): a === b
+        case (.clientCertificate(let a), .clientCertificate(let b)): a == b
+        case (.unusable(let a), .unusable(let b)): a == b
+        default: false
+        }
+    }
+}
+
+/// The informers' caches a config pass reads.
+struct RouteCaches: Sendable {
+    var routes: Store<Route>
+    var upstreamAuths: Store<UpstreamAuth>
+    var tunnels: Store<Tunnel>
+    var services: Store<JSONValue>
+    var secrets: Store<CoreV1.Secret>
+}
+
+extension GatewayController {
+    /// One pass of the config worker: resolves the UpstreamAuths and translates the Routes that
+    /// changed (or whose references did), swaps a new config into the gateway if what it serves
+    /// changed, and, as leader, writes the statuses that changed.
+    ///
+    /// - Parameter replicas: The live gateway replicas and how far each has got (``ReplicaReports``).
+    /// - Returns: Whether an UpstreamAuth needs a signing algorithm the key ring does not keep yet.
+    func reconcileRoutes(_ changes: RouteChanges.Pending, caches: RouteCaches, replicas: [String: Int64?], now: Date = Date()) async throws -> Bool {
+        var state = routeState.withLock { state in
+            var taken = RouteState()
+            swap(&taken, &state)
+            return taken
+        }
+        defer { routeState.withLock { [state] in $0 = state } }
+
+        var translate = changes.routes
+        let newAlgorithms = resolveUpstreamAuths(changes, caches: caches, state: &state, translate: &translate)
+        if changes.everything { translate.formUnion(caches.routes.keys.map { RouteKey(namespace: $0.namespace, name: $0.name) }) }
+
+        var configChanged = false
+        for key in translate {
+            guard let route = caches.routes.get(namespace: key.namespace, name: key.name), route.metadata.deletionTimestamp == nil else {
+                if state.entries.removeValue(forKey: key) != nil { configChanged = true }
+                state.statusPending.remove(key)
+                continue
+            }
+            let previous = state.entries[key]
+            let generation = route.metadata.generation ?? 1
+            let outcome = RouteTranslator.translate(route, references: references(of: route, caches: caches, state: state))
+            var entry = Entry(
+                generation: generation,
+                outcome: outcome,
+                served: previous?.served,
+                firstSeen: previous?.generation == generation ? previous?.firstSeen : route.metadata.resourceVersion.flatMap { Int64($0) }
+            )
+            if case .serve(let config) = outcome { entry.served = config }
+            if entry.served != previous?.served { configChanged = true }
+            state.entries[key] = entry
+            state.statusPending.insert(key)
+        }
+
+        let issuer = pki.issuerDocuments
+        if configChanged || issuer != state.issuer || changes.everything {
+            let configs = state.entries.values.compactMap(\.served)
+            self.state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs, issuer: issuer))
+            state.issuer = issuer
+            servedGeneration.record(self.state.generation)
+            servedRoutes.record(configs.count)
+        }
+        // Every change delivered before this pass is now served.
+        state.watermark = max(state.watermark, changes.resourceVersion)
+        self.replicas.applied(upTo: state.watermark)
+
+        guard isLeader() else { return newAlgorithms }
+        // This replica's gateway serves what it just applied, whatever its Lease says yet.
+        var replicas = replicas
+        replicas[self.replicas.identity] = max(replicas[self.replicas.identity].flatMap { $0 } ?? 0, state.watermark)
+        var look = state.statusPending.union(changes.statuses)
+        let identities = Set(replicas.keys)
+        if changes.everything || changes.allStatuses || identities != state.replicaIdentities {
+            look.formUnion(state.entries.keys)
+            state.replicaIdentities = identities
+        }
+        let client = self.client.resources(Route.self)
+        for key in look {
+            guard let route = caches.routes.get(namespace: key.namespace, name: key.name), let entry = state.entries[key] else {
+                state.statusPending.remove(key)
+                continue
+            }
+            let (conditions, counts) = Self.status(of: route, entry, replicas: replicas, now: now)
+            // A Route waiting for replicas is looked at again when one reports; one whose write fails, on the retry.
+            let waiting = counts.map { $0.ready < $0.total } ?? false
+            let current = route.status?.conditions ?? []
+            guard current != conditions || route.status?.observedGeneration != route.metadata.generation || counts != route.status?.replicas else {
+                if !waiting { state.statusPending.remove(key) }
+                continue
+            }
+            Self.recordTransitions(from: current, to: conditions, of: CoreV1.ObjectReference(route), events: events)
+            var status: JSONValue = ["observedGeneration": .integer(route.metadata.generation ?? 1), "conditions": try JSONValue(encoding: conditions)]
+            if let served = entry.served { status["upstream"] = .string(served.upstream.description) }
+            status["replicas"] = try counts.map { try JSONValue(encoding: $0) } ?? .null
+            do {
+                state.statusPending.insert(key)
+                _ = try await client.patch(key.name, namespace: key.namespace, .merge(["status": status]), subresource: "status")
+                if !waiting { state.statusPending.remove(key) }
+            } catch let error as KubernetesError where error.code == .notFound {
+                state.statusPending.remove(key)  // deleted meanwhile
+            }
+        }
+        return newAlgorithms
+    }
+
+    typealias Entry = RouteState.Entry
+
+    /// Resolves the UpstreamAuths `changes` names again, and adds the Routes of those whose result
+    /// differs to `translate`.
+    ///
+    /// - Returns: Whether one needs a signing algorithm the key ring does not keep yet.
+    private func resolveUpstreamAuths(
+        _ changes: RouteChanges.Pending,
+        caches: RouteCaches,
+        state: inout RouteState,
+        translate: inout Set<RouteKey>
+    ) -> Bool {
+        var keys = changes.upstreamAuths
+        if changes.allUpstreamAuths {
+            keys.formUnion(caches.upstreamAuths.keys)
+            keys.formUnion(state.upstreamAuths.keys)
+        } else {
+            for namespace in changes.upstreamAuthNamespaces { keys.formUnion(caches.upstreamAuths.keys(byIndex: Store<UpstreamAuth>.namespaceIndex, value: namespace)) }
+        }
+        guard !keys.isEmpty else { return false }
+        var secretsByNamespace: [String: [String: [String: Data]]] = [:]
+        for key in keys {
+            let resolved: (resolved: ResolvedUpstreamAuth, algorithms: Set<SigningKey.Algorithm>)?
+            if let auth = caches.upstreamAuths.get(key), auth.metadata.deletionTimestamp == nil {
+                if secretsByNamespace[key.namespace] == nil {
+                    secretsByNamespace[key.namespace] = Dictionary(
+                        caches.secrets.list(namespace: key.namespace).map { ($0.metadata.name ?? "", $0.data ?? [:]) },
+                        uniquingKeysWith: { first, _ in first }
+                    )
+                }
+                resolved = upstreamAuths.resolve(auth, secrets: secretsByNamespace[key.namespace] ?? [:])
+            } else {
+                resolved = nil
+            }
+            guard resolved?.resolved != state.upstreamAuths[key]?.resolved || resolved?.algorithms != state.upstreamAuths[key]?.algorithms else { continue }
+            state.upstreamAuths[key] = resolved
+            for route in caches.routes.keys(byIndex: RouteReference.index, value: RouteReference.indexValue(.upstreamAuth, namespace: key.namespace, name: key.name)) {
+                translate.insert(RouteKey(namespace: route.namespace, name: route.name))
+            }
+        }
+        upstreamAuths.retain(caches.upstreamAuths.list().filter { $0.metadata.deletionTimestamp == nil })
+        return pki.require(state.upstreamAuths.values.reduce(into: Set()) { $0.formUnion($1.algorithms) })
+    }
+
+    /// What `route` refers to, from the caches: only the objects it names.
+    private func references(of route: Route, caches: RouteCaches, state: RouteState) -> RouteReferences {
+        let namespace = route.metadata.namespace ?? "default"
+        var references = RouteReferences()
+        for reference in RouteReference.all(of: route) {
+            switch reference.kind {
+            case .secret:
+                if let secret = caches.secrets.get(namespace: namespace, name: reference.name) { references.secrets[reference.name] = secret.data ?? [:] }
+            case .service:
+                if let service = caches.services.get(namespace: namespace, name: reference.name) {
+                    let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
+                    let ports = Set((service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["port"]?.integerValue.map(Int.init) })
+                    references.services[reference.name] = .init(host: clusterIP ?? "\(reference.name).\(namespace).svc", ports: ports)
+                }
+            case .tunnel:
+                if let tunnel = caches.tunnels.get(namespace: namespace, name: reference.name) {
+                    references.tunnels[reference.name] = tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
+                }
+            case .upstreamAuth:
+                if let resolved = state.upstreamAuths[ObjectKey(namespace: namespace, name: reference.name)]?.resolved {
+                    references.upstreamAuths[reference.name] = resolved
+                }
+            }
+        }
+        return references
+    }
+
+    /// A Route's conditions and replica counts, from its translation and how far the replicas have got.
+    static func status(of route: Route, _ entry: Entry, replicas: [String: Int64?], now: Date) -> ([Condition], ReplicaCounts?) {
+        let generation = route.metadata.generation ?? 1
+        var conditions = route.status?.conditions ?? []
+        func set(_ type: String, _ status: Condition.Status, _ reason: String, _ message: String) {
+            conditions = ConditionList.setting(type, to: status, reason: reason, message: message, observedGeneration: generation, in: conditions, now: now)
+        }
+        func stale() {
+            if let previous = entry.served {
+                set("Ready", .false, "ServingPreviousGeneration", "the gateway keeps serving generation \(previous.generation); this generation cannot be served")
+            } else {
+                set("Ready", .false, "NotServed", "the gateway does not serve this Route")
+            }
+        }
+        var counts: ReplicaCounts?
+        switch entry.outcome {
+        case .serve:
+            set("Accepted", .true, "Accepted", "the spec is valid")
+            set("ResolvedRefs", .true, "ResolvedRefs", "every reference resolves")
+            let ready = replicas.values.filter { reported in
+                guard let firstSeen = entry.firstSeen, let reported else { return true }
+                return reported >= firstSeen
+            }.count
+            counts = ReplicaCounts(ready: ready, total: replicas.count)
+            if ready == replicas.count && ready > 0 {
+                set("Ready", .true, "Serving", "\(ready == 1 ? "the gateway replica serves" : "all \(ready) gateway replicas serve") generation \(generation)")
+            } else {
+                set("Ready", .false, "Propagating", "\(ready) of \(replicas.count) gateway replicas serve generation \(generation)")
+            }
+        case .invalid(let errors):
+            set("Accepted", .false, "Invalid", errors.map(\.description).joined(separator: "; "))
+            set("ResolvedRefs", .unknown, "Invalid", "references are resolved once the spec is valid")
+            stale()
+        case .unresolved(let problems):
+            set("Accepted", .true, "Accepted", "the spec is valid")
+            set("ResolvedRefs", .false, "RefNotResolved", problems.joined(separator: "; "))
+            stale()
+        }
+        return (conditions, counts)
+    }
+}
