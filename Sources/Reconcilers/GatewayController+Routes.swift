@@ -11,8 +11,15 @@ import Synchronization
 struct RouteState {
     /// A Route as last translated.
     struct Entry {
+        /// Why the current generation cannot be served.
+        enum Problem {
+            case invalid([FieldError])
+            case unresolved([String])
+        }
+
         var generation: Int64
-        var outcome: RouteTranslator.Outcome
+        /// `nil` when the current generation is served.
+        var problem: Problem?
         /// What the gateway serves for it: this generation, or the last good one when this one cannot be served.
         var served: RouteConfig?
         /// The resourceVersion at which this generation was first seen: a replica whose watermark
@@ -83,14 +90,16 @@ extension GatewayController {
             }
             let previous = state.entries[key]
             let generation = route.metadata.generation ?? 1
-            let outcome = RouteTranslator.translate(route, references: references(of: route, caches: caches, state: state))
             var entry = Entry(
                 generation: generation,
-                outcome: outcome,
                 served: previous?.served,
                 firstSeen: previous?.generation == generation ? previous?.firstSeen : route.metadata.resourceVersion.flatMap { Int64($0) }
             )
-            if case .serve(let config) = outcome { entry.served = config }
+            switch RouteTranslator.translate(route, references: references(of: route, caches: caches, state: state)) {
+            case .serve(let config): entry.served = config
+            case .invalid(let errors): entry.problem = .invalid(errors)
+            case .unresolved(let problems): entry.problem = .unresolved(problems)
+            }
             if entry.served != previous?.served { configChanged = true }
             state.entries[key] = entry
             state.statusPending.insert(key)
@@ -233,8 +242,8 @@ extension GatewayController {
             }
         }
         var counts: ReplicaCounts?
-        switch entry.outcome {
-        case .serve:
+        switch entry.problem {
+        case nil:
             set("Accepted", .true, "Accepted", "the spec is valid")
             set("ResolvedRefs", .true, "ResolvedRefs", "every reference resolves")
             let ready = replicas.values.filter { reported in
@@ -247,11 +256,11 @@ extension GatewayController {
             } else {
                 set("Ready", .false, "Propagating", "\(ready) of \(replicas.count) gateway replicas serve generation \(generation)")
             }
-        case .invalid(let errors):
+        case .invalid(let errors)?:
             set("Accepted", .false, "Invalid", errors.map(\.description).joined(separator: "; "))
             set("ResolvedRefs", .unknown, "Invalid", "references are resolved once the spec is valid")
             stale()
-        case .unresolved(let problems):
+        case .unresolved(let problems)?:
             set("Accepted", .true, "Accepted", "the spec is valid")
             set("ResolvedRefs", .false, "RefNotResolved", problems.joined(separator: "; "))
             stale()
