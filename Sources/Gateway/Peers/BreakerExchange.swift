@@ -123,10 +123,10 @@ public final class BreakerExchange: Sendable {
                 continue
             }
             let now = ContinuousClock.now
-            let targets = peers.withLock { peers in
-                peers.values.filter { status in status.skipUntil.map { now >= $0 } ?? true }.map(\.peer)
+            let (targets, skipped) = peers.withLock { peers in
+                let due = peers.values.filter { status in status.skipUntil.map { now >= $0 } ?? true }.map(\.peer)
+                return (due, peers.count - due.count)
             }
-            let skipped = peers.withLock { $0.count } - targets.count
             if skipped > 0 {
                 failed.increment(by: skipped)
                 logger.debug("breaker transition not sent to unreachable peers", metadata: ["route": "\(message.route)", "skipped": "\(skipped)"])
