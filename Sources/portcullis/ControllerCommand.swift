@@ -86,10 +86,6 @@ struct ControllerCommand: AsyncParsableCommand {
         let state = GatewayState()
         let identity = environment["POD_NAME"] ?? LeaderElector.defaultIdentity()
         let breakerExchange = BreakerExchange(identity: identity, state: state, logger: logger)
-        let advertisedPeerAddress = peerAddress ?? environment["POD_IP"].map { $0.contains(":") ? "[\($0)]:\(adminPort)" : "\($0):\(adminPort)" }
-        if advertisedPeerAddress == nil {
-            logger.warning("neither --peer-address nor POD_IP is set: other replicas cannot send this one their breaker transitions")
-        }
         var gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)?
         do {
             if let gatewayTLSSecret { gatewayTLS = try await Self.loadGatewayTLS(gatewayTLSSecret, client: client) }
@@ -106,6 +102,15 @@ struct ControllerCommand: AsyncParsableCommand {
             breakerExchange: breakerExchange
         ).start()
         logger.info("gateway on port \(gateway.localAddress?.port ?? gatewayPort), admin on port \(admin.localAddress?.port ?? adminPort)")
+        let boundAdminPort = admin.localAddress?.port ?? adminPort
+        var advertisedPeerAddress = peerAddress ?? environment["POD_IP"].map { $0.contains(":") ? "[\($0)]:\(boundAdminPort)" : "\($0):\(boundAdminPort)" }
+        if let address = advertisedPeerAddress, peerAddress == nil, (try? BreakerPeer(identity: identity, address: address)) == nil {
+            logger.error("POD_IP is not an IP address; this replica does not advertise a peer address", metadata: ["POD_IP": "\(environment["POD_IP"] ?? "")"])
+            advertisedPeerAddress = nil
+        }
+        if advertisedPeerAddress == nil {
+            logger.warning("no peer address (--peer-address or POD_IP): other replicas cannot send this one their breaker transitions")
+        }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let isLeader: @Sendable () -> Bool
