@@ -112,6 +112,17 @@ import Testing
                 #expect(ContinuousClock.now - tripped < .seconds(1))
                 #expect(b.breaker()?.changedBy == "replica-a")
                 #expect(try await b.get("/") == 503, "B fails fast")
+
+                // A peer Secret that goes away is issued anew by the leader, and both replicas load the new one.
+                let first = try #require(secret.data?["tls.crt"])
+                try await cluster.client.resources(CoreV1.Secret.self).delete("portcullis-peer-tls", namespace: Self.systemNamespace)
+                let second = try await eventually("a new peer certificate") {
+                    let reissued = try? await cluster.client.resources(CoreV1.Secret.self).get("portcullis-peer-tls", namespace: Self.systemNamespace)
+                    return reissued?.data?["tls.crt"].flatMap { $0 == first ? nil : String(decoding: $0, as: UTF8.self) }
+                }
+                _ = try await eventually("both load it") {
+                    a.exchange.tls.certificateChainPEM == second && b.exchange.tls.certificateChainPEM == second ? true : nil
+                }
             } catch {
                 await a.stop()
                 await b.stop()

@@ -65,6 +65,9 @@ public final class PeerTLS: Sendable {
         return true
     }
 
+    /// The certificate chain new connections present; `nil` until one is loaded.
+    public var certificateChainPEM: String? { contexts.withLock { $0?.certificateChainPEM } }
+
     /// The context the admin port accepts peers with; `nil` until a certificate is loaded.
     var server: NIOSSLContext? { contexts.withLock { $0?.server } }
 
