@@ -124,7 +124,7 @@ public final class GatewayState: Sendable {
                 failureRatePercent: state.failureRatePercent,
                 trips: state.trips,
                 scope: policies.breakerConfiguration?.scope ?? .shared,
-                changedBy: policies.lastBreakerChange?.peer
+                changedBy: policies.breakerChangedBy
             )
         }
         return reports

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import Resilience
 import Synchronization
@@ -14,8 +13,9 @@ final class RoutePolicies: Sendable {
     let breakerSettings: String?
     /// Where this breaker's transitions go to peers; `nil` unless its scope is shared.
     private let outbox: BreakerTransitionOutbox?
-    /// Who put the breaker in its current state: a peer replica, or this one (`nil`).
-    private let lastChange = Mutex<BreakerChange?>(nil)
+    /// The peer replica whose transition put the breaker in its current state; `nil` when this replica's own
+    /// calls did.
+    private let changedBy = Mutex<String?>(nil)
     let bulkhead: SharedBulkhead
     let retryPolicy: RetryPolicy
     /// Shared by all of the route's requests, so a full outage cannot multiply the load on its upstream.
@@ -29,13 +29,6 @@ final class RoutePolicies: Sendable {
         var circuitBreaker: CircuitBreakerConfiguration?
         var bulkhead: BulkheadConfiguration
         var retry: RetryConfiguration
-    }
-
-    /// Who made a breaker's last transition, and when.
-    struct BreakerChange: Sendable, Hashable {
-        /// The peer replica whose transition was applied; `nil` when this replica's own calls decided.
-        var peer: String?
-        var at: Date
     }
 
     init(route: RouteKey, _ settings: Settings, metrics: RouteMetrics, outbox: BreakerTransitionOutbox) {
@@ -62,7 +55,7 @@ final class RoutePolicies: Sendable {
     func breakerChanged(_ transition: CircuitBreakerTransition?) {
         guard let transition else { return }
         metrics.breaker(transition)
-        lastChange.withLock { $0 = BreakerChange(peer: nil, at: Date()) }
+        changedBy.withLock { $0 = nil }
         if let outbox, let breakerSettings { outbox.publish(transition, route: route, settings: breakerSettings) }
     }
 
@@ -72,12 +65,13 @@ final class RoutePolicies: Sendable {
     func follow(_ target: CircuitBreakerTarget, from peer: String) -> CircuitBreakerTransition? {
         guard let breaker, let transition = breaker.force(target, now: .now) else { return nil }
         metrics.breaker(transition)
-        lastChange.withLock { $0 = BreakerChange(peer: peer, at: Date()) }
+        changedBy.withLock { $0 = peer }
         return transition
     }
 
-    /// Who made the breaker's last transition; `nil` if it has not changed state.
-    var lastBreakerChange: BreakerChange? { lastChange.withLock { $0 } }
+    /// The peer replica whose transition put the breaker in its current state; `nil` when this replica's own
+    /// calls did, or it never changed.
+    var breakerChangedBy: String? { changedBy.withLock { $0 } }
 
     /// Hands back a permit whose call says nothing about the upstream (the client left, or no
     /// credential could be had), so a half-open breaker admits another probe in its place.
