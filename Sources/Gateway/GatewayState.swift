@@ -15,7 +15,7 @@ public final class GatewayState: Sendable {
         let issuer: IssuerDocuments?
 
         /// A snapshot of `config`, keeping the breakers and bulkheads of `previous` whose settings did not change.
-        init(_ config: GatewayConfig, previous: Snapshot?, metricsFactory: any MetricsFactory) {
+        init(_ config: GatewayConfig, previous: Snapshot?, metricsFactory: any MetricsFactory, outbox: BreakerTransitionOutbox) {
             router = Router(routes: config.routes)
             generation = config.generation
             issuer = config.issuer
@@ -26,7 +26,11 @@ public final class GatewayState: Sendable {
                 if let kept = previous?.policies[route.key], kept.settings == settings {
                     policies[route.key] = kept
                 } else {
-                    policies[route.key] = RoutePolicies(settings, metrics: previous?.policies[route.key]?.metrics ?? RouteMetrics(route: route.key, factory: metricsFactory))
+                    policies[route.key] = RoutePolicies(
+                        route: route.key, settings,
+                        metrics: previous?.policies[route.key]?.metrics ?? RouteMetrics(route: route.key, factory: metricsFactory),
+                        outbox: outbox
+                    )
                 }
             }
             self.policies = policies
@@ -38,20 +42,23 @@ public final class GatewayState: Sendable {
     private let swapLock = Mutex(())
     private let applied: Mutex<Bool>
 
-    /// A state serving `config`; without one it serves nothing and is not ready until ``apply(_:)``.
     private let metricsFactory: any MetricsFactory
+    /// The transitions of shared breakers, on their way to the ``BreakerExchange``.
+    let breakerOutbox = BreakerTransitionOutbox()
 
+    /// A state serving `config`; without one it serves nothing and is not ready until ``apply(_:)``.
+    ///
     /// - Parameter metricsFactory: Where each route's request metrics go. Default: the process's `MetricsSystem.factory`.
     public init(_ config: GatewayConfig? = nil, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.metricsFactory = metricsFactory
-        current = Mutex(Snapshot(config ?? GatewayConfig(), previous: nil, metricsFactory: metricsFactory))
+        current = Mutex(Snapshot(config ?? GatewayConfig(), previous: nil, metricsFactory: metricsFactory, outbox: breakerOutbox))
         applied = Mutex(config != nil)
     }
 
     /// Serves `config` from now on. The router is built before the swap, outside the lock requests take.
     public func apply(_ config: GatewayConfig) {
         swapLock.withLock { _ in
-            let snapshot = Snapshot(config, previous: current.withLock { $0 }, metricsFactory: metricsFactory)
+            let snapshot = Snapshot(config, previous: current.withLock { $0 }, metricsFactory: metricsFactory, outbox: breakerOutbox)
             current.withLock { $0 = snapshot }
             applied.withLock { $0 = true }
         }
@@ -95,6 +102,11 @@ public final class GatewayState: Sendable {
         public var since: Date
         public var failureRatePercent: Int
         public var trips: Int64
+        /// Whether peer replicas share the breaker's transitions (Route `circuitBreaker.scope`).
+        public var scope: CircuitBreakerConfiguration.Scope
+        /// The peer replica whose transition put the breaker in its state; `nil` when this replica's own
+        /// calls did (or it never changed).
+        public var changedBy: String?
     }
 
     /// The circuit breaker of every served route that has one.
@@ -110,10 +122,63 @@ public final class GatewayState: Sendable {
                 state: state.state,
                 since: wallNow.addingTimeInterval(-Double((now - state.since).components.seconds)),
                 failureRatePercent: state.failureRatePercent,
-                trips: state.trips
+                trips: state.trips,
+                scope: policies.breakerConfiguration?.scope ?? .shared,
+                changedBy: policies.breakerChangedBy
             )
         }
         return reports
+    }
+
+    /// The breakers as `/debug/breakers` lists them, by route: state, since, failure rate, trips, scope,
+    /// the settings fingerprint peers must match, and the peer that last changed it.
+    func describeBreakers() -> [[String: Any]] {
+        let reports = circuitBreakers()
+        let snapshot = self.snapshot
+        return reports.keys.sorted().compactMap { key -> [String: Any]? in
+            guard let report = reports[key] else { return nil }
+            var description: [String: Any] = [
+                "route": key.description, "state": report.state.rawValue, "since": Self.timestamp(report.since),
+                "failureRatePercent": report.failureRatePercent, "trips": report.trips,
+                "scope": report.scope == .shared ? "Shared" : "Replica",
+            ]
+            if let settings = snapshot.policies[key]?.breakerSettings { description["settings"] = settings }
+            if let peer = report.changedBy { description["changedBy"] = peer }
+            return description
+        }
+    }
+
+    private static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// What became of a peer's transition.
+    enum PeerTransitionResult: Sendable, Hashable {
+        /// The breaker followed it.
+        case applied(CircuitBreakerTransition)
+        /// The breaker was already there.
+        case unchanged
+        /// This replica does not serve the route; why, for the peer's log.
+        case notServed(String)
+        /// The route's breaker here is not shared or has other settings; why, for the peer's log.
+        case refused(String)
+    }
+
+    /// Applies a peer replica's transition to the same route's breaker, if this replica serves the route
+    /// with a shared breaker of the same settings.
+    func follow(_ message: BreakerTransitionMessage) -> PeerTransitionResult {
+        guard let policies = snapshot.policies[message.route] else { return .notServed("route \(message.route) is not served here") }
+        guard let configuration = policies.breakerConfiguration, let settings = policies.breakerSettings else {
+            return .refused("route \(message.route) has no circuit breaker here")
+        }
+        guard configuration.scope == .shared else { return .refused("route \(message.route) keeps its breaker per replica (scope Replica) here") }
+        guard settings == message.settings else {
+            return .refused("route \(message.route) has breaker settings \(settings) here, not \(message.settings)")
+        }
+        guard let transition = policies.follow(message.target, from: message.sender) else { return .unchanged }
+        return .applied(transition)
     }
 
     /// The config being served.

@@ -46,6 +46,8 @@ public final class GatewayController: Service, Sendable {
     let replicas: ReplicaReports
     /// The `kubernetes.io/tls` Secret the gateway terminates TLS with, and where its certificate goes.
     let gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)?
+    /// Shares breaker transitions with the replicas the Leases name; `nil` keeps every breaker local.
+    let breakerExchange: BreakerExchange?
     let generation = Atomic<Int64>(0)
 
     /// The key every change enqueues; ``routeChanges`` says what changed.
@@ -59,6 +61,10 @@ public final class GatewayController: Service, Sendable {
     ///   - isLeader: Whether this replica may write status, Secrets and ConfigMaps now.
     ///   - credentials: This replica's token credentials; run it as a service beside this one.
     ///   - pki: Where the CA and signing keys live, and the issuer URL.
+    ///   - identity: This replica's identity in its Lease; the breaker exchange's, when there is one.
+    ///   - breakerExchange: Shares breaker transitions with the other replicas: this controller finds them
+    ///     through their Leases, loads the peer certificate into it, and runs it.
+    ///   - peerAddress: `host:port` where the other replicas reach this one's admin port (its Lease says so).
     ///   - metricsFactory: Where the controller's metrics go. Default: the process's `MetricsSystem.factory`.
     public init(
         client: KubernetesClient,
@@ -69,6 +75,8 @@ public final class GatewayController: Service, Sendable {
         pki: PKISettings,
         identity: String = LeaderElector.defaultIdentity(),
         gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil,
+        breakerExchange: BreakerExchange? = nil,
+        peerAddress: String? = nil,
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
@@ -80,15 +88,16 @@ public final class GatewayController: Service, Sendable {
         self.metricsFactory = metricsFactory
         servedGeneration = Gauge(label: "portcullis_gateway_config_generation", factory: metricsFactory)
         servedRoutes = Gauge(label: "portcullis_gateway_routes", factory: metricsFactory)
-        self.pki = InstallationPKI(settings: pki, signing: credentials.signing, logger: logger)
+        self.pki = InstallationPKI(settings: pki, signing: credentials.signing, peerTLS: breakerExchange?.tls, logger: logger)
         self.events = EventRecorder(
             client: client,
             configuration: .init(component: "portcullis-controller", instance: ProcessInfo.processInfo.hostName),
             logger: logger
         )
         self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, events: events, logger: logger)
-        self.replicas = ReplicaReports(identity: identity, namespace: pki.namespace, logger: logger)
+        self.replicas = ReplicaReports(identity: breakerExchange?.identity ?? identity, namespace: pki.namespace, peerAddress: peerAddress, logger: logger)
         self.gatewayTLS = gatewayTLS
+        self.breakerExchange = breakerExchange
     }
 
     public func run() async throws {
@@ -107,6 +116,7 @@ public final class GatewayController: Service, Sendable {
         let tlsSecrets = gatewayTLS.map { namespace == nil || namespace == $0.secret.namespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some($0.secret.namespace)) }
         let pkiNames: Set<String> = [
             pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
+            pki.settings.peerSecretName,
         ]
 
         let queue = WorkQueue<ObjectKey>(name: "gateway-config", metricsFactory: metricsFactory)
@@ -129,6 +139,13 @@ public final class GatewayController: Service, Sendable {
                 onDelete: { _ in queue.add(Self.configKey) }
             )
         )
+        if let breakerExchange {
+            // Every renewal too: a replica whose Lease expired drops out at the next event.
+            let findPeers: @Sendable () -> Void = { [replicas, logger] in
+                breakerExchange.updatePeers(ReplicaReports.peers(replicaLeases.store.list(), now: Date(), excluding: replicas.identity, logger: logger))
+            }
+            replicaLeases.addEventHandler(InformerEventHandler(onAdd: { _ in findPeers() }, onUpdate: { _, _ in findPeers() }, onDelete: { _ in findPeers() }))
+        }
         if let tlsSecrets, tlsSecrets !== secrets { tlsSecrets.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] }) }
         queue.add(Self.configKey)
 
@@ -202,6 +219,10 @@ public final class GatewayController: Service, Sendable {
             group.addTask { try await pkiController.run() }
             group.addTask { try await authController.run() }
             group.addTask { try await self.events.run() }
+            if let breakerExchange {
+                // Transitions in flight are not worth waiting for: peers keep their own state.
+                group.addTask { await cancelWhenGracefulShutdown { await breakerExchange.run() } }
+            }
             group.addTask {
                 // They only report, so they have nothing to finish: they end at once on graceful shutdown.
                 do {
@@ -288,10 +309,11 @@ public final class GatewayController: Service, Sendable {
                     _ = try await client.patch(key.name, namespace: key.namespace, .merge(["status": ["circuitBreaker": try JSONValue(encoding: status)]]), subresource: "status")
                     written[key] = now
                     if let route = routes.get(namespace: key.namespace, name: key.name) {
+                        let source = report.changedBy.map { ", following peer replica \($0)" } ?? ""
                         events.record(
                             status.state == .closed ? .normal : .warning,
                             reason: "CircuitBreaker\(status.state.rawValue)",
-                            message: "the circuit breaker for \(route.spec.upstream.url ?? route.spec.upstream.service?.name ?? "the upstream") is \(status.state.rawValue) (failure rate \(report.failureRatePercent)%, \(report.trips) trips)",
+                            message: "the circuit breaker for \(route.spec.upstream.url ?? route.spec.upstream.service?.name ?? "the upstream") is \(status.state.rawValue) (failure rate \(report.failureRatePercent)%, \(report.trips) trips\(source))",
                             about: CoreV1.ObjectReference(route)
                         )
                     }

@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+public import Gateway
 import Kubernetes
 import KubernetesClient
 public import Logging
@@ -23,6 +23,11 @@ public struct PKISettings: Sendable, Hashable {
     public var signingKeysSecretName: String
     /// The ConfigMap with the JWKS and discovery document, for providers that cannot reach the gateway.
     public var jwksConfigMapName: String
+    /// The `kubernetes.io/tls` Secret with the certificate gateway replicas present to each other when they
+    /// share circuit-breaker transitions (``PeerTLS``); issued from the CA and renewed by the leader.
+    public var peerSecretName: String
+    /// The lifetime of the peer certificate; it is renewed when a third of it is left.
+    public var peerCertificateDuration: Duration
     /// Rotation schedule of the signing keys.
     public var keyRing: KeyRing.Configuration
 
@@ -33,6 +38,8 @@ public struct PKISettings: Sendable, Hashable {
         trustBundleConfigMapName: String = "portcullis-ca-bundle",
         signingKeysSecretName: String = "portcullis-signing-keys",
         jwksConfigMapName: String = "portcullis-jwks",
+        peerSecretName: String = "portcullis-peer-tls",
+        peerCertificateDuration: Duration = .seconds(7 * 86_400),
         keyRing: KeyRing.Configuration = KeyRing.Configuration()
     ) {
         self.namespace = namespace
@@ -41,6 +48,8 @@ public struct PKISettings: Sendable, Hashable {
         self.trustBundleConfigMapName = trustBundleConfigMapName
         self.signingKeysSecretName = signingKeysSecretName
         self.jwksConfigMapName = jwksConfigMapName
+        self.peerSecretName = peerSecretName
+        self.peerCertificateDuration = peerCertificateDuration
         self.keyRing = keyRing
     }
 }
@@ -48,6 +57,10 @@ public struct PKISettings: Sendable, Hashable {
 /// The installation's CA and JWT signing keys, kept in Secrets: the leader creates and rotates them
 /// and publishes the trust bundle and the JWKS in ConfigMaps; every replica loads them, hands the
 /// signing keys to its credentials and serves the issuer's documents from its gateway.
+///
+/// Likewise the peer certificate replicas share breaker transitions with: the leader issues it from the
+/// CA into one Secret and renews it; every replica loads it into its ``PeerTLS``. (Only the leader issues:
+/// replicas could sign their own with the CA key they hold, but then no one would see or revoke them.)
 public final class InstallationPKI: Sendable {
     /// The Secret key holding the key ring as JSON.
     public static let keyRingKey = "keyring.json"
@@ -57,6 +70,8 @@ public final class InstallationPKI: Sendable {
 
     public let settings: PKISettings
     let signing: SharedSigningContext
+    /// Where the peer certificate goes; `nil` when this replica shares no breaker state.
+    let peerTLS: PeerTLS?
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -70,10 +85,13 @@ public final class InstallationPKI: Sendable {
         var problem: String?
     }
 
-    /// - Parameter signing: Receives the issuer and the active signing keys after every change.
-    public init(settings: PKISettings, signing: SharedSigningContext, logger: Logger) {
+    /// - Parameters:
+    ///   - signing: Receives the issuer and the active signing keys after every change.
+    ///   - peerTLS: Receives the peer certificate after every change.
+    public init(settings: PKISettings, signing: SharedSigningContext, peerTLS: PeerTLS? = nil, logger: Logger) {
         self.settings = settings
         self.signing = signing
+        self.peerTLS = peerTLS
         self.logger = logger
     }
 
@@ -156,6 +174,7 @@ public final class InstallationPKI: Sendable {
                 cache: configMaps, client: configMapClient
             )
         }
+        let peerRenewal = try await reconcilePeerCertificate(secrets: secrets, client: secretClient, isLeader: isLeader, labels: labels, now: now)
 
         // The signing keys.
         let algorithms = state.withLock { $0.algorithms }
@@ -238,8 +257,67 @@ public final class InstallationPKI: Sendable {
             }
             next = snapshot.nextChange.map { .seconds(max(1, $0.timeIntervalSince(now))) }
         }
+        if let peerRenewal {
+            let untilRenewal = Duration.seconds(max(1, peerRenewal.timeIntervalSince(now)))
+            next = next.map { min($0, untilRenewal) } ?? untilRenewal
+        }
         state.withLock { $0.problem = problem }
         return (next, changed)
+    }
+
+    /// As leader, issues the peer certificate when it is missing, unreadable, due for renewal or from
+    /// another CA; on every replica, loads it into ``peerTLS``.
+    ///
+    /// - Returns: When the leader renews it next; `nil` without a peer certificate to look after.
+    private func reconcilePeerCertificate(
+        secrets: Store<CoreV1.Secret>,
+        client: ResourceClient<CoreV1.Secret>,
+        isLeader: Bool,
+        labels: [String: String],
+        now: Date
+    ) async throws -> Date? {
+        guard let peerTLS else { return nil }
+        let namespace = settings.namespace
+        let reference = "\(namespace)/\(settings.peerSecretName)"
+        var secret = secrets.get(namespace: namespace, name: settings.peerSecretName)
+        var current = secret?.data.flatMap { data in try? IssuedCertificate(secretData: data.mapValues { String(decoding: $0, as: UTF8.self) }) }
+        if isLeader, let authority {
+            let caPEM = try authority.trustAnchorPEM
+            if current.map({ now >= $0.renewAt || $0.caPEM != caPEM }) ?? true {
+                let issued = try authority.issue(
+                    CertificateRequest(purpose: .peer, commonName: "portcullis gateway peer", dnsNames: [PeerTLS.peerName], duration: settings.peerCertificateDuration),
+                    now: now
+                )
+                let data = issued.secretData.mapValues { Data($0.utf8) }
+                if var existing = secret {
+                    existing.data = data
+                    existing.type = "kubernetes.io/tls"
+                    secret = try await client.update(existing)
+                } else {
+                    let new = CoreV1.Secret(metadata: ObjectMeta(name: settings.peerSecretName, namespace: namespace, labels: labels), data: data, type: "kubernetes.io/tls")
+                    secret = try await createIgnoringConflict(new, client: client) ?? secrets.get(namespace: namespace, name: settings.peerSecretName)
+                }
+                current = issued
+                logger.info("issued the peer certificate", metadata: ["secret": "\(reference)", "serial": "\(issued.serialNumber)", "notAfter": "\(issued.notAfter)"])
+            }
+        }
+        if let data = secret?.data, let certificate = data[IssuedCertificate.certificateKey], let key = data[IssuedCertificate.privateKeyKey],
+            let ca = data[IssuedCertificate.caKey]
+        {
+            do {
+                if try peerTLS.update(
+                    certificateChainPEM: String(decoding: certificate, as: UTF8.self), privateKeyPEM: String(decoding: key, as: UTF8.self),
+                    trustedCAPEM: String(decoding: ca, as: UTF8.self)
+                ) {
+                    logger.info("loaded the peer certificate", metadata: ["secret": "\(reference)"])
+                }
+            } catch {
+                logger.error("the peer certificate Secret cannot be used; the current one stays", metadata: ["secret": "\(reference)", "error": "\(error)"])
+            }
+        } else if secret != nil {
+            logger.error("the peer certificate Secret needs tls.crt, tls.key and ca.crt", metadata: ["secret": "\(reference)"])
+        }
+        return isLeader ? current?.renewAt : nil
     }
 
     /// Creates `secret`; another replica creating it first is fine (the cache will bring it).

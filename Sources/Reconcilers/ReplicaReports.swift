@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import Kubernetes
 import KubernetesClient
 import Logging
@@ -14,22 +15,30 @@ import Synchronization
 /// resourceVersion order, so a replica whose cache holds an object of a later resourceVersion has
 /// applied every earlier change. (This reads resourceVersions as the integers both etcd and the
 /// embedded API server make them; where they are not, every live replica counts as serving.)
+///
+/// The Lease also says where the replica's admin port is reached (``peerAddressAnnotation``), so the
+/// replicas find each other to share circuit-breaker transitions (``BreakerExchange``).
 final class ReplicaReports: Sendable {
     static let label = "portcullis.io/gateway-replica"
     static let watermarkAnnotation = "portcullis.io/applied-routes-resource-version"
+    /// `host:port` of the replica's admin port, for peer replicas.
+    static let peerAddressAnnotation = "portcullis.io/peer-address"
     /// A replica whose Lease was not renewed for this long no longer counts.
     static let leaseDuration: Int32 = 15
     static let renewInterval = Duration.seconds(5)
 
     let identity: String
     let namespace: String
+    /// Where peers reach this replica's admin port; `nil` when it shares no breaker state.
+    let peerAddress: String?
     private let logger: Logger
     private let watermark = Atomic<Int64>(-1)
     private let wake: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
 
-    init(identity: String, namespace: String, logger: Logger) {
+    init(identity: String, namespace: String, peerAddress: String? = nil, logger: Logger) {
         self.identity = identity
         self.namespace = namespace
+        self.peerAddress = peerAddress
         self.logger = logger
         self.wake = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -92,7 +101,8 @@ final class ReplicaReports: Sendable {
     private func write(_ resourceVersion: Int64, leases: ResourceClient<CoordinationV1.Lease>) async throws {
         let now = MicroTime.string(from: Date())
         let spec = CoordinationV1.LeaseSpec(holderIdentity: identity, leaseDurationSeconds: Self.leaseDuration, renewTime: now)
-        let annotations = [Self.watermarkAnnotation: String(resourceVersion)]
+        var annotations = [Self.watermarkAnnotation: String(resourceVersion)]
+        if let peerAddress { annotations[Self.peerAddressAnnotation] = peerAddress }
         do {
             var lease = try await leases.get(leaseName, namespace: namespace)
             lease.spec = spec
@@ -110,6 +120,28 @@ final class ReplicaReports: Sendable {
             guard lease.metadata.labels?[label] != nil, let renewed = lease.spec?.renewTime.flatMap(MicroTime.date(from:)) else { return false }
             return now.timeIntervalSince(renewed) > 3600
         }
+    }
+
+    /// The live replicas other than `identity` that say where their admin port is. A Lease whose address
+    /// cannot be used is left out and logged.
+    static func peers(_ leases: [CoordinationV1.Lease], now: Date, excluding identity: String, logger: Logger) -> [BreakerPeer] {
+        var peers: [BreakerPeer] = []
+        for lease in leases where lease.metadata.labels?[label] != nil {
+            guard let holder = lease.spec?.holderIdentity, holder != identity,
+                let address = lease.metadata.annotations?[peerAddressAnnotation],
+                let renewed = lease.spec?.renewTime.flatMap(MicroTime.date(from:)),
+                renewed.addingTimeInterval(TimeInterval(lease.spec?.leaseDurationSeconds ?? leaseDuration)) > now
+            else { continue }
+            do {
+                peers.append(try BreakerPeer(identity: holder, address: address))
+            } catch {
+                logger.warning(
+                    "a replica's Lease has an unusable peer address; breaker transitions are not sent to it",
+                    metadata: ["lease": "\(lease.metadata.namespace ?? "")/\(lease.metadata.name ?? "")", "annotation": "\(peerAddressAnnotation)", "error": "\(error)"]
+                )
+            }
+        }
+        return peers
     }
 
     /// The live replicas and their watermarks (`nil` when not an integer), and when the first of them expires.

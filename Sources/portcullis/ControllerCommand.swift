@@ -28,8 +28,11 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "The gateway's listening port.")
     var gatewayPort: Int = 8080
 
-    @Option(help: "The admin port: /healthz, /readyz, /debug/config, /metrics.")
+    @Option(help: "The admin port: /healthz, /readyz, /debug/config, /debug/breakers, /metrics; peer replicas exchange breaker transitions on it over mutual TLS.")
     var adminPort: Int = 9090
+
+    @Option(help: "HOST:PORT where the other gateway replicas reach this one's admin port to share circuit-breaker state; defaults to POD_IP and --admin-port.")
+    var peerAddress: String?
 
     @Option(help: "Watch only this namespace; all namespaces when omitted.")
     var namespace: String?
@@ -59,6 +62,13 @@ struct ControllerCommand: AsyncParsableCommand {
     var leaderElectRetryPeriod = APIDuration(.seconds(2))
 
     func validate() throws {
+        if let peerAddress {
+            do {
+                _ = try BreakerPeer(identity: "this replica", address: peerAddress)
+            } catch {
+                throw ValidationError("--peer-address: \(error)")
+            }
+        }
         guard leaderElectRenewDeadline < leaderElectLeaseDuration else {
             throw ValidationError("--leader-elect-renew-deadline must be less than --leader-elect-lease-duration")
         }
@@ -74,6 +84,8 @@ struct ControllerCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let client = try KubernetesClient(configuration: .resolve(kubeconfigPath: kubeconfig), logger: logger)
         let state = GatewayState()
+        let identity = environment["POD_NAME"] ?? LeaderElector.defaultIdentity()
+        let breakerExchange = BreakerExchange(identity: identity, state: state, logger: logger)
         var gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)?
         do {
             if let gatewayTLSSecret { gatewayTLS = try await Self.loadGatewayTLS(gatewayTLSSecret, client: client) }
@@ -86,9 +98,19 @@ struct ControllerCommand: AsyncParsableCommand {
             port: adminPort,
             isReady: { state.isReady },
             describeConfig: { state.describe() },
-            renderMetrics: renderMetrics
+            renderMetrics: renderMetrics,
+            breakerExchange: breakerExchange
         ).start()
         logger.info("gateway on port \(gateway.localAddress?.port ?? gatewayPort), admin on port \(admin.localAddress?.port ?? adminPort)")
+        let boundAdminPort = admin.localAddress?.port ?? adminPort
+        var advertisedPeerAddress = peerAddress ?? environment["POD_IP"].map { $0.contains(":") ? "[\($0)]:\(boundAdminPort)" : "\($0):\(boundAdminPort)" }
+        if let address = advertisedPeerAddress, peerAddress == nil, (try? BreakerPeer(identity: identity, address: address)) == nil {
+            logger.error("POD_IP is not an IP address; this replica does not advertise a peer address", metadata: ["POD_IP": "\(environment["POD_IP"] ?? "")"])
+            advertisedPeerAddress = nil
+        }
+        if advertisedPeerAddress == nil {
+            logger.warning("no peer address (--peer-address or POD_IP): other replicas cannot send this one their breaker transitions")
+        }
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let isLeader: @Sendable () -> Bool
@@ -98,7 +120,7 @@ struct ControllerCommand: AsyncParsableCommand {
                 configuration: .init(
                     leaseName: "portcullis-controller",
                     namespace: leaseNamespace ?? environment["POD_NAMESPACE"] ?? "default",
-                    identity: environment["POD_NAME"] ?? LeaderElector.defaultIdentity(),
+                    identity: identity,
                     leaseDuration: leaderElectLeaseDuration.duration,
                     renewDeadline: leaderElectRenewDeadline.duration,
                     retryPeriod: leaderElectRetryPeriod.duration
@@ -118,7 +140,7 @@ struct ControllerCommand: AsyncParsableCommand {
             .init(
                 service: GatewayController(
                     client: client, state: state, namespace: namespace, isLeader: isLeader, credentials: credentials, pki: pki,
-                    gatewayTLS: gatewayTLS, logger: logger
+                    identity: identity, gatewayTLS: gatewayTLS, breakerExchange: breakerExchange, peerAddress: advertisedPeerAddress, logger: logger
                 )
             )
         )

@@ -33,7 +33,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "The gateway's port; 0 picks a free one.")
     var gatewayPort: Int = 8080
 
-    @Option(help: "The admin port (/healthz, /readyz, /debug/config, /metrics); 0 picks a free one.")
+    @Option(help: "The admin port (/healthz, /readyz, /debug/config, /debug/breakers, /metrics); 0 picks a free one.")
     var adminPort: Int = 9090
 
     @Option(name: .customLong("apply"), help: "A manifest file or folder to apply at start; repeatable. Default: examples/quickstart.")
@@ -71,12 +71,14 @@ struct DevCommand: AsyncParsableCommand {
                     try await Self.apply(file, client: client, logger: logger)
                 }
                 let gateway = try await GatewayServer(host: "127.0.0.1", port: gatewayPort, state: gatewayState, accessLog: Logger(label: LoggingSystem.accessLogLabel)).start()
+                let breakerExchange = BreakerExchange(identity: LeaderElector.defaultIdentity(), state: gatewayState, logger: logger)
                 let admin = try await AdminServer(
                     host: "127.0.0.1",
                     port: adminPort,
                     isReady: { gatewayState.isReady },
                     describeConfig: { gatewayState.describe() },
-                    renderMetrics: renderMetrics
+                    renderMetrics: renderMetrics,
+                    breakerExchange: breakerExchange
                 ).start()
                 let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
                 let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -89,7 +91,7 @@ struct DevCommand: AsyncParsableCommand {
                           API server:  \(endpoint.url)
                           kubeconfig:  \(kubeconfig.path)
                           gateway:     \(gatewayURL)
-                          admin:       \(adminURL)/readyz, \(adminURL)/debug/config, \(adminURL)/metrics
+                          admin:       \(adminURL)/readyz, \(adminURL)/debug/config, \(adminURL)/debug/breakers, \(adminURL)/metrics
                         Try:
                           export KUBECONFIG=\(kubeconfig.path)
                           kubectl get routes,upstreamauths,tunnels
@@ -105,7 +107,8 @@ struct DevCommand: AsyncParsableCommand {
                     let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
                     let controller = GatewayController(
                         client: client, state: gatewayState, credentials: credentials,
-                        pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), logger: logger
+                        pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL),
+                        breakerExchange: breakerExchange, peerAddress: "127.0.0.1:\(admin.localAddress?.port ?? adminPort)", logger: logger
                     )
                     let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)
                     try await withThrowingDiscardingTaskGroup { group in

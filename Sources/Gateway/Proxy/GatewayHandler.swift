@@ -238,7 +238,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let breaker = policies.breaker {
             switch breaker.acquire(now: .now) {
             case .allowed(let permit, let transition):
-                exchange.policies.metrics.breaker(transition)
+                exchange.policies.breakerChanged(transition)
                 exchange.permit = permit
             case .rejected(let retryAfter):
                 guard fallBack(&exchange) else {
@@ -466,7 +466,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let breaker = exchange.policies.breaker {
             switch breaker.acquire(now: .now) {
             case .allowed(let permit, let transition):
-                exchange.policies.metrics.breaker(transition)
+                exchange.policies.breakerChanged(transition)
                 exchange.permit = permit
             case .rejected(let retryAfter):
                 Self.cancelTimers(exchange)

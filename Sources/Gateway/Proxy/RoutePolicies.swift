@@ -6,8 +6,16 @@ import Synchronization
 /// bulkhead and its retry budget. It survives config swaps while the route's policy settings stay
 /// the same, so a new config does not close an open breaker or refill a spent budget.
 final class RoutePolicies: Sendable {
+    let route: RouteKey
     let breaker: SharedCircuitBreaker<ContinuousClock.Instant>?
     let breakerConfiguration: CircuitBreakerConfiguration?
+    /// ``CircuitBreakerConfiguration/settingsFingerprint``, which a peer's transition must match.
+    let breakerSettings: String?
+    /// Where this breaker's transitions go to peers; `nil` unless its scope is shared.
+    private let outbox: BreakerTransitionOutbox?
+    /// The peer replica whose transition put the breaker in its current state; `nil` when this replica's own
+    /// calls did.
+    private let changedBy = Mutex<String?>(nil)
     let bulkhead: SharedBulkhead
     let retryPolicy: RetryPolicy
     /// Shared by all of the route's requests, so a full outage cannot multiply the load on its upstream.
@@ -23,10 +31,13 @@ final class RoutePolicies: Sendable {
         var retry: RetryConfiguration
     }
 
-    init(_ settings: Settings, metrics: RouteMetrics) {
+    init(route: RouteKey, _ settings: Settings, metrics: RouteMetrics, outbox: BreakerTransitionOutbox) {
+        self.route = route
         self.settings = settings
         self.metrics = metrics
         breakerConfiguration = settings.circuitBreaker
+        breakerSettings = settings.circuitBreaker?.settingsFingerprint
+        self.outbox = settings.circuitBreaker?.scope == .shared ? outbox : nil
         breaker = settings.circuitBreaker.map { SharedCircuitBreaker(configuration: $0, now: .now) }
         bulkhead = SharedBulkhead(settings.bulkhead)
         retryPolicy = RetryPolicy(configuration: settings.retry)
@@ -37,8 +48,30 @@ final class RoutePolicies: Sendable {
     func record(_ outcome: AttemptOutcome, duration: Duration, permit: CircuitBreakerPermit?) {
         guard let breaker, let breakerConfiguration, let permit else { return }
         var random = SystemRandomNumberGenerator()
-        metrics.breaker(breaker.record(breakerConfiguration.classify(outcome), duration: duration, permit: permit, now: .now, using: &random))
+        breakerChanged(breaker.record(breakerConfiguration.classify(outcome), duration: duration, permit: permit, now: .now, using: &random))
     }
+
+    /// Counts a transition of this replica's own breaker and, with the shared scope, hands it to the peers.
+    func breakerChanged(_ transition: CircuitBreakerTransition?) {
+        guard let transition else { return }
+        metrics.breaker(transition)
+        changedBy.withLock { $0 = nil }
+        if let outbox, let breakerSettings { outbox.publish(transition, route: route, settings: breakerSettings) }
+    }
+
+    /// Follows a peer replica's transition. It is counted but never sent on, so peers do not echo.
+    ///
+    /// - Returns: The transition, or `nil` if the breaker was already there.
+    func follow(_ target: CircuitBreakerTarget, from peer: String) -> CircuitBreakerTransition? {
+        guard let breaker, let transition = breaker.force(target, now: .now) else { return nil }
+        metrics.breaker(transition)
+        changedBy.withLock { $0 = peer }
+        return transition
+    }
+
+    /// The peer replica whose transition put the breaker in its current state; `nil` when this replica's own
+    /// calls did, or it never changed.
+    var breakerChangedBy: String? { changedBy.withLock { $0 } }
 
     /// Hands back a permit whose call says nothing about the upstream (the client left, or no
     /// credential could be had), so a half-open breaker admits another probe in its place.
