@@ -31,6 +31,8 @@ let package = Package(
         // HTTP/2 for the gateway's clients (TLS with ALPN).
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // A lock-free lazy reference: per-route metric handles made on a route's first request.
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
@@ -77,6 +79,7 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -151,12 +154,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // glibc's malloc_trim, for the controller's HeapTrimmer.
+        .target(name: "CHeap"),
         // The reconcilers: Route, UpstreamAuth and Tunnel resources into the gateway's config, and status.
         .target(
             name: "Reconcilers",
             dependencies: [
                 "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "UpstreamCredentials", "PKI",
-                "Tunnels",
+                "Tunnels", "CHeap",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,4 +1,4 @@
-public import NIOSSL
+import NIOSSL
 import Synchronization
 
 /// The gateway's own certificate for TLS termination, replaceable while the gateway runs: each new

@@ -112,6 +112,7 @@ extension GatewayController {
             state.issuer = issuer
             servedGeneration.record(self.state.generation)
             servedRoutes.record(configs.count)
+            heapTrimmer.rebuilt()
         }
         // Every change delivered before this pass is now served.
         state.watermark = max(state.watermark, changes.resourceVersion)

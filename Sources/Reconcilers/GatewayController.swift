@@ -49,6 +49,8 @@ public final class GatewayController: Service, Sendable {
     /// Shares breaker transitions with the replicas the Leases name; `nil` keeps every breaker local.
     let breakerExchange: BreakerExchange?
     let generation = Atomic<Int64>(0)
+    /// Gives back the memory rebuilds free.
+    let heapTrimmer = HeapTrimmer()
 
     /// The key every change enqueues; ``routeChanges`` says what changed.
     static let configKey = ObjectKey(namespace: "", name: "gateway-config")
@@ -222,6 +224,11 @@ public final class GatewayController: Service, Sendable {
             if let breakerExchange {
                 // Transitions in flight are not worth waiting for: peers keep their own state.
                 group.addTask { await cancelWhenGracefulShutdown { await breakerExchange.run() } }
+            }
+            group.addTask {
+                do {
+                    try await cancelWhenGracefulShutdown { try await self.heapTrimmer.run() }
+                } catch is CancellationError {}
             }
             group.addTask {
                 // They only report, so they have nothing to finish: they end at once on graceful shutdown.

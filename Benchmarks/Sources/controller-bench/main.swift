@@ -60,7 +60,7 @@ func percentiles(_ samples: [Duration]) -> (p50: Double, p99: Double, max: Doubl
     )
 }
 
-/// A line of `/proc/<pid>/status` in MiB (`VmRSS`, `VmHWM`).
+/// A line of `/proc/<pid>/status` in MiB (`VmRSS`, `VmHWM`, `RssAnon`).
 func memoryMiB(_ field: String, pid: String = "self") -> Double {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
         let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") })
@@ -163,8 +163,20 @@ struct ControllerRun {
     let client: KubernetesClient
     let expected: Int
     let samples: Int
-    let state = GatewayState()
     let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    /// The gateway, with its per-route metrics in the same registry, as `portcullis controller` has them.
+    let state: GatewayState
+
+    init(client: KubernetesClient, expected: Int, samples: Int) {
+        self.client = client
+        self.expected = expected
+        self.samples = samples
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets = ControllerRuntimeMetrics.durationHistogramBuckets
+        self.factory = factory
+        state = GatewayState(metricsFactory: factory)
+    }
 
     /// Whether the controller has nothing queued and nothing in progress.
     func idle() -> Bool {
@@ -187,8 +199,6 @@ struct ControllerRun {
     }
 
     func run() async throws -> JSONValue {
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets = ControllerRuntimeMetrics.durationHistogramBuckets
         // As `portcullis controller` runs it: with the credential runtime and the installation's PKI
         // (which creates its CA and signing keys in the namespace at the start).
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -262,6 +272,10 @@ struct ControllerRun {
         }
         try await waitForIdle()  // the rebuild that the last status write triggers
         let finalMemory = memoryMiB("VmRSS")
+        // Settled: once the controller's HeapTrimmer has given back what the samples' rebuilds freed.
+        try await Task.sleep(for: .seconds(11))  // its interval is 10 s
+        let settledMemory = memoryMiB("VmRSS")
+        let settledAnonymous = memoryMiB("RssAnon")
         let finalHeap = heapInUseMiB()
         let peakMemory = memoryMiB("VmHWM")
         watcher.cancel()
@@ -280,6 +294,7 @@ struct ControllerRun {
             "readyP50Ms": .double(readyPercentiles.p50), "readyP99Ms": .double(readyPercentiles.p99),
             "readyMaxMs": .double(readyPercentiles.max),
             "syncedRSSMiB": .double(syncedMemory), "finalRSSMiB": .double(finalMemory), "peakRSSMiB": .double(peakMemory),
+            "settledRSSMiB": .double(settledMemory), "settledAnonymousMiB": .double(settledAnonymous),
             "syncedHeapMiB": .double(syncedHeap), "finalHeapMiB": .double(finalHeap),
         ]
     }
@@ -346,15 +361,16 @@ func format(_ value: JSONValue?, _ digits: Int = 0) -> String {
 
 print(
     "| Routes | full sync | statuses written | apply→served p50 / p99 | apply→Ready p50 / p99 (max)"
-        + " | controller RSS synced / end (peak) | controller heap in use synced / end | API server RSS |"
+        + " | controller RSS synced / end / settled (peak) | of it anonymous, settled | controller heap in use synced / end | API server RSS |"
 )
-print("|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|")
 for result in results {
     print(
         "| \(format(result["routes"])) | \(format(result["fullSyncMs"])) ms | \(format(result["statusesWrittenMs"])) ms"
             + " | \(format(result["servedP50Ms"], 1)) / \(format(result["servedP99Ms"], 1)) ms"
             + " | \(format(result["readyP50Ms"], 1)) / \(format(result["readyP99Ms"], 1)) (\(format(result["readyMaxMs"], 1))) ms"
-            + " | \(format(result["syncedRSSMiB"])) / \(format(result["finalRSSMiB"])) (\(format(result["peakRSSMiB"]))) MiB"
+            + " | \(format(result["syncedRSSMiB"])) / \(format(result["finalRSSMiB"])) / \(format(result["settledRSSMiB"])) (\(format(result["peakRSSMiB"]))) MiB"
+            + " | \(format(result["settledAnonymousMiB"])) MiB"
             + " | \(format(result["syncedHeapMiB"])) / \(format(result["finalHeapMiB"])) MiB"
             + " | \(format(result["apiserverRSSMiB"])) MiB |"
     )

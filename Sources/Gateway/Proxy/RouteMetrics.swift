@@ -1,8 +1,10 @@
+import Atomics
 import CoreMetrics
 import Resilience
 
-/// A route's request metrics. The handles are made once, when a config brings the route, never per
-/// request; recording is an atomic add in the backend.
+/// A route's request metrics. The handles are made once, on the route's first request (or breaker
+/// transition), never per request: most of 10,000 routes may never see one, and a route's dozen
+/// handles cost a few KiB in the backend. Recording is an atomic add in the backend.
 ///
 /// - `portcullis_gateway_requests_total{route, code}`: responses by status class (`2xx` …), the
 ///   gateway's own answers (problems, fallbacks) included.
@@ -12,53 +14,72 @@ import Resilience
 /// - `portcullis_gateway_circuit_breaker_transitions_total{route, to}` and
 ///   `portcullis_gateway_circuit_breaker_open{route}` (1 while open or half-open).
 final class RouteMetrics: Sendable {
-    private let responses: [Counter]
-    private let duration: Timer
-    private let retries: Counter
-    private let budgetExhausted: Counter
-    private let transitions: [Counter]
-    private let breakerOpen: Gauge
+    private final class Handles: Sendable {
+        let responses: [Counter]
+        let duration: Timer
+        let retries: Counter
+        let budgetExhausted: Counter
+        let transitions: [Counter]
+        let breakerOpen: Gauge
+
+        init(route: RouteKey, factory: any MetricsFactory) {
+            let label = ("route", route.description)
+            responses = ["1xx", "2xx", "3xx", "4xx", "5xx"].map {
+                Counter(label: "portcullis_gateway_requests_total", dimensions: [label, ("code", $0)], factory: factory)
+            }
+            duration = Timer(label: "portcullis_gateway_request_duration_seconds", dimensions: [label], preferredDisplayUnit: .seconds, factory: factory)
+            retries = Counter(label: "portcullis_gateway_retries_total", dimensions: [label], factory: factory)
+            budgetExhausted = Counter(label: "portcullis_gateway_retry_budget_exhausted_total", dimensions: [label], factory: factory)
+            transitions = [CircuitBreakerState.closed, .open, .halfOpen].map {
+                Counter(label: "portcullis_gateway_circuit_breaker_transitions_total", dimensions: [label, ("to", $0.rawValue)], factory: factory)
+            }
+            breakerOpen = Gauge(label: "portcullis_gateway_circuit_breaker_open", dimensions: [label], factory: factory)
+        }
+    }
+
+    private let route: RouteKey
+    private let factory: any MetricsFactory
+    private let made = ManagedAtomicLazyReference<Handles>()
 
     init(route: RouteKey, factory: any MetricsFactory) {
-        let label = ("route", route.description)
-        responses = ["1xx", "2xx", "3xx", "4xx", "5xx"].map {
-            Counter(label: "portcullis_gateway_requests_total", dimensions: [label, ("code", $0)], factory: factory)
-        }
-        duration = Timer(label: "portcullis_gateway_request_duration_seconds", dimensions: [label], preferredDisplayUnit: .seconds, factory: factory)
-        retries = Counter(label: "portcullis_gateway_retries_total", dimensions: [label], factory: factory)
-        budgetExhausted = Counter(label: "portcullis_gateway_retry_budget_exhausted_total", dimensions: [label], factory: factory)
-        transitions = [CircuitBreakerState.closed, .open, .halfOpen].map {
-            Counter(label: "portcullis_gateway_circuit_breaker_transitions_total", dimensions: [label, ("to", $0.rawValue)], factory: factory)
-        }
-        breakerOpen = Gauge(label: "portcullis_gateway_circuit_breaker_open", dimensions: [label], factory: factory)
+        self.route = route
+        self.factory = factory
+    }
+
+    /// The handles: one atomic load once made. Two threads making them at once both ask the backend,
+    /// which returns the same series; one of the two objects is kept.
+    private var handles: Handles {
+        made.load() ?? made.storeIfNilThenLoad(Handles(route: route, factory: factory))
     }
 
     /// A response of `status` went to the client `elapsed` after the request arrived.
     func responded(status: Int, after elapsed: Duration) {
-        responses[min(max(status / 100, 1), 5) - 1].increment()
+        let handles = self.handles
+        handles.responses[min(max(status / 100, 1), 5) - 1].increment()
         let (seconds, attoseconds) = elapsed.components
-        duration.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        handles.duration.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// A retry was admitted.
-    func retried() { retries.increment() }
+    func retried() { handles.retries.increment() }
 
     /// The retry budget refused a retry.
-    func retryRefusedByBudget() { budgetExhausted.increment() }
+    func retryRefusedByBudget() { handles.budgetExhausted.increment() }
 
     /// The route's breaker changed state.
     func breaker(_ transition: CircuitBreakerTransition?) {
         guard let transition else { return }
+        let handles = self.handles
         switch transition.to {
         case .closed:
-            transitions[0].increment()
-            breakerOpen.record(0)
+            handles.transitions[0].increment()
+            handles.breakerOpen.record(0)
         case .open:
-            transitions[1].increment()
-            breakerOpen.record(1)
+            handles.transitions[1].increment()
+            handles.breakerOpen.record(1)
         case .halfOpen:
-            transitions[2].increment()
-            breakerOpen.record(1)
+            handles.transitions[2].increment()
+            handles.breakerOpen.record(1)
         }
     }
 }
