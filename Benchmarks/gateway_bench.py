@@ -11,6 +11,12 @@ same https backend with the same client certificate; and the rate at which an op
 answers (503 problem+json without touching the upstream), against the proxied rate.
 
     python3 Benchmarks/gateway_bench.py [--duration 10] [--connections 32] [--rounds 3]
+        [--modes portcullis,portcullis-breaker-open] [--baseline OLD-gateway-bench-server]
+
+--modes runs only the named rows (and nginx, the reference; nginx+mtls when a chain row runs): the
+names in the first column, spaces as dashes. --baseline also runs each Portcullis row with another
+build of gateway-bench-server, in the same interleaved rounds, as "... (baseline)": before and after
+a change, against the same nginx.
 
 Needs nginx, haproxy and wrk (Debian packages nginx-light, haproxy, wrk) and builds the gateway
 benchmark server in release mode.
@@ -80,6 +86,8 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", default="", help="comma-separated rows to run (default: all)")
+    parser.add_argument("--baseline", default="", help="another gateway-bench-server binary to run beside this one")
     options = parser.parse_args()
     for tool in ["nginx", "haproxy", "wrk"]:
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -182,6 +190,23 @@ backend backend
             "portcullis+credentials": GATEWAY_CREDENTIALS, "nginx+mtls": NGINX_MTLS, "portcullis+chain": GATEWAY_CHAIN,
             "portcullis breaker open": GATEWAY_OPEN,
         }
+        wanted = {mode.strip().replace("-", " ") for mode in options.modes.split(",") if mode.strip()}
+        if wanted:
+            wanted.add("nginx")
+            if "portcullis+chain" in wanted:
+                wanted.add("nginx+mtls")
+            ports = {name: port for name, port in ports.items() if name in wanted}
+        if options.baseline:
+            arguments = {
+                "portcullis": [], "portcullis+policies": ["--policies"], "portcullis+credentials": ["--credentials"],
+                "portcullis+chain": ["--credentials", "--tls-dir", work], "portcullis breaker open": ["--open-breaker"],
+            }
+            for name in [name for name in ports if name in arguments]:
+                port = ports[name] + 100
+                upstream = BACKEND_MTLS if name == "portcullis+chain" else BACKEND
+                processes[name + " (baseline)"] = subprocess.Popen(
+                    [options.baseline, "--port", str(port), "--upstream-port", str(upstream)] + arguments[name])
+                ports[name + " (baseline)"] = port
         for port in ports.values():
             wait_for_port(port)
         for name, port in ports.items():
@@ -203,16 +228,19 @@ backend backend
         nginx_cpu = totals["nginx"]["cpu"] / totals["nginx"]["requests"] * 1e6
         print(f"\n{options.rounds} interleaved rounds of {options.duration}s, wrk -t1 -c{options.connections}, "
               f"{os.cpu_count()} CPUs, backend nginx on loopback")
-        nginx_mtls_cpu = totals["nginx+mtls"]["cpu"] / totals["nginx+mtls"]["requests"] * 1e6
-        print(f"{'proxy':<24}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'× nginx':>9}{'× nginx+mtls':>14}{'errors':>8}")
+        nginx_mtls = totals.get("nginx+mtls")
+        nginx_mtls_cpu = nginx_mtls["cpu"] / nginx_mtls["requests"] * 1e6 if nginx_mtls else float("nan")
+        print(f"{'proxy':<35}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'× nginx':>9}{'× nginx+mtls':>14}{'errors':>8}")
         for name, total in totals.items():
             cpu = total["cpu"] / total["requests"] * 1e6
-            print(f"{name:<24}{total['requests'] / seconds:>10.0f}{sorted(total['p50'])[len(total['p50']) // 2]:>9.2f}"
+            print(f"{name:<35}{total['requests'] / seconds:>10.0f}{sorted(total['p50'])[len(total['p50']) // 2]:>9.2f}"
                   f"{sorted(total['p99'])[len(total['p99']) // 2]:>9.2f}{cpu:>12.1f}{cpu / nginx_cpu:>9.2f}"
                   f"{cpu / nginx_mtls_cpu:>14.2f}{total['errors']:>8}")
-        proxied, fast_fail = totals["portcullis"]["requests"], totals["portcullis breaker open"]["requests"]
-        print(f"\nbreaker-open fast-fail: {fast_fail / seconds:.0f} responses/s (503 problem+json, counted as errors above), "
-              f"{fast_fail / proxied:.2f}× the proxied rate")
+        for suffix in ["", " (baseline)"]:
+            proxied, fast_fail = totals.get("portcullis" + suffix), totals.get("portcullis breaker open" + suffix)
+            if proxied and fast_fail:
+                print(f"\nbreaker-open fast-fail{suffix}: {fast_fail['requests'] / seconds:.0f} responses/s (503 problem+json, "
+                      f"counted as errors above), {fast_fail['requests'] / proxied['requests']:.2f}× the proxied rate")
     finally:
         for process in set(processes.values()) | {locals().get("backend")}:
             if process:
