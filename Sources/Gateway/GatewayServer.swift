@@ -75,9 +75,12 @@ public struct GatewayServer: Sendable {
 
 extension GatewayServer {
     /// HTTP/1.1 with keep-alive and pipelining on `channel`, each request proxied by a ``GatewayHandler``.
+    /// Pipelined requests wait their turn in an ``HTTPPipeliningGuard``, not NIO's pipeline handler,
+    /// which pauses and resumes reading the socket around every response.
     static func serveHTTP1(on channel: any Channel, scheme: String, state: GatewayState, pools: UpstreamPools, accessLog: Logger?) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            try channel.pipeline.syncOperations.addHandler(HTTPPipeliningGuard())
             try channel.pipeline.syncOperations.addHandler(GatewayHandler(state: state, pool: pools.pool(for: channel.eventLoop), inboundScheme: scheme, accessLog: accessLog))
         }
     }

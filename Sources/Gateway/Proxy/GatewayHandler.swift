@@ -5,7 +5,7 @@ import NIOHTTP1
 import Resilience
 
 /// Proxies the requests of one client connection, one at a time (HTTP/1.1 pipelining is serialised
-/// by NIO's pipeline handler in front of it), each to the upstream its route names.
+/// by the ``HTTPPipeliningGuard`` in front of it), each to the upstream its route names.
 ///
 /// Bodies stream in both directions with backpressure: while the upstream cannot take more of the
 /// request, the client is not read, and while the client cannot take more of the response, the
@@ -730,7 +730,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 try server.removeHandler(server.handler(type: HTTPRequestEncoder.self), promise: nil)
                 if let validator = try? server.handler(type: NIOHTTPRequestHeadersValidator.self) { server.removeHandler(validator, promise: nil) }
                 if let validator = try? client.handler(type: NIOHTTPResponseHeadersValidator.self) { client.removeHandler(validator, promise: nil) }
-                try client.removeHandler(client.handler(type: HTTPServerPipelineHandler.self), promise: nil)
+                try client.removeHandler(client.handler(type: HTTPPipeliningGuard.self), promise: nil)
                 client.removeHandler(context: context, promise: nil)
                 try client.removeHandler(client.handler(type: HTTPResponseEncoder.self), promise: nil)
                 try server.addHandler(ByteRelay(peer: context.channel, discardingFirst: !upstreamHandler.responseEnded))
