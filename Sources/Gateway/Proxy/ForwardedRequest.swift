@@ -115,16 +115,8 @@ enum ForwardedRequest {
         return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
     }
 
-    /// A request id: 128 random bits in hex.
+    /// A request id: 128 pseudo-random bits in hex (see ``RequestIDGenerator``).
     static func newRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        return hex(high) + hex(low)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        RequestIDGenerator.forThisThread.make()
     }
 }
