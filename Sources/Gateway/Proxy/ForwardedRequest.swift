@@ -10,6 +10,57 @@ enum ForwardedRequest {
     /// Client credentials meant for the gateway; forwarded only when the route says so.
     static let clientCredentials: Set<String> = ["authorization", "proxy-authorization"]
 
+    /// What the rewrite does with a request header, told from its name without lowercasing it.
+    enum HeaderRole: Equatable {
+        case hopByHop, host, forwardedFor, replaced, clientCredential, other
+    }
+
+    /// The role of a header name: ``hopByHop`` and ``clientCredentials`` by name, `Host`,
+    /// `X-Forwarded-For`, and the headers the gateway sets itself (`X-Forwarded-Host`,
+    /// `X-Forwarded-Proto`, `X-Request-ID`), compared ignoring ASCII case.
+    static func role(of name: String) -> HeaderRole {
+        let utf8 = name.utf8
+        switch utf8.count {
+        case 2: return utf8.equalsIgnoringASCIICase("te") ? .hopByHop : .other
+        case 4: return utf8.equalsIgnoringASCIICase("host") ? .host : .other
+        case 7:
+            if utf8.equalsIgnoringASCIICase("upgrade") || utf8.equalsIgnoringASCIICase("trailer") { return .hopByHop }
+            return .other
+        case 10:
+            if utf8.equalsIgnoringASCIICase("connection") || utf8.equalsIgnoringASCIICase("keep-alive") { return .hopByHop }
+            return .other
+        case 12: return utf8.equalsIgnoringASCIICase("x-request-id") ? .replaced : .other
+        case 13: return utf8.equalsIgnoringASCIICase("authorization") ? .clientCredential : .other
+        case 15: return utf8.equalsIgnoringASCIICase("x-forwarded-for") ? .forwardedFor : .other
+        case 16:
+            if utf8.equalsIgnoringASCIICase("x-forwarded-host") { return .replaced }
+            return utf8.equalsIgnoringASCIICase("proxy-connection") ? .hopByHop : .other
+        case 17:
+            if utf8.equalsIgnoringASCIICase("transfer-encoding") { return .hopByHop }
+            return utf8.equalsIgnoringASCIICase("x-forwarded-proto") ? .replaced : .other
+        case 19: return utf8.equalsIgnoringASCIICase("proxy-authorization") ? .clientCredential : .other
+        default: return .other
+        }
+    }
+
+    /// The tokens of the `Connection` headers, lowercased: the headers they name are hop-by-hop too.
+    /// Empty, without allocating, when there is no `Connection` header.
+    private static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
+        var tokens: [String] = []
+        for (name, value) in headers where name.utf8.count == 10 && name.utf8.equalsIgnoringASCIICase("connection") {
+            for token in value.split(separator: ",") {
+                let trimmed = token.trimmingASCIISpaces()
+                if !trimmed.isEmpty { tokens.append(trimmed.lowercased()) }
+            }
+        }
+        return tokens
+    }
+
+    /// Whether `name` is one of the lowercase `tokens`, ignoring its ASCII case.
+    private static func named(_ name: String, in tokens: [String]) -> Bool {
+        tokens.contains { name.utf8.equalsIgnoringASCIICase($0.utf8) }
+    }
+
     /// The request head sent upstream.
     ///
     /// - Removes hop-by-hop headers (and any named in `Connection`), and the client's credentials
@@ -20,6 +71,9 @@ enum ForwardedRequest {
     ///   address to `X-Forwarded-For`, sets `X-Forwarded-Proto`, and sets `X-Request-ID`.
     /// - Rewrites the path: the upstream's base path, then the request path with the matched
     ///   prefix replaced when the route rewrites it; the query string is kept.
+    ///
+    /// Header names are matched without lowercasing them (no string per header), and the `Connection`
+    /// tokens are read only when the request has a `Connection` header.
     static func upstreamHead(
         _ head: HTTPRequestHead,
         route: RouteConfig,
@@ -30,31 +84,35 @@ enum ForwardedRequest {
     ) -> HTTPRequestHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 4 + credentialHeaders.count)
-        let connectionTokens = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
-        var originalHost: Substring?
+        let connectionTokens = Self.connectionTokens(head.headers)
+        var originalHost: String?
         var forwardedFor: String?
+        var upgrade: String?
+        var contentLength = false
         for (name, value) in head.headers {
-            let lowercased = name.lowercased()
-            if hopByHop.contains(lowercased) || connectionTokens.contains(where: { $0 == lowercased }) { continue }
-            if !credentialHeaders.isEmpty && credentialHeaders.contains(where: { $0.name == lowercased }) { continue }
-            switch lowercased {
-            case "host":
-                originalHost = Substring(value)
-            case "x-forwarded-for":
-                forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
-            case "x-forwarded-host", "x-forwarded-proto", "x-request-id":
+            if !contentLength, name.utf8.count == 14, name.utf8.equalsIgnoringASCIICase("content-length") { contentLength = true }
+            let role = role(of: name)
+            if role == .hopByHop || (!connectionTokens.isEmpty && named(name, in: connectionTokens)) {
+                if upgrade == nil, name.utf8.count == 7, name.utf8.equalsIgnoringASCIICase("upgrade") { upgrade = value }
                 continue
-            case "authorization", "proxy-authorization":
+            }
+            if !credentialHeaders.isEmpty && credentialHeaders.contains(where: { name.utf8.equalsIgnoringASCIICase($0.name.utf8) }) { continue }
+            switch role {
+            case .host:
+                originalHost = value
+            case .forwardedFor:
+                forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
+            case .replaced:
+                continue
+            case .clientCredential:
                 if route.forwardClientCredentials { headers.add(name: name, value: value) }
-            default:
+            case .hopByHop, .other:
                 headers.add(name: name, value: value)
             }
         }
         let upstream = route.upstream
-        let defaultPort = upstream.scheme == .https ? 443 : 80
-        let host = upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host
-        headers.add(name: "host", value: upstream.port == defaultPort ? host : "\(host):\(upstream.port)")
-        if let originalHost { headers.add(name: "x-forwarded-host", value: String(originalHost)) }
+        headers.add(name: "host", value: hostHeader(upstream))
+        if let originalHost { headers.add(name: "x-forwarded-host", value: originalHost) }
         if let clientAddress {
             headers.add(name: "x-forwarded-for", value: forwardedFor.map { $0 + ", " + clientAddress } ?? clientAddress)
         } else if let forwardedFor {
@@ -62,14 +120,12 @@ enum ForwardedRequest {
         }
         headers.add(name: "x-forwarded-proto", value: inboundScheme)
         headers.add(name: "x-request-id", value: requestID)
-        if let upgrade = head.headers.first(name: "upgrade"), connectionTokens.contains("upgrade") {
+        if let upgrade, connectionTokens.contains("upgrade") {
             headers.add(name: "connection", value: "upgrade")
             headers.add(name: "upgrade", value: upgrade)
         }
         for credential in credentialHeaders { headers.add(name: credential.name, value: credential.value) }
-        if head.version.major == 1 && head.version.minor == 0 && head.headers.first(name: "content-length") == nil
-            && head.method != .GET && head.method != .HEAD
-        {
+        if head.version.major == 1 && head.version.minor == 0 && !contentLength && head.method != .GET && head.method != .HEAD {
             // An HTTP/1.0 body without a length ends with the connection; say so upstream with chunking.
             headers.add(name: "transfer-encoding", value: "chunked")
         }
@@ -79,6 +135,14 @@ enum ForwardedRequest {
             uri: upstreamURI(head.uri, route: route),
             headers: headers
         )
+    }
+
+    /// The `Host` header for an upstream: its host (an IPv6 address in brackets), with the port
+    /// unless it is the scheme's default.
+    static func hostHeader(_ upstream: UpstreamTarget) -> String {
+        let defaultPort = upstream.scheme == .https ? 443 : 80
+        let host = upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host
+        return upstream.port == defaultPort ? host : "\(host):\(upstream.port)"
     }
 
     /// The upstream path and query for a request URI.
@@ -101,16 +165,23 @@ enum ForwardedRequest {
     }
 
     /// The response head sent to the client: hop-by-hop headers removed, the request id added.
+    ///
+    /// The upstream's headers are kept in place and only the hop-by-hop ones removed (as a rule just
+    /// its `Connection`), rather than copied one by one into new headers.
     static func clientHead(_ head: HTTPResponseHead, requestID: String, keepAlive: Bool) -> HTTPResponseHead {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 2)
-        let connectionTokens = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
-        for (name, value) in head.headers {
-            let lowercased = name.lowercased()
-            if hopByHop.contains(lowercased) || connectionTokens.contains(where: { $0 == lowercased }) { continue }
-            headers.add(name: name, value: value)
+        var headers = head.headers
+        let connectionTokens = Self.connectionTokens(headers)
+        var hasRequestID = false
+        var removed: [String] = []
+        for (name, _) in headers {
+            if role(of: name) == .hopByHop || (!connectionTokens.isEmpty && named(name, in: connectionTokens)) {
+                if !removed.contains(where: { name.utf8.equalsIgnoringASCIICase($0.utf8) }) { removed.append(name) }
+            } else if !hasRequestID, name.utf8.count == 12, name.utf8.equalsIgnoringASCIICase("x-request-id") {
+                hasRequestID = true
+            }
         }
-        if headers.first(name: "x-request-id") == nil { headers.add(name: "x-request-id", value: requestID) }
+        for name in removed { headers.remove(name: name) }
+        if !hasRequestID { headers.add(name: "x-request-id", value: requestID) }
         if !keepAlive { headers.add(name: "connection", value: "close") }
         return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
     }
@@ -118,5 +189,35 @@ enum ForwardedRequest {
     /// A request id: 128 pseudo-random bits in hex (see ``RequestIDGenerator``).
     static func newRequestID() -> String {
         RequestIDGenerator.forThisThread.make()
+    }
+}
+
+extension String.UTF8View {
+    /// Whether these bytes equal `other`'s, ignoring ASCII case.
+    func equalsIgnoringASCIICase(_ other: some Collection<UInt8>) -> Bool {
+        guard count == other.count else { return false }
+        for (mine, theirs) in zip(self, other) where mine != theirs {
+            guard Self.lowercased(mine) == Self.lowercased(theirs) else { return false }
+        }
+        return true
+    }
+
+    /// Whether these bytes equal the lowercase ASCII `literal`, ignoring their case.
+    func equalsIgnoringASCIICase(_ literal: StaticString) -> Bool {
+        literal.withUTF8Buffer { equalsIgnoringASCIICase($0) }
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs.
+    func trimmingASCIISpaces() -> Substring {
+        var trimmed = self
+        while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
+        while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
+        return trimmed
     }
 }
