@@ -54,19 +54,23 @@ struct Problem: Sendable {
         self.retryAfter = retryAfter
     }
 
-    /// The response head and body.
+    /// The response head and body, written into one buffer sized for it up front.
     func response(version: HTTPVersion, keepAlive: Bool) -> (HTTPResponseHead, ByteBuffer) {
-        var body = ByteBuffer()
-        body.writeString("{\"type\":\"")
-        body.writeString(Problem.typeBase + kind.rawValue)
-        body.writeString("\",\"title\":")
+        var body = ByteBufferAllocator().buffer(capacity: 128 + kind.title.utf8.count + detail.utf8.count + instance.utf8.count)
+        body.writeStaticString("{\"type\":\"")
+        body.writeString(Problem.typeBase)
+        body.writeString(kind.rawValue)
+        body.writeStaticString("\",\"title\":")
         Problem.writeJSONString(kind.title, to: &body)
-        body.writeString(",\"status\":\(kind.status.code),\"detail\":")
+        body.writeStaticString(",\"status\":")
+        body.writeString(String(kind.status.code))
+        body.writeStaticString(",\"detail\":")
         Problem.writeJSONString(detail, to: &body)
-        body.writeString(",\"instance\":")
+        body.writeStaticString(",\"instance\":")
         Problem.writeJSONString(instance, to: &body)
-        body.writeString("}")
+        body.writeStaticString("}")
         var headers = HTTPHeaders()
+        headers.reserveCapacity(5)
         headers.add(name: "content-type", value: "application/problem+json")
         headers.add(name: "content-length", value: String(body.readableBytes))
         headers.add(name: "x-request-id", value: instance)
@@ -78,8 +82,14 @@ struct Problem: Sendable {
         return (HTTPResponseHead(version: version, status: kind.status, headers: headers), body)
     }
 
+    /// Writes `text` as a JSON string; in one piece when nothing in it needs escaping, as is usual.
     static func writeJSONString(_ text: String, to buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            buffer.writeString(text)
+            buffer.writeInteger(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.writeString("\\\"")
