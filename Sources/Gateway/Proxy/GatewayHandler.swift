@@ -43,19 +43,21 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case draining(keepAlive: Bool)
     }
 
-    /// One request on its way through.
-    private struct Exchange {
-        var head: HTTPRequestHead
-        var route: RouteConfig
-        var policies: RoutePolicies
+    /// One request on its way through. A class: the state moves it between cases by reference, where
+    /// a struct of this size (route, head, target, timers, buffers) cost dozens of retains and releases
+    /// at every change of state.
+    private final class Exchange {
+        let head: HTTPRequestHead
+        let route: RouteConfig
+        let policies: RoutePolicies
         /// Where the request goes: the route's upstream, or its fallback upstream.
         var target: UpstreamTarget
         var usingFallback = false
         /// Tells this exchange from later ones on the connection, for callbacks that arrive late.
-        var serial: UInt64
-        var requestID: String
-        var keepAlive: Bool
-        var started: ContinuousClock.Instant
+        let serial: UInt64
+        let requestID: String
+        let keepAlive: Bool
+        let started: ContinuousClock.Instant
         /// When the current attempt started, for the breaker's slow-call check.
         var attemptStarted: ContinuousClock.Instant
         /// The current attempt's breaker permit.
@@ -90,6 +92,21 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var credentialHeaders: [(name: String, value: String)] = []
         /// Whether the request was already sent again after an upstream 401.
         var retriedAfterUnauthorized = false
+
+        init(
+            head: HTTPRequestHead, route: RouteConfig, policies: RoutePolicies, target: UpstreamTarget, serial: UInt64, requestID: String,
+            keepAlive: Bool, started: ContinuousClock.Instant, attemptStarted: ContinuousClock.Instant
+        ) {
+            self.head = head
+            self.route = route
+            self.policies = policies
+            self.target = target
+            self.serial = serial
+            self.requestID = requestID
+            self.keepAlive = keepAlive
+            self.started = started
+            self.attemptStarted = attemptStarted
+        }
     }
 
     private let state: GatewayState
@@ -99,6 +116,11 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var clientAddress: String?
     private var exchanges: UInt64 = 0
+    /// Whether this handler turned the client's `autoRead` off (backpressure from the upstream, or a
+    /// request body buffered while connecting).
+    private var clientReadsPaused = false
+    /// Whether body parts were written upstream since its last flush.
+    private var upstreamFlushPending = false
     /// When a byte last moved for the current request, in either direction (`timeouts.idle`).
     private var lastActivity = NIODeadline.now()
 
@@ -129,33 +151,26 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             begin(head, context: context)
         case .body(let body):
             switch current {
-            case .connecting(var exchange):
+            case .connecting(let exchange):
                 exchange.buffered.append(body)
                 exchange.bufferedBytes += body.readableBytes
                 current = .connecting(exchange)
-                if exchange.bufferedBytes > Self.maximumBufferedBody {
-                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-                }
-            case .forwarding(var exchange, let upstream):
+                if exchange.bufferedBytes > Self.maximumBufferedBody { pauseClientReads(context) }
+            case .forwarding(let exchange, let upstream):
                 lastActivity = .now()
-                if exchange.replayable {
-                    current = .idle  // the exchange's arrays stay uniquely referenced while they grow
-                    Self.remember(body, in: &exchange)
-                    current = .forwarding(exchange, upstream: upstream)
-                }
+                Self.remember(body, in: exchange)
                 upstream.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
-                if !upstream.isWritable {
-                    context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-                }
+                upstreamFlushPending = true
+                if !upstream.isWritable { pauseClientReads(context) }
             case .idle, .draining:
                 break
             }
         case .end:
             switch current {
-            case .connecting(var exchange):
+            case .connecting(let exchange):
                 exchange.requestEnded = true
                 current = .connecting(exchange)
-            case .forwarding(var exchange, let upstream):
+            case .forwarding(let exchange, let upstream):
                 exchange.requestEnded = true
                 current = .forwarding(exchange, upstream: upstream)
                 upstream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -169,7 +184,9 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .forwarding(_, let upstream) = current { upstream.flush() }
+        // Once per read batch, and only when body parts went up (a request's end goes with a flush).
+        if upstreamFlushPending, case .forwarding(_, let upstream) = current { upstream.flush() }
+        upstreamFlushPending = false
         context.fireChannelReadComplete()
     }
 
@@ -184,14 +201,14 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: whatever the upstream was doing for it is abandoned.
         switch current {
-        case .forwarding(var exchange, let upstream):
+        case .forwarding(let exchange, let upstream):
             Self.cancelTimers(exchange)
             detach(upstream)
             upstream.close(promise: nil)
-            settle(&exchange, nil)
-        case .connecting(var exchange):
+            settle(exchange, nil)
+        case .connecting(let exchange):
             Self.cancelTimers(exchange)
-            settle(&exchange, nil)
+            settle(exchange, nil)
         case .idle, .draining:
             break
         }
@@ -231,7 +248,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchanges &+= 1
         let now = ContinuousClock.now
-        var exchange = Exchange(
+        let exchange = Exchange(
             head: head, route: route, policies: policies, target: route.upstream, serial: exchanges, requestID: requestID, keepAlive: keepAlive,
             started: now, attemptStarted: now
         )
@@ -241,7 +258,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange.policies.breakerChanged(transition)
                 exchange.permit = permit
             case .rejected(let retryAfter):
-                guard fallBack(&exchange) else {
+                guard fallBack(exchange) else {
                     var problem = Problem(kind: .circuitOpen, detail: "the circuit breaker for \(route.upstream) is open", instance: requestID)
                     problem.retryAfter = retryAfter
                     current = .connecting(exchange)
@@ -272,20 +289,28 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.waitingTicket = ticket
         current = .connecting(exchange)
+        guard let ticket else {
+            // Admitted at once, as nearly always: no callback to allocate.
+            return admit(exchange)
+        }
         admitted.assumeIsolated().whenComplete { [weak self] result in
             guard let self, case .success = result else { return }
-            guard case .connecting(var exchange) = self.current, exchange.waitingTicket == ticket, !exchange.holdsSlot else {
+            guard case .connecting(let exchange) = self.current, exchange.waitingTicket == ticket, !exchange.holdsSlot else {
                 // Admitted after the request was abandoned: give the slot back at once.
                 policies.bulkhead.leave()
                 return
             }
-            exchange.holdsSlot = true
-            exchange.waitingTicket = nil
-            exchange.countedInBudget = true
-            policies.retryBudget.requestStarted()
-            self.current = .connecting(exchange)
-            self.authorize()
+            self.admit(exchange)
         }
+    }
+
+    /// The bulkhead let the request in: it holds a slot and counts in the retry budget from now on.
+    private func admit(_ exchange: Exchange) {
+        exchange.holdsSlot = true
+        exchange.waitingTicket = nil
+        exchange.countedInBudget = true
+        exchange.policies.retryBudget.requestStarted()
+        authorize()
     }
 
     /// Answers a GET or HEAD for the issuer's discovery document or JWKS.
@@ -305,7 +330,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Puts the route's credentials on the exchange, then connects: at once when every value is ready,
     /// else after waiting for the missing ones off the event loop.
     private func authorize() {
-        guard case .connecting(var exchange) = current, let context else { return }
+        guard case .connecting(let exchange) = current, let context else { return }
         let credentials = exchange.route.credentials
         guard !credentials.isEmpty else { return connect() }
         exchange.credentialHeaders.removeAll(keepingCapacity: true)
@@ -338,7 +363,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return headers
             }
             promise.futureResult.assumeIsolated().whenComplete { [weak self] result in
-                guard let self, case .connecting(var exchange) = self.current, exchange.serial == serial else { return }
+                guard let self, case .connecting(let exchange) = self.current, exchange.serial == serial else { return }
                 switch result {
                 case .success(let headers):
                     exchange.credentialHeaders += headers
@@ -357,16 +382,16 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// No credential for the upstream: 503 without touching it. Not the upstream's failure, so the
     /// breaker does not count it.
     private func credentialFailed(_ failure: CredentialFailure) {
-        guard case .connecting(var exchange) = current, let context else { return }
+        guard case .connecting(let exchange) = current, let context else { return }
         Self.cancelTimers(exchange)
-        settle(&exchange, nil)
+        settle(exchange, nil)
         current = .connecting(exchange)
         let problem = Problem(kind: .upstreamAuthFailed, detail: "credential \(failure.name) for \(exchange.target): \(failure.error)", instance: exchange.requestID)
         fail(problem, exchange: exchange, context: context)
     }
 
     /// Switches the exchange to the route's fallback upstream, once; false when there is none to switch to.
-    private func fallBack(_ exchange: inout Exchange) -> Bool {
+    private func fallBack(_ exchange: Exchange) -> Bool {
         guard !exchange.usingFallback, case .upstream(let target)? = exchange.route.fallback else { return false }
         exchange.usingFallback = true
         exchange.target = target
@@ -376,7 +401,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Gives the last attempt's outcome to the breaker, and the slot back to the bulkhead and the
     /// request to the retry budget, once per request.
-    private func settle(_ exchange: inout Exchange, _ outcome: AttemptOutcome?) {
+    private func settle(_ exchange: Exchange, _ outcome: AttemptOutcome?) {
         guard !exchange.settled else { return }
         exchange.settled = true
         exchange.attemptTimeout?.cancel()
@@ -395,7 +420,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Keeps a body part that went upstream, while the whole body fits the replay buffer.
-    private static func remember(_ part: ByteBuffer, in exchange: inout Exchange) {
+    private static func remember(_ part: ByteBuffer, in exchange: Exchange) {
         guard exchange.replayable else { return }
         guard exchange.sentBytes + part.readableBytes <= maximumReplayedBody else {
             exchange.replayable = false
@@ -418,7 +443,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// After a failed attempt: schedules the next one when the route's policy, the deadline and the
     /// budget allow it, and tells the breaker how this one went. False when the failure is final
     /// (the caller answers, and settles with `outcome`).
-    private func retry(_ exchange: inout Exchange, after outcome: AttemptOutcome) -> Bool {
+    private func retry(_ exchange: Exchange, after outcome: AttemptOutcome) -> Bool {
         guard !exchange.usingFallback, let context else { return false }
         let now = ContinuousClock.now
         let request = RetryRequest(
@@ -462,7 +487,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The retry's turn: the breaker is asked again (it may have opened meanwhile), then it connects.
     private func startRetry(serial: UInt64) {
-        guard case .connecting(var exchange) = current, exchange.serial == serial, let context else { return }
+        guard case .connecting(let exchange) = current, exchange.serial == serial, let context else { return }
         if let breaker = exchange.policies.breaker {
             switch breaker.acquire(now: .now) {
             case .allowed(let permit, let transition):
@@ -470,7 +495,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange.permit = permit
             case .rejected(let retryAfter):
                 Self.cancelTimers(exchange)
-                settle(&exchange, nil)
+                settle(exchange, nil)
                 current = .connecting(exchange)
                 var problem = Problem(kind: .circuitOpen, detail: "the circuit breaker for \(exchange.target) opened before retry \(exchange.attempt - 1)", instance: exchange.requestID)
                 problem.retryAfter = retryAfter
@@ -487,18 +512,18 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func attemptTimedOut(serial: UInt64, attempt: Int) {
         guard let context else { return }
         switch current {
-        case .connecting(var exchange) where exchange.serial == serial && exchange.attempt == attempt:
-            if retry(&exchange, after: .timeout) { return }
+        case .connecting(let exchange) where exchange.serial == serial && exchange.attempt == attempt:
+            if retry(exchange, after: .timeout) { return }
             Self.cancelTimers(exchange)
-            settle(&exchange, .timeout)
+            settle(exchange, .timeout)
             current = .connecting(exchange)
             fail(Problem(kind: .timeout, detail: "no connection to \(exchange.target) within the per-try timeout \(exchange.route.timeouts.perTry ?? .zero)", instance: exchange.requestID), exchange: exchange, context: context)
-        case .forwarding(var exchange, let upstream) where exchange.serial == serial && exchange.attempt == attempt && !exchange.responseStarted:
+        case .forwarding(let exchange, let upstream) where exchange.serial == serial && exchange.attempt == attempt && !exchange.responseStarted:
             detach(upstream)
             upstream.close(promise: nil)
-            if retry(&exchange, after: .timeout) { return }
+            if retry(exchange, after: .timeout) { return }
             Self.cancelTimers(exchange)
-            settle(&exchange, .timeout)
+            settle(exchange, .timeout)
             current = .forwarding(exchange, upstream: upstream)
             fail(Problem(kind: .timeout, detail: "no answer from \(exchange.target) within the per-try timeout \(exchange.route.timeouts.perTry ?? .zero)", instance: exchange.requestID), exchange: exchange, context: context)
         default:
@@ -520,10 +545,10 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard quiet >= idle else {
             let next = context.eventLoop.assumeIsolated().scheduleTask(in: idle - quiet) { [weak self] () -> Void in self?.checkIdle(serial: serial) }
             switch current {
-            case .connecting(var exchange):
+            case .connecting(let exchange):
                 exchange.idleTimeout = next
                 current = .connecting(exchange)
-            case .forwarding(var exchange, let upstream):
+            case .forwarding(let exchange, let upstream):
                 exchange.idleTimeout = next
                 current = .forwarding(exchange, upstream: upstream)
             default:
@@ -572,7 +597,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: - Upstream side
 
     private func connect() {
-        guard case .connecting(var exchange) = current, let context else { return }
+        guard case .connecting(let exchange) = current, let context else { return }
         let connectTimeout = TimeAmount(exchange.route.timeouts.connect)
         let (serial, attempt) = (exchange.serial, exchange.attempt)
         if let perTry = exchange.route.timeouts.perTry, exchange.attemptTimeout == nil {
@@ -596,7 +621,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func connected(_ upstream: any Channel, reused: Bool) {
-        guard case .connecting(var exchange) = current, let context else {
+        guard case .connecting(let exchange) = current, let context else {
             // The request was answered (timeout) or the client left while connecting.
             upstream.close(promise: nil)
             return
@@ -617,7 +642,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         upstream.write(HTTPClientRequestPart.head(head), promise: nil)
         for part in exchange.buffered {
             upstream.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
-            Self.remember(part, in: &exchange)
+            Self.remember(part, in: exchange)
         }
         if exchange.requestEnded { upstream.write(HTTPClientRequestPart.end(nil), promise: nil) }
         upstream.flush()
@@ -625,15 +650,15 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.bufferedBytes = 0
         exchange.reusedConnection = reused
         current = .forwarding(exchange, upstream: upstream)
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        resumeClientReads(context)
     }
 
     private func connectFailed(_ error: any Error) {
-        guard case .connecting(var exchange) = current, let context else { return }
-        if retry(&exchange, after: .connectFailure) { return }
-        settle(&exchange, .connectFailure)
+        guard case .connecting(let exchange) = current, let context else { return }
+        if retry(exchange, after: .connectFailure) { return }
+        settle(exchange, .connectFailure)
         let problem = Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
-        if fallBack(&exchange) {
+        if fallBack(exchange) {
             exchange.settled = false
             exchange.holdsSlot = false
             exchange.countedInBudget = false
@@ -648,23 +673,23 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func upstreamRead(_ part: HTTPClientResponsePart) {
-        guard case .forwarding(var exchange, let upstream) = current, let context else { return }
+        guard case .forwarding(let exchange, let upstream) = current, let context else { return }
         switch part {
         case .head(let head):
             guard head.status.code >= 200 || head.status == .switchingProtocols else { return }  // 1xx are not forwarded
             lastActivity = .now()
             if head.status == .switchingProtocols {
                 guard exchange.head.headers.contains(name: "upgrade") else { return }  // an unasked-for 101 is ignored like other 1xx
-                return switchProtocols(&exchange, response: head, upstream: upstream, context: context)
+                return switchProtocols(exchange, response: head, upstream: upstream, context: context)
             }
-            if head.status == .unauthorized, retryAfterUnauthorized(&exchange, upstream: upstream) { return }
+            if head.status == .unauthorized, retryAfterUnauthorized(exchange, upstream: upstream) { return }
             let status = Int(head.status.code)
             let policy = exchange.policies.retryPolicy
             if !exchange.usingFallback, policy.isRetriable(.response(status: status)) {
                 let retryAfter = policy.wantsRetryAfter(status: status)
                     ? head.headers.first(name: "retry-after").flatMap { RetryAfter.parse($0, nowSecondsSince1970: Int64(Date().timeIntervalSince1970)) }
                     : nil
-                if retry(&exchange, after: .response(status: status, retryAfter: retryAfter)) {
+                if retry(exchange, after: .response(status: status, retryAfter: retryAfter)) {
                     // The response is dropped with its connection; the next attempt goes on a new one.
                     detach(upstream)
                     upstream.close(promise: nil)
@@ -676,7 +701,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             responded(exchange, status: status)
             exchange.responseStarted = true
             exchange.upstreamKeepAlive = head.isKeepAlive
-            settle(&exchange, .response(status: Int(head.status.code)))
+            settle(exchange, .response(status: Int(head.status.code)))
             current = .forwarding(exchange, upstream: upstream)
             var clientHead = ForwardedRequest.clientHead(head, requestID: exchange.requestID, keepAlive: exchange.keepAlive)
             clientHead.version = exchange.head.version
@@ -696,19 +721,20 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // The upstream closes it, or answered before the whole request arrived: not reusable.
                 upstream.close(promise: nil)
             }
-            let keepAlive = exchange.keepAlive
-            current = exchange.requestEnded ? .idle : .draining(keepAlive: keepAlive)
-            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
+            current = exchange.requestEnded ? .idle : .draining(keepAlive: exchange.keepAlive)
+            guard !exchange.keepAlive else {
+                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+                return
             }
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
 
     /// The upstream switched protocols: the 101 goes to the client, then both pipelines drop their
     /// HTTP handlers (and this one) for a ``ByteRelay`` each. Neither connection is pooled again.
-    private func switchProtocols(_ exchange: inout Exchange, response: HTTPResponseHead, upstream: any Channel, context: ChannelHandlerContext) {
+    private func switchProtocols(_ exchange: Exchange, response: HTTPResponseHead, upstream: any Channel, context: ChannelHandlerContext) {
         Self.cancelTimers(exchange)
-        settle(&exchange, .response(status: 101))
+        settle(exchange, .response(status: 101))
         responded(exchange, status: 101)
         detach(upstream)
         current = .idle
@@ -750,7 +776,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// After an upstream 401: when the request can be sent again (nothing of its body went up) and a
     /// credential will differ, drop the rejected values and send it once more on a new connection.
-    private func retryAfterUnauthorized(_ exchange: inout Exchange, upstream: any Channel) -> Bool {
+    private func retryAfterUnauthorized(_ exchange: Exchange, upstream: any Channel) -> Bool {
         guard !exchange.retriedAfterUnauthorized, !exchange.credentialHeaders.isEmpty, exchange.requestEnded, exchange.replayable else { return false }
         var renewed = false
         for (binding, header) in zip(exchange.route.credentials, exchange.credentialHeaders) {
@@ -776,13 +802,11 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func upstreamWritabilityChanged(_ writable: Bool) {
         // The upstream caught up: read the client's request body again.
-        if writable, case .forwarding = current {
-            context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        }
+        if writable, case .forwarding = current, let context { resumeClientReads(context) }
     }
 
     func upstreamClosed(_ error: (any Error)?) {
-        guard case .forwarding(var exchange, let upstream) = current, let context else { return }
+        guard case .forwarding(let exchange, let upstream) = current, let context else { return }
         detach(upstream)
         if exchange.reusedConnection && !exchange.responseStarted && exchange.replayable && exchange.requestEnded
             && Self.idempotentMethods.contains(exchange.head.method)
@@ -796,9 +820,9 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             connect()
             return
         }
-        if !exchange.responseStarted, retry(&exchange, after: .reset) { return }
+        if !exchange.responseStarted, retry(exchange, after: .reset) { return }
         Self.cancelTimers(exchange)
-        settle(&exchange, .reset)
+        settle(exchange, .reset)
         if exchange.responseStarted {
             // Part of the response is already with the client; the only honest signal left is to close.
             current = .idle
@@ -827,16 +851,16 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func timedOut(detail: String) {
         guard let context else { return }
         switch current {
-        case .connecting(var exchange):
+        case .connecting(let exchange):
             Self.cancelTimers(exchange)
-            settle(&exchange, .timeout)
+            settle(exchange, .timeout)
             current = .connecting(exchange)
             fail(Problem(kind: .timeout, detail: detail, instance: exchange.requestID), exchange: exchange, context: context)
-        case .forwarding(var exchange, let upstream):
+        case .forwarding(let exchange, let upstream):
             Self.cancelTimers(exchange)
             detach(upstream)
             upstream.close(promise: nil)
-            settle(&exchange, .timeout)
+            settle(exchange, .timeout)
             if exchange.responseStarted {
                 current = .idle
                 context.close(promise: nil)
@@ -873,12 +897,29 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .connecting(let exchange) = current { Self.cancelTimers(exchange) }
         if case .forwarding(let exchange, _) = current { Self.cancelTimers(exchange) }
         current = requestEnded ? .idle : .draining(keepAlive: keepAlive)
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        resumeClientReads(context)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            if !keepAlive && requestEnded { context.close(promise: nil) }
+        guard !keepAlive && requestEnded else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
         }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Stops reading the client (its request body waits in the socket) until ``resumeClientReads(_:)``.
+    private func pauseClientReads(_ context: ChannelHandlerContext) {
+        guard !clientReadsPaused else { return }
+        clientReadsPaused = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+
+    /// Reads the client again if ``pauseClientReads(_:)`` stopped it; nothing (no option set, no
+    /// future) when it was not paused, as for nearly every request.
+    private func resumeClientReads(_ context: ChannelHandlerContext) {
+        guard clientReadsPaused else { return }
+        clientReadsPaused = false
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
     }
 }
 
