@@ -126,6 +126,28 @@ import Testing
         try await setup.stop()
     }
 
+    /// The connection's one deadline check serves each request on it: set again when it fires
+    /// before a later request's deadline, and brought forward for a request with a sooner one.
+    @Test(.timeLimit(.minutes(1))) func eachRequestOnAConnectionTimesOutAtItsOwnDeadline() async throws {
+        var short = TimeoutConfiguration()
+        short.request = .milliseconds(300)
+        var long = TimeoutConfiguration()
+        long.request = .seconds(20)
+        let setup = try await Setup { [Self.route("short", port: $0, timeouts: short), Self.route("long", port: $0, path: "/long", timeouts: long)] }
+        // The first request's check is due before the second's deadline: it must be set again.
+        var started = ContinuousClock.now
+        var response = try await RawHTTPClient.exchange(port: setup.port, "GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /hang HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(response)")
+        #expect(response.contains("HTTP/1.1 504 Gateway Timeout\r\n"), "\(response)")
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        // The first request's check is due long after the second's deadline: it must come sooner.
+        started = ContinuousClock.now
+        response = try await RawHTTPClient.exchange(port: setup.port, "GET /long/one HTTP/1.1\r\nHost: a\r\n\r\nGET /hang HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        #expect(response.contains("HTTP/1.1 504 Gateway Timeout\r\n"), "\(response)")
+        #expect(ContinuousClock.now - started < .seconds(10))
+        try await setup.stop()
+    }
+
     @Test func anUpstreamThatClosesBeforeAnsweringIsA502() async throws {
         let setup = try await Setup { [Self.route("rude", port: $0)] }
         let response = try await RawHTTPClient.exchange(port: setup.port, "GET /close HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")

@@ -84,8 +84,10 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var requestEnded = false
         var responseStarted = false
         var attempt = 1
-        /// The request deadline, the current attempt's (per-try) deadline, and the idle check.
-        var timeout: Scheduled<Void>?
+        /// When the request times out (`timeouts.request`), checked by the connection's
+        /// ``GatewayHandler/deadlineCheck``; `nil` without a request timeout or once it no longer applies.
+        var deadline: NIODeadline?
+        /// The current attempt's (per-try) deadline, and the idle check.
         var attemptTimeout: Scheduled<Void>?
         var idleTimeout: Scheduled<Void>?
         /// The route's credentials as sent upstream: lowercase header name and value, in order.
@@ -121,6 +123,12 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var clientReadsPaused = false
     /// Whether body parts were written upstream since its last flush.
     private var upstreamFlushPending = false
+    /// The connection's one timer for request deadlines, and when it fires. It outlives requests:
+    /// a new request whose deadline is no sooner keeps it, and when it fires before the current
+    /// request's deadline it is set again for that deadline. A timer scheduled and cancelled per
+    /// request cost an allocation, a heap insertion and a removal each.
+    private var deadlineCheck: Scheduled<Void>?
+    private var deadlineCheckAt = NIODeadline.distantFuture
     /// When a byte last moved for the current request, in either direction (`timeouts.idle`).
     private var lastActivity = NIODeadline.now()
 
@@ -141,6 +149,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
     }
 
     // MARK: - Client side
@@ -213,6 +223,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             break
         }
         current = .idle
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         context.fireChannelInactive()
     }
 
@@ -267,12 +279,12 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
         }
-        if route.timeouts.request > .zero {
-            exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(route.timeouts.request)) { [weak self] in
-                self?.requestTimedOut()
-            }
-        }
         lastActivity = .now()
+        if route.timeouts.request > .zero {
+            let deadline = lastActivity + TimeAmount(route.timeouts.request)
+            exchange.deadline = deadline
+            checkDeadline(at: deadline, context: context)
+        }
         if route.timeouts.request == .zero || route.timeouts.request > route.timeouts.idle {
             // Only a request that may outlast the idle limit needs the idle check.
             let serial = exchange.serial
@@ -433,7 +445,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private static func cancelTimers(_ exchange: Exchange) {
-        exchange.timeout?.cancel()
+        exchange.deadline = nil
         exchange.attemptTimeout?.cancel()
         exchange.idleTimeout?.cancel()
     }
@@ -836,6 +848,35 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange: exchange,
             context: context
         )
+    }
+
+    /// Makes sure the deadline check fires by `deadline`: a check already due by then is kept.
+    private func checkDeadline(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        if deadlineCheck != nil && deadlineCheckAt <= deadline { return }
+        deadlineCheck?.cancel()
+        deadlineCheckAt = deadline
+        deadlineCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            self?.deadlineCheckFired()
+        }
+    }
+
+    /// The deadline check's time: the request in flight times out if its deadline passed, else the
+    /// check is set again for its deadline; with none in flight, nothing is set.
+    private func deadlineCheckFired() {
+        deadlineCheck = nil
+        deadlineCheckAt = .distantFuture
+        guard let context else { return }
+        switch current {
+        case .connecting(let exchange), .forwarding(let exchange, _):
+            guard let deadline = exchange.deadline else { return }
+            if NIODeadline.now() >= deadline {
+                requestTimedOut()
+            } else {
+                checkDeadline(at: deadline, context: context)
+            }
+        case .idle, .draining:
+            break
+        }
     }
 
     private func requestTimedOut() {
