@@ -43,22 +43,35 @@ enum ForwardedRequest {
         }
     }
 
-    /// The tokens of the `Connection` headers, lowercased: the headers they name are hop-by-hop too.
-    /// Empty, without allocating, when there is no `Connection` header.
-    private static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
-        var tokens: [String] = []
+    /// Whether `body` holds for a token of the `Connection` headers (trimmed, as bytes); read in
+    /// place, without allocating. False at once when there is no `Connection` header, as a rule.
+    private static func anyConnectionToken(in headers: HTTPHeaders, _ body: (Substring.UTF8View) -> Bool) -> Bool {
         for (name, value) in headers where name.utf8.count == 10 && name.utf8.equalsIgnoringASCIICase("connection") {
-            for token in value.split(separator: ",") {
-                let trimmed = token.trimmingASCIISpaces()
-                if !trimmed.isEmpty { tokens.append(trimmed.lowercased()) }
+            let bytes = Substring(value).utf8
+            var start = bytes.startIndex
+            while start < bytes.endIndex {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+                var token = bytes[start..<end]
+                while let first = token.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { token = token.dropFirst() }
+                while let last = token.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { token = token.dropLast() }
+                if !token.isEmpty && body(token) { return true }
+                start = end == bytes.endIndex ? end : bytes.index(after: end)
             }
         }
-        return tokens
+        return false
     }
 
-    /// Whether `name` is one of the lowercase `tokens`, ignoring its ASCII case.
-    private static func named(_ name: String, in tokens: [String]) -> Bool {
-        tokens.contains { name.utf8.equalsIgnoringASCIICase($0.utf8) }
+    /// Whether the `Connection` headers name a header other than the hop-by-hop ones (which go anyway):
+    /// only then is each header's name looked for among their tokens.
+    private static func connectionNamesOthers(_ headers: HTTPHeaders) -> Bool {
+        anyConnectionToken(in: headers) { token in !hopByHopNames.contains { token.equalsIgnoringASCIICase($0.utf8) } }
+    }
+
+    private static let hopByHopNames = Array(hopByHop)
+
+    /// Whether a `Connection` header names `name`.
+    private static func connection(_ headers: HTTPHeaders, names name: String) -> Bool {
+        anyConnectionToken(in: headers) { $0.equalsIgnoringASCIICase(name.utf8) }
     }
 
     /// The request head sent upstream.
@@ -84,7 +97,7 @@ enum ForwardedRequest {
     ) -> HTTPRequestHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 4 + credentialHeaders.count)
-        let connectionTokens = Self.connectionTokens(head.headers)
+        let connectionNamesOthers = Self.connectionNamesOthers(head.headers)
         var originalHost: String?
         var forwardedFor: String?
         var upgrade: String?
@@ -92,7 +105,7 @@ enum ForwardedRequest {
         for (name, value) in head.headers {
             if !contentLength, name.utf8.count == 14, name.utf8.equalsIgnoringASCIICase("content-length") { contentLength = true }
             let role = role(of: name)
-            if role == .hopByHop || (!connectionTokens.isEmpty && named(name, in: connectionTokens)) {
+            if role == .hopByHop || (connectionNamesOthers && connection(head.headers, names: name)) {
                 if upgrade == nil, name.utf8.count == 7, name.utf8.equalsIgnoringASCIICase("upgrade") { upgrade = value }
                 continue
             }
@@ -120,7 +133,7 @@ enum ForwardedRequest {
         }
         headers.add(name: "x-forwarded-proto", value: inboundScheme)
         headers.add(name: "x-request-id", value: requestID)
-        if let upgrade, connectionTokens.contains("upgrade") {
+        if let upgrade, connection(head.headers, names: "upgrade") {
             headers.add(name: "connection", value: "upgrade")
             headers.add(name: "upgrade", value: upgrade)
         }
@@ -170,17 +183,15 @@ enum ForwardedRequest {
     /// its `Connection`), rather than copied one by one into new headers.
     static func clientHead(_ head: HTTPResponseHead, requestID: String, keepAlive: Bool) -> HTTPResponseHead {
         var headers = head.headers
-        let connectionTokens = Self.connectionTokens(headers)
+        let connectionNamesOthers = Self.connectionNamesOthers(head.headers)
         var hasRequestID = false
-        var removed: [String] = []
-        for (name, _) in headers {
-            if role(of: name) == .hopByHop || (!connectionTokens.isEmpty && named(name, in: connectionTokens)) {
-                if !removed.contains(where: { name.utf8.equalsIgnoringASCIICase($0.utf8) }) { removed.append(name) }
+        for (name, _) in head.headers {
+            if role(of: name) == .hopByHop || (connectionNamesOthers && connection(head.headers, names: name)) {
+                headers.remove(name: name)
             } else if !hasRequestID, name.utf8.count == 12, name.utf8.equalsIgnoringASCIICase("x-request-id") {
                 hasRequestID = true
             }
         }
-        for name in removed { headers.remove(name: name) }
         if !hasRequestID { headers.add(name: "x-request-id", value: requestID) }
         if !keepAlive { headers.add(name: "connection", value: "close") }
         return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
@@ -207,17 +218,18 @@ extension String.UTF8View {
         literal.withUTF8Buffer { equalsIgnoringASCIICase($0) }
     }
 
-    private static func lowercased(_ byte: UInt8) -> UInt8 {
+    fileprivate static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 }
 
-extension Substring {
-    /// Without leading and trailing spaces and tabs.
-    func trimmingASCIISpaces() -> Substring {
-        var trimmed = self
-        while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
-        while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
-        return trimmed
+extension Substring.UTF8View {
+    /// Whether these bytes equal `other`'s, ignoring ASCII case.
+    func equalsIgnoringASCIICase(_ other: some Collection<UInt8>) -> Bool {
+        guard count == other.count else { return false }
+        for (mine, theirs) in zip(self, other) where mine != theirs {
+            guard String.UTF8View.lowercased(mine) == String.UTF8View.lowercased(theirs) else { return false }
+        }
+        return true
     }
 }
