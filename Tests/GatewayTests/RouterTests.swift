@@ -63,6 +63,20 @@ import Testing
         #expect(Self.match(router, host: "other.org", path: "/") == "any")
     }
 
+    @Test func hostsMatchWithoutTheirPortTrailingDotOrCase() {
+        let router = Router(routes: [
+            Self.route("any"),
+            Self.route("exact", hosts: ["api.example.com"]),
+            Self.route("idn", hosts: ["bücher.example"]),
+        ])
+        #expect(Self.match(router, host: "api.example.com", path: "/") == "exact")
+        #expect(Self.match(router, host: "api.example.com.", path: "/") == "exact")
+        #expect(Self.match(router, host: "API.Example.COM.:8443", path: "/") == "exact")
+        #expect(Self.match(router, host: "BÜCHER.example:443", path: "/") == "idn", "hosts that are not ASCII are lowercased too")
+        #expect(Self.match(router, host: "[::1]:8443", path: "/") == "any")
+        #expect(Self.match(router, host: "api.example.org", path: "/") == "any")
+    }
+
     @Test func aHostWithoutAMatchingPathFallsThroughToLessSpecificHosts() {
         let router = Router(routes: [Self.route("exact", hosts: ["a.example.com"], path: .prefix("/admin")), Self.route("any")])
         #expect(Self.match(router, host: "a.example.com", path: "/public") == "any")

@@ -151,6 +151,7 @@ public struct Router: Sendable {
 
     /// Lowercase, without a port or a trailing dot.
     static func normalizedHost(_ host: String) -> String {
+        if host.utf8.allSatisfy({ $0 < 0x80 }) { return normalizedASCIIHost(host) }
         var host = Substring(host)
         if host.hasPrefix("[") {
             if let close = host.firstIndex(of: "]") { host = host[...close] }
@@ -159,6 +160,20 @@ public struct Router: Sendable {
         }
         if host.hasSuffix(".") { host = host.dropLast() }
         return host.lowercased()
+    }
+
+    /// ``normalizedHost(_:)`` for an ASCII host, as nearly every one is: searched by byte, not by
+    /// character, and copied without lowercasing when it has no capital letter.
+    private static func normalizedASCIIHost(_ host: String) -> String {
+        var host = Substring(host)
+        if host.utf8.first == UInt8(ascii: "[") {
+            if let close = host.utf8.firstIndex(of: UInt8(ascii: "]")) { host = host[...close] }
+        } else if let colon = host.utf8.lastIndex(of: UInt8(ascii: ":")) {
+            host = host[..<colon]
+        }
+        if host.utf8.last == UInt8(ascii: ".") { host = host.dropLast() }
+        if host.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { return host.lowercased() }
+        return String(host)
     }
 }
 
