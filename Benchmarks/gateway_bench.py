@@ -11,12 +11,12 @@ same https backend with the same client certificate; and the rate at which an op
 answers (503 problem+json without touching the upstream), against the proxied rate.
 
     python3 Benchmarks/gateway_bench.py [--duration 10] [--connections 32] [--rounds 3]
-        [--modes portcullis,portcullis-breaker-open] [--baseline OLD-gateway-bench-server]
+        [--modes portcullis,portcullis-breaker-open] [--baseline [LABEL=]OLD-gateway-bench-server,...]
 
 --modes runs only the named rows (and nginx, the reference; nginx+mtls when a chain row runs): the
-names in the first column, spaces as dashes. --baseline also runs each Portcullis row with another
-build of gateway-bench-server, in the same interleaved rounds, as "... (baseline)": before and after
-a change, against the same nginx.
+names in the first column, spaces as dashes. --baseline also runs each Portcullis row with other
+builds of gateway-bench-server, in the same interleaved rounds, as "... (LABEL)" (default label:
+baseline): before and after a change, or each step of a series, against the same nginx.
 
 Needs nginx, haproxy and wrk (Debian packages nginx-light, haproxy, wrk) and builds the gateway
 benchmark server in release mode.
@@ -87,7 +87,7 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default="", help="comma-separated rows to run (default: all)")
-    parser.add_argument("--baseline", default="", help="another gateway-bench-server binary to run beside this one")
+    parser.add_argument("--baseline", default="", help="other gateway-bench-server binaries ([LABEL=]PATH, comma-separated) to run beside this one")
     options = parser.parse_args()
     for tool in ["nginx", "haproxy", "wrk"]:
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -196,17 +196,21 @@ backend backend
             if "portcullis+chain" in wanted:
                 wanted.add("nginx+mtls")
             ports = {name: port for name, port in ports.items() if name in wanted}
-        if options.baseline:
-            arguments = {
-                "portcullis": [], "portcullis+policies": ["--policies"], "portcullis+credentials": ["--credentials"],
-                "portcullis+chain": ["--credentials", "--tls-dir", work], "portcullis breaker open": ["--open-breaker"],
-            }
+        arguments = {
+            "portcullis": [], "portcullis+policies": ["--policies"], "portcullis+credentials": ["--credentials"],
+            "portcullis+chain": ["--credentials", "--tls-dir", work], "portcullis breaker open": ["--open-breaker"],
+        }
+        labels = []
+        for index, baseline in enumerate(entry for entry in options.baseline.split(",") if entry):
+            label, _, path = baseline.rpartition("=")
+            label = label or "baseline"
+            labels.append(label)
             for name in [name for name in ports if name in arguments]:
-                port = ports[name] + 100
+                port = ports[name] + 100 * (index + 1)
                 upstream = BACKEND_MTLS if name == "portcullis+chain" else BACKEND
-                processes[name + " (baseline)"] = subprocess.Popen(
-                    [options.baseline, "--port", str(port), "--upstream-port", str(upstream)] + arguments[name])
-                ports[name + " (baseline)"] = port
+                processes[f"{name} ({label})"] = subprocess.Popen(
+                    [path, "--port", str(port), "--upstream-port", str(upstream)] + arguments[name])
+                ports[f"{name} ({label})"] = port
         for port in ports.values():
             wait_for_port(port)
         for name, port in ports.items():
@@ -236,7 +240,7 @@ backend backend
             print(f"{name:<35}{total['requests'] / seconds:>10.0f}{sorted(total['p50'])[len(total['p50']) // 2]:>9.2f}"
                   f"{sorted(total['p99'])[len(total['p99']) // 2]:>9.2f}{cpu:>12.1f}{cpu / nginx_cpu:>9.2f}"
                   f"{cpu / nginx_mtls_cpu:>14.2f}{total['errors']:>8}")
-        for suffix in ["", " (baseline)"]:
+        for suffix in [""] + [f" ({label})" for label in labels]:
             proxied, fast_fail = totals.get("portcullis" + suffix), totals.get("portcullis breaker open" + suffix)
             if proxied and fast_fail:
                 print(f"\nbreaker-open fast-fail{suffix}: {fast_fail['requests'] / seconds:.0f} responses/s (503 problem+json, "
