@@ -38,10 +38,12 @@ public final class GatewayState: Sendable {
     private let swapLock = Mutex(())
     private let applied: Mutex<Bool>
 
-    /// A state serving `config`; without one it serves nothing and is not ready until ``apply(_:)``.
-    private let metricsFactory: any MetricsFactory
+    /// Where the routes' request metrics and the upstream pools' connection metrics go.
+    let metricsFactory: any MetricsFactory
 
-    /// - Parameter metricsFactory: Where each route's request metrics go. Default: the process's `MetricsSystem.factory`.
+    /// A state serving `config`; without one it serves nothing and is not ready until ``apply(_:)``.
+    /// - Parameter metricsFactory: Where each route's request metrics and each upstream's connection
+    ///   metrics go. Default: the process's `MetricsSystem.factory`.
     public init(_ config: GatewayConfig? = nil, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.metricsFactory = metricsFactory
         current = Mutex(Snapshot(config ?? GatewayConfig(), previous: nil, metricsFactory: metricsFactory))

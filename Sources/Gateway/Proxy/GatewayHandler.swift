@@ -582,30 +582,27 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             current = .connecting(exchange)
         }
         // The pool connects on this loop, so the callback runs here too.
-        pool.lease(exchange.target, connectTimeout: connectTimeout, fresh: exchange.reusedConnection).assumeIsolated().whenComplete { [weak self] result in
+        pool.lease(exchange.target, connectTimeout: connectTimeout, fresh: exchange.reusedConnection) { [weak self] result in
             guard let self, case .connecting(let exchange) = self.current, exchange.serial == serial, exchange.attempt == attempt else {
                 // An attempt that timed out or a request that ended meanwhile.
-                if case .success(let (channel, _)) = result { channel.close(promise: nil) }
+                if case .success(let lease) = result { lease.channel.close(promise: nil) }
                 return
             }
             switch result {
-            case .success(let (channel, reused)): self.connected(channel, reused: reused)
+            case .success(let lease): self.connected(lease)
             case .failure(let error): self.connectFailed(error)
             }
         }
     }
 
-    private func connected(_ upstream: any Channel, reused: Bool) {
+    private func connected(_ lease: UpstreamLease) {
+        let upstream = lease.channel
         guard case .connecting(var exchange) = current, let context else {
             // The request was answered (timeout) or the client left while connecting.
             upstream.close(promise: nil)
             return
         }
-        guard let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
-            upstream.close(promise: nil)
-            return
-        }
-        handler.exchange = self
+        lease.handler.exchange = self
         let head = ForwardedRequest.upstreamHead(
             exchange.head,
             route: exchange.route,
@@ -623,7 +620,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         upstream.flush()
         exchange.buffered = []
         exchange.bufferedBytes = 0
-        exchange.reusedConnection = reused
+        exchange.reusedConnection = lease.reused
         current = .forwarding(exchange, upstream: upstream)
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
     }
