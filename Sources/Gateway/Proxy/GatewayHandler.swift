@@ -627,9 +627,14 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func connectFailed(_ error: any Error) {
         guard case .connecting(var exchange) = current, let context else { return }
-        if retry(&exchange, after: .connectFailure) { return }
+        // An upstream that does not speak HTTP/2 will not start to on the next attempt.
+        let mismatch = error is UpstreamHTTP2Error
+        if !mismatch, retry(&exchange, after: .connectFailure) { return }
         settle(&exchange, .connectFailure)
-        let problem = Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
+        let problem =
+            mismatch
+            ? Problem(kind: .upstreamProtocolError, detail: "\(exchange.target) was configured as an HTTP/2 upstream, but \(error)", instance: exchange.requestID)
+            : Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
         if fallBack(&exchange) {
             exchange.settled = false
             exchange.holdsSlot = false
@@ -781,6 +786,16 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func upstreamClosed(_ error: (any Error)?) {
         guard case .forwarding(var exchange, let upstream) = current, let context else { return }
         detach(upstream)
+        if let refused = error as? UpstreamStreamRefused, !exchange.responseStarted {
+            // The upstream did not process it: the retry policy may send it again, whatever its method.
+            if retry(&exchange, after: .refusedStream) { return }
+            Self.cancelTimers(exchange)
+            settle(&exchange, .refusedStream)
+            current = .forwarding(exchange, upstream: upstream)
+            let detail = "\(exchange.target) \(refused) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s")"
+            fail(Problem(kind: .upstreamUnreachable, detail: detail, instance: exchange.requestID), exchange: exchange, context: context)
+            return
+        }
         if exchange.reusedConnection && !exchange.responseStarted && exchange.replayable && exchange.requestEnded
             && Self.idempotentMethods.contains(exchange.head.method)
         {

@@ -9,22 +9,28 @@ import NIOSSL
 struct UpstreamLease {
     var channel: any Channel
     var handler: UpstreamHandler
-    /// Whether the request goes on a connection that was already open (a pooled keep-alive connection).
+    /// Whether the request goes on a connection that was already open (a pooled keep-alive connection,
+    /// or an HTTP/2 connection that carried streams before).
     var reused: Bool
 }
 
-/// Keep-alive connections to upstreams, one pool per event loop, used only on that loop: a request
-/// and its upstream connection always share a loop, so nothing here takes a lock. Every origin's
-/// connections are counted in its ``UpstreamMetrics``.
+/// Connections to upstreams, one pool per event loop, used only on that loop: a request and its
+/// upstream connection always share a loop, so nothing here takes a lock. HTTP/1.1 upstreams get
+/// keep-alive connections, one request at a time; HTTP/2 upstreams get streams on multiplexed
+/// connections (`UpstreamPool+HTTP2.swift`). Every origin's connections are counted in its
+/// ``UpstreamMetrics``.
 final class UpstreamPool {
-    /// Connections are reused only for the same origin and TLS settings.
+    /// Connections are reused only for the same origin, TLS settings and HTTP version.
     struct Key: Hashable {
         var target: UpstreamTarget
     }
 
     /// What the pool keeps for one key.
     final class Origin {
+        /// Idle HTTP/1.1 connections.
         var idle: [UpstreamLease] = []
+        /// HTTP/2 connections, in the order they were opened.
+        var http2: [HTTP2UpstreamConnection] = []
         let metrics: UpstreamMetrics
 
         init(metrics: UpstreamMetrics) {
@@ -38,7 +44,12 @@ final class UpstreamPool {
     static let maximumTLSContexts = 256
     private let registry: UpstreamMetricsRegistry
     private var origins: [Key: Origin] = [:]
-    private var tlsContexts: [UpstreamTarget.TLS: NIOSSLContext] = [:]
+    private var tlsContexts: [TLSContextKey: NIOSSLContext] = [:]
+
+    private struct TLSContextKey: Hashable {
+        var tls: UpstreamTarget.TLS
+        var http2: Bool
+    }
 
     init(eventLoop: any EventLoop, metrics: UpstreamMetricsRegistry, maximumIdlePerKey: Int = 64) {
         self.eventLoop = eventLoop
@@ -47,7 +58,8 @@ final class UpstreamPool {
     }
 
     /// Hands `completion` an idle connection to the target (`reused` true), or a new one; `fresh`
-    /// skips the idle ones. `completion` runs on this loop, at once when an idle connection is there.
+    /// skips the idle ones. For an HTTP/2 target, a stream on an open connection with room, or on a new
+    /// one. `completion` runs on this loop, at once when an idle connection is there.
     func lease(
         _ target: UpstreamTarget,
         connectTimeout: TimeAmount,
@@ -56,6 +68,9 @@ final class UpstreamPool {
     ) {
         eventLoop.preconditionInEventLoop()
         let origin = self.origin(for: target)
+        if target.httpProtocol == .http2 {
+            return leaseHTTP2(target, origin: origin, connectTimeout: connectTimeout, completion)
+        }
         while !fresh, let connection = origin.idle.popLast() {
             guard connection.channel.isActive else { continue }
             connection.handler.pooled = false
@@ -65,7 +80,7 @@ final class UpstreamPool {
         }
         let tlsContext: NIOSSLContext?
         do {
-            tlsContext = try target.scheme == .https ? context(for: target.tls ?? UpstreamTarget.TLS()) : nil
+            tlsContext = try target.scheme == .https ? context(for: target.tls ?? UpstreamTarget.TLS(), http2: false) : nil
         } catch {
             return completion(.failure(error))
         }
@@ -106,9 +121,11 @@ final class UpstreamPool {
             }
     }
 
-    /// Returns a connection whose exchange completed cleanly; it is closed if the pool is full.
+    /// Returns a connection whose exchange completed cleanly; it is closed if the pool is full. An HTTP/2
+    /// stream closes by itself once both sides ended it.
     func release(_ channel: any Channel, target: UpstreamTarget) {
         eventLoop.preconditionInEventLoop()
+        guard target.httpProtocol == .http1 else { return }
         let origin = self.origin(for: target)
         guard channel.isActive, origin.idle.count < maximumIdlePerKey,
             let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
@@ -121,6 +138,11 @@ final class UpstreamPool {
         origin.idle.append(UpstreamLease(channel: channel, handler: handler, reused: true))
     }
 
+    /// The pool's record of `target`, when it has one.
+    func origin(existing target: UpstreamTarget) -> Origin? {
+        origins[Key(target: target)]
+    }
+
     /// The pool's record of `target`, made on first use with the origin's shared metrics.
     private func origin(for target: UpstreamTarget) -> Origin {
         let key = Key(target: target)
@@ -131,13 +153,15 @@ final class UpstreamPool {
     }
 
     /// The SNI name: the TLS server name or the host, none for an IP address.
-    private static func serverName(_ target: UpstreamTarget) -> String? {
+    static func serverName(_ target: UpstreamTarget) -> String? {
         let name = target.tls?.serverName ?? target.host
         return name.first?.isNumber == true || name.contains(":") ? nil : name
     }
 
-    private func context(for tls: UpstreamTarget.TLS) throws -> NIOSSLContext {
-        if let context = tlsContexts[tls] { return context }
+    /// The client TLS context for `tls`, offering `h2` or `http/1.1` by ALPN.
+    func context(for tls: UpstreamTarget.TLS, http2: Bool) throws -> NIOSSLContext {
+        let key = TLSContextKey(tls: tls, http2: http2)
+        if let context = tlsContexts[key] { return context }
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let pem = tls.trustedCAPEM {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
@@ -147,11 +171,11 @@ final class UpstreamPool {
             configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)).map { .certificate($0) }
             configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
         }
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
         let context = try NIOSSLContext(configuration: configuration)
         // Rotated client certificates leave contexts behind; start over rather than grow without bound.
         if tlsContexts.count >= Self.maximumTLSContexts { tlsContexts.removeAll() }
-        tlsContexts[tls] = context
+        tlsContexts[key] = context
         return context
     }
 }
@@ -165,6 +189,8 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     weak var exchange: GatewayHandler?
     /// Whether the connection waits in the pool (counted as idle, not active).
     var pooled = false
+    /// The HTTP/2 connection this stream belongs to; `nil` on an HTTP/1.1 connection.
+    weak var connection: HTTP2UpstreamConnection?
     /// Whether the last response's end arrived (after a 101 the decoder may deliver it only as it leaves).
     private(set) var responseEnded = true
 
@@ -192,7 +218,7 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        exchange?.upstreamClosed(error)
+        exchange?.upstreamClosed(UpstreamStreamRefused.refusal(error, on: connection) ?? error)
         exchange = nil
         context.close(promise: nil)
     }
