@@ -77,6 +77,7 @@ public final class GatewayState: Sendable {
             case .regularExpression(let value): description["path"] = ["regularExpression": value]
             }
             if let tunnel = route.upstream.tunnel { description["tunnel"] = tunnel }
+            if route.upstream.httpProtocol != .http1 { description["protocol"] = route.upstream.httpProtocol.rawValue }
             if !route.credentials.isEmpty { description["credentials"] = route.credentials.map(\.credential.name) }
             if route.upstream.tls?.clientIdentity != nil { description["clientCertificate"] = true }
             if let breaker = snapshot.policies[route.key]?.breaker {

@@ -427,8 +427,18 @@ public final class GatewayController: Service, Sendable {
             let namespace = service.metadata.namespace ?? "default"
             let name = service.metadata.name ?? ""
             let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
-            let ports = Set((service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["port"]?.integerValue.map(Int.init) })
-            references[namespace, default: RouteReferences()].services[name] = .init(host: clusterIP ?? "\(name).\(namespace).svc", ports: ports)
+            var ports: Set<Int> = []
+            var appProtocols: [Int: String] = [:]
+            for port in service[path: ["spec", "ports"]]?.arrayValue ?? [] {
+                guard let number = port["port"]?.integerValue.map(Int.init) else { continue }
+                ports.insert(number)
+                if let appProtocol = port["appProtocol"]?.stringValue { appProtocols[number] = appProtocol }
+            }
+            references[namespace, default: RouteReferences()].services[name] = .init(
+                host: clusterIP ?? "\(name).\(namespace).svc",
+                ports: ports,
+                appProtocols: appProtocols
+            )
         }
         for tunnel in tunnels.list() {
             let ready = tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false

@@ -66,6 +66,7 @@ final class Installation: Sendable {
             case "Route": descriptor = Route.resource
             case "UpstreamAuth": descriptor = UpstreamAuth.resource
             case "Secret": descriptor = .secrets
+            case "Service": descriptor = .services
             default: throw KubernetesError(code: .invalid, message: "unexpected kind in a test manifest")
             }
             _ = try await client.resources(descriptor, as: JSONValue.self).patch(
