@@ -10,7 +10,8 @@ import PKI
 /// A test upstream on loopback for HTTP/2 routes: HTTP/2 without TLS (h2c, prior knowledge), HTTP/2 over
 /// TLS (ALPN offers only `h2`), or HTTP/1.1 over TLS (ALPN offers only `http/1.1`, for an upstream that
 /// cannot do what the route asks). Each request is answered as ``TestUpstream`` answers it, except that
-/// requests for `/barrier/<n>` are held until n of them are in flight, on any of its connections.
+/// requests for `/barrier/<n>` are held until n of them are in flight, on any of its connections, and
+/// `/kill-connection` closes the whole connection it came on, its other streams with it.
 final class HTTP2TestUpstream: Sendable {
     enum Speaks {
         case h2c
@@ -82,6 +83,7 @@ final class HTTP2TestUpstream: Sendable {
                                 try sync.addHandler(Unanswered())
                                 return
                             }
+                            try sync.addHandler(ConnectionKiller())
                             try sync.addHandler(BarrierHandler(barrier: barrier))
                             try sync.addHandler(TestUpstream.EchoHandler(closedOnce: NIOLockedValueBox(false), requests: NIOLockedValueBox([:])))
                         }
@@ -135,6 +137,18 @@ final class HTTP2TestUpstream: Sendable {
             } else {
                 context.fireChannelRead(data)
             }
+        }
+    }
+
+    /// Closes the connection (not just the stream) of a request for `/kill-connection`.
+    final class ConnectionKiller: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .head(let head) = unwrapInboundIn(data), head.uri == "/kill-connection" {
+                context.channel.parent?.close(promise: nil)
+                return
+            }
+            context.fireChannelRead(data)
         }
     }
 

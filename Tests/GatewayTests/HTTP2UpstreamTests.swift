@@ -26,7 +26,7 @@ import Testing
         let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route]))).start()
         let port = gateway.localAddress!.port!
 
-        let get = try await RawHTTPClient.exchange(port: port, "GET /items?page=2 HTTP/1.1\r\nHost: gw.example.com\r\nX-Request-ID: req-h2\r\nConnection: close\r\n\r\n")
+        let get = try await RawHTTPClient.exchange(port: port, "GET /items?page=2 HTTP/1.1\r\nHost: gw.example.com\r\nX-Request-ID: req-h2\r\nTE: trailers\r\nConnection: close, TE\r\n\r\n")
         #expect(get.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(get)")
         let echo = try ProxyTests.echo(get)
         #expect(echo["uri"] as? String == "/items?page=2")
@@ -34,6 +34,8 @@ import Testing
         #expect(headers.first { $0.0 == "host" }?.1 == "127.0.0.1:\(upstream.port)", "the Host header went as :authority")
         #expect(headers.first { $0.0 == "x-forwarded-host" }?.1 == "gw.example.com")
         #expect(headers.first { $0.0 == "x-request-id" }?.1 == "req-h2")
+        #expect(headers.first { $0.0 == "te" }?.1 == "trailers", "HTTP/2 upstreams (gRPC among them) are told the client takes trailers")
+        #expect(!headers.contains { $0.0 == "connection" })
         #expect(get.httpHeader("x-request-id") == "req-h2")
 
         let size = 3 * 1024 * 1024 + 17
@@ -118,6 +120,33 @@ import Testing
         #expect(upstream.connectionCount == 2, "the unprocessed streams went on one new connection")
         let retries = try metrics.expectCounter("portcullis_gateway_retries_total", [("route", "default/h2")]).totalValue
         #expect(retries >= 5, "streams 6 to 10 at least were refused by the GOAWAY and retried (\(retries))")
+        try await gateway.close()
+        try await upstream.stop()
+        try await loop.shutdownGracefully()
+    }
+
+    @Test func aLostConnectionFailsItsStreamsAtOnceAndTheNextRequestConnectsAgain() async throws {
+        let upstream = try await HTTP2TestUpstream(.h2c)
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let gateway = try await GatewayServer(
+            host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [Self.route(port: upstream.port, tls: nil)])), group: loop
+        ).start()
+        let port = gateway.localAddress!.port!
+        // A POST is not sent again on a fresh connection: its upstream may have acted on it.
+        let started = ContinuousClock.now
+        async let hanging = RawHTTPClient.exchange(port: port, "POST /hang HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+        while upstream.connectionCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(100))
+        let killer = try await RawHTTPClient.exchange(port: port, "POST /kill-connection HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let hung = try await hanging
+        for response in [killer, hung] {
+            #expect(response.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(response)")
+            #expect(response.contains("https://portcullis.io/problems/upstream-protocol-error"))
+        }
+        #expect(ContinuousClock.now - started < .seconds(5), "both failed with the connection, not at the 15 s request timeout")
+        #expect(upstream.connectionCount == 1, "both streams were on the one connection")
+        #expect(try await RawHTTPClient.exchange(port: port, "GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
+        #expect(upstream.connectionCount == 2)
         try await gateway.close()
         try await upstream.stop()
         try await loop.shutdownGracefully()

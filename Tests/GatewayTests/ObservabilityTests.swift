@@ -104,9 +104,10 @@ struct CapturingLogHandler: LogHandler {
             return condition()
         }
 
-        // Three requests on one client connection: one upstream connection, made once and reused twice.
-        let three = "GET /ok/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /ok/2 HTTP/1.1\r\nHost: a\r\n\r\nGET /ok/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
-        #expect(try await RawHTTPClient.exchange(port: port, three).components(separatedBy: "HTTP/1.1 200 OK").count == 4)
+        // Requests on one client connection, so on one event loop and its pool: one upstream connection,
+        // made once and reused twice.
+        let client = try await KeepAliveClient(port: port)
+        for index in 1...3 { #expect(try await client.get("/ok/\(index)") == 200) }
         #expect(try await eventually { connections("idle") == 1 && connections("active") == 0 }, "idle \(connections("idle") ?? -1), active \(connections("active") ?? -1)")
         #expect(connects("success") == 1)
         #expect(connects("failure") == nil || connects("failure") == 0)
@@ -114,9 +115,10 @@ struct CapturingLogHandler: LogHandler {
         #expect(upstream.connectionCount == 1)
 
         // An upstream that closes the connection it answers on: the pooled one is reused, then gone.
-        #expect(try await RawHTTPClient.exchange(port: port, "GET /close HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 502"))
+        #expect(try await client.get("/close") == 502)
         #expect(try await eventually { connections("idle") == 0 && connections("active") == 0 }, "idle \(connections("idle") ?? -1), active \(connections("active") ?? -1)")
         #expect(try metrics.expectCounter("portcullis_upstream_connection_reuses_total", [("upstream", origin)]).totalValue == 3)
+        await client.close()
 
         // A refused connection counts as a failed connect of its own origin.
         #expect(try await RawHTTPClient.exchange(port: port, "GET /down HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 502"))
