@@ -194,7 +194,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         #expect(status?.secretless == true)
         let published = try await installation.client.resources(CoreV1.ConfigMap.self).get("portcullis-jwks", namespace: Installation.systemNamespace)
         #expect(published.data?["jwks.json"]?.contains(status?.jwks?.keyID ?? "?") == true)
-        try await backend.server.stop()
+        await backend.server.stop()
         await installation.stop()
     }
 
@@ -300,7 +300,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         #expect(served.status == 200)
         let token = String(served.body.dropFirst("Bearer ".count))
         #expect(oauth.issuedTokens[token] == "gateway", "the upstream got the token the OAuth2 server issued")
-        try await backend.stop()
+        await backend.stop()
         await oauth.stop()
         await installation.stop()
     }
@@ -339,7 +339,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         let served = try await installation.get("/")
         #expect(served.status == 200)
         #expect(iam.issuedAccessTokens[String(served.body.dropFirst("Bearer ".count))]?.serviceAccount == account)
-        try await backend.stop()
+        await backend.stop()
         await iam.stop()
         await sts.stop()
         await installation.stop()
