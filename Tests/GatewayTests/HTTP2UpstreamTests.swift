@@ -152,6 +152,21 @@ import Testing
         try await loop.shutdownGracefully()
     }
 
+    @Test func anUpstreamThatStaysSilentAfterTheHTTP2PrefaceFailsAtTheConnectTimeout() async throws {
+        // Takes connections and reads nothing, answers nothing.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        var route = Self.route(port: silent.localAddress!.port!, tls: nil)
+        route.timeouts.connect = .milliseconds(300)
+        let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route]))).start()
+        let started = ContinuousClock.now
+        let response = try await RawHTTPClient.exchange(port: gateway.localAddress!.port!, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        #expect(response.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(response)")
+        #expect(response.contains("did not answer the HTTP/2 connection preface with SETTINGS"), "\(response)")
+        #expect(ContinuousClock.now - started < .seconds(5), "at the 300 ms connect timeout, not the 15 s request timeout")
+        try await gateway.close()
+        try await silent.close()
+    }
+
     @Test func anUpstreamThatSpeaksOnlyHTTP1IsAClear502() async throws {
         // Over TLS, ALPN selects http/1.1.
         let tlsUpstream = try await HTTP2TestUpstream(.http1OverTLS)

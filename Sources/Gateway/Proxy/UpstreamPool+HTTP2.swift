@@ -67,6 +67,13 @@ extension UpstreamPool {
                 case .success(let channel):
                     connection.channel = channel
                     self.recount(connection, origin: origin)
+                    // The connect timeout covers TLS, ALPN and the upstream's SETTINGS too: an upstream that
+                    // takes the connection and stays silent fails the waiting requests, not hold them.
+                    channel.eventLoop.assumeIsolated().scheduleTask(in: connectTimeout) {
+                        guard connection.state == .connecting else { return }
+                        if connection.failure == nil { connection.failure = ChannelError.connectTimeout(connectTimeout) }
+                        channel.close(promise: nil)
+                    }
                 case .failure(let error):
                     origin.metrics.connectFailed.increment()
                     if connection.failure == nil { connection.failure = error }
