@@ -35,7 +35,9 @@ final class HTTP2TestUpstream: Sendable {
     /// Connections accepted so far.
     var connectionCount: Int { connections.withLockedValue { $0 } }
 
-    init(_ speaks: Speaks, goAway: GoAway? = nil) async throws {
+    /// - Parameters:
+    ///   - maximumStreams: The `SETTINGS_MAX_CONCURRENT_STREAMS` it sends; NIO's default (100) when `nil`.
+    init(_ speaks: Speaks, goAway: GoAway? = nil, maximumStreams: Int? = nil) async throws {
         let authority = try CertificateAuthority.generate(now: Date())
         let server = try authority.issue(.loopbackServer(), now: Date())
         trustedCAPEM = try authority.trustAnchorPEM
@@ -66,7 +68,14 @@ final class HTTP2TestUpstream: Sendable {
                     }
                     let streams = NIOLockedValueBox(0)
                     let goAway = number == 1 ? goAway : nil
-                    _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()) { stream in
+                    var http2 = NIOHTTP2Handler.ConnectionConfiguration()
+                    if let maximumStreams {
+                        http2.initialSettings = [
+                            HTTP2Setting(parameter: .maxConcurrentStreams, value: maximumStreams),
+                            HTTP2Setting(parameter: .maxHeaderListSize, value: 16384),
+                        ]
+                    }
+                    _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: http2, streamConfiguration: .init()) { stream in
                         let index = streams.withLockedValue { count in
                             count += 1
                             return count

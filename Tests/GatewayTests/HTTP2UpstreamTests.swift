@@ -93,6 +93,27 @@ import Testing
         try await loop.shutdownGracefully()
     }
 
+    @Test func moreConnectionsOpenOnlyWhenTheUpstreamsStreamLimitIsReached() async throws {
+        let upstream = try await HTTP2TestUpstream(.h2c, maximumStreams: 4)
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let gateway = try await GatewayServer(
+            host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [Self.route(port: upstream.port, tls: nil)])), group: loop
+        ).start()
+        let port = gateway.localAddress!.port!
+        // Ten requests held until all ten are in flight, four streams a connection at most: 4 + 4 + 2.
+        let responses = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<10 {
+                group.addTask { try await RawHTTPClient.exchange(port: port, "GET /barrier/10 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(responses.allSatisfy { $0.hasPrefix("HTTP/1.1 200 OK") }, "\(responses.filter { !$0.hasPrefix("HTTP/1.1 200") }.first ?? "")")
+        #expect(upstream.connectionCount == 3)
+        try await gateway.close()
+        try await upstream.stop()
+        try await loop.shutdownGracefully()
+    }
+
     @Test func streamsAGoAwayLeftUnprocessedAreRetriedOnANewConnection() async throws {
         // The first connection processes its first 5 streams, and sends GOAWAY when its 10th arrives.
         let upstream = try await HTTP2TestUpstream(.h2c, goAway: HTTP2TestUpstream.GoAway(after: 10, lastProcessed: 5))

@@ -628,7 +628,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func connectFailed(_ error: any Error) {
         guard case .connecting(var exchange) = current, let context else { return }
         // An upstream that does not speak HTTP/2 will not start to on the next attempt.
-        let mismatch = error is UpstreamHTTP2Error
+        let mismatch = (error as? UpstreamHTTP2Error)?.isProtocolMismatch == true
         if !mismatch, retry(&exchange, after: .connectFailure) { return }
         settle(&exchange, .connectFailure)
         let problem =

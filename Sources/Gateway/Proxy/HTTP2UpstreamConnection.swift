@@ -59,17 +59,27 @@ final class HTTP2UpstreamConnection {
 @available(*, unavailable)
 extension HTTP2UpstreamConnection: Sendable {}
 
-/// Why an upstream that must speak HTTP/2 cannot be used: a mismatch of configuration, not a passing
-/// failure, so requests are not retried on it.
+/// Why an HTTP/2 upstream connection cannot carry a request.
 struct UpstreamHTTP2Error: Error, CustomStringConvertible {
     enum Code {
         /// TLS ALPN did not select `h2`.
         case alpn(selected: String?)
-        /// The connection ended before the upstream's SETTINGS arrived.
+        /// The connection ended before the upstream's SETTINGS arrived, or it sent GOAWAY first.
         case noSettings(underlying: (any Error)?)
+        /// The upstream's SETTINGS allow no stream at all (`SETTINGS_MAX_CONCURRENT_STREAMS` 0).
+        case noStreams
     }
 
     var code: Code
+
+    /// Whether the upstream does not speak HTTP/2 as configured: a mismatch of configuration, not a
+    /// passing failure, so the request is not retried.
+    var isProtocolMismatch: Bool {
+        switch code {
+        case .alpn, .noSettings: true
+        case .noStreams: false
+        }
+    }
 
     var description: String {
         switch code {
@@ -77,8 +87,15 @@ struct UpstreamHTTP2Error: Error, CustomStringConvertible {
             "the upstream did not select HTTP/2 by TLS ALPN (it selected \(selected.map { "\"\($0)\"" } ?? "no protocol")); it may speak only HTTP/1.1"
         case .noSettings(let underlying):
             "the upstream did not answer the HTTP/2 connection preface with SETTINGS\(underlying.map { " (\($0))" } ?? ""); it may not speak HTTP/2 without TLS (h2c with prior knowledge)"
+        case .noStreams:
+            "the upstream's HTTP/2 SETTINGS allow no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0)"
         }
     }
+}
+
+/// An upstream's GOAWAY that arrived before its SETTINGS.
+struct GoAwayBeforeSettings: Error, CustomStringConvertible {
+    var description: String { "it sent GOAWAY before SETTINGS" }
 }
 
 /// An HTTP/2 stream the upstream did not process: refused with `REFUSED_STREAM`, or after the last

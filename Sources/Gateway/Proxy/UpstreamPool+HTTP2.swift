@@ -169,25 +169,28 @@ extension UpstreamPool {
                 openStream(on: connection, origin: origin, reused: false, waiter)
             } else {
                 connection.streams -= 1
-                leaseHTTP2(connection.target, origin: origin, connectTimeout: connection.connectTimeout, waiter)
+                recount(connection, origin: origin)
+                if connection.maximumStreams == 0 {
+                    // Another connection would say the same: the request's retry policy decides.
+                    waiter(.failure(UpstreamHTTP2Error(code: .noStreams)))
+                } else {
+                    leaseHTTP2(connection.target, origin: origin, connectTimeout: connection.connectTimeout, waiter)
+                }
             }
         }
     }
 
     /// The upstream sent GOAWAY: no new stream goes on the connection, which closes with its last stream.
-    /// Requests still waiting for it look for another.
+    /// A GOAWAY before SETTINGS fails the requests waiting for the connection (an upstream that sends it
+    /// first would send it to every new connection).
     func http2GoingAway(_ connection: HTTP2UpstreamConnection) {
         guard connection.state != .closed, let origin = origin(existing: connection.target) else { return }
-        let wasConnecting = connection.state == .connecting
-        connection.state = .goingAway
-        let waiters = connection.waiters
-        connection.waiters = []
-        connection.streams -= waiters.count
-        if wasConnecting { origin.metrics.connectFailed.increment() }
-        for waiter in waiters {
-            leaseHTTP2(connection.target, origin: origin, connectTimeout: connection.connectTimeout, waiter)
+        if connection.state == .connecting {
+            if connection.failure == nil { connection.failure = GoAwayBeforeSettings() }
+            connection.channel?.close(promise: nil)
+            return
         }
-        recount(connection, origin: origin)
+        connection.state = .goingAway
         if connection.streams == 0 { connection.channel?.close(promise: nil) }
     }
 
