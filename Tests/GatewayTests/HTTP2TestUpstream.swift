@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHPACK
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
@@ -11,7 +12,8 @@ import PKI
 /// TLS (ALPN offers only `h2`), or HTTP/1.1 over TLS (ALPN offers only `http/1.1`, for an upstream that
 /// cannot do what the route asks). Each request is answered as ``TestUpstream`` answers it, except that
 /// requests for `/barrier/<n>` are held until n of them are in flight, on any of its connections, and
-/// `/kill-connection` closes the whole connection it came on, its other streams with it.
+/// `/kill-connection` closes the whole connection it came on, its other streams with it, and the first
+/// request for `/refuse-once` has its stream reset with `REFUSED_STREAM`.
 final class HTTP2TestUpstream: Sendable {
     enum Speaks {
         case h2c
@@ -50,6 +52,7 @@ final class HTTP2TestUpstream: Sendable {
         let connections = NIOLockedValueBox(0)
         self.connections = connections
         let barrier = Barrier()
+        let refused = NIOLockedValueBox(false)
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -82,6 +85,7 @@ final class HTTP2TestUpstream: Sendable {
                         }
                         return stream.eventLoop.makeCompletedFuture {
                             let sync = stream.pipeline.syncOperations
+                            try sync.addHandler(RefuseOnce(refused: refused))
                             try sync.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                             if let goAway, index == goAway.after {
                                 let last = HTTP2StreamID(2 * goAway.lastProcessed - 1)
@@ -158,6 +162,27 @@ final class HTTP2TestUpstream: Sendable {
                 return
             }
             context.fireChannelRead(data)
+        }
+    }
+
+    /// Resets the first `/refuse-once` stream with `REFUSED_STREAM`, before it is processed.
+    final class RefuseOnce: ChannelInboundHandler {
+        typealias InboundIn = HTTP2Frame.FramePayload
+        typealias OutboundOut = HTTP2Frame.FramePayload
+        let refused: NIOLockedValueBox<Bool>
+        private var refusing = false
+
+        init(refused: NIOLockedValueBox<Bool>) { self.refused = refused }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .headers(let headers) = unwrapInboundIn(data), headers.headers.first(name: ":path") == "/refuse-once" {
+                refusing = refused.withLockedValue { refused in
+                    defer { refused = true }
+                    return !refused
+                }
+                if refusing { context.writeAndFlush(wrapOutboundOut(.rstStream(.refusedStream)), promise: nil) }
+            }
+            if !refusing { context.fireChannelRead(data) }
         }
     }
 

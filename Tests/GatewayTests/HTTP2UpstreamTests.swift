@@ -146,6 +146,29 @@ import Testing
         try await loop.shutdownGracefully()
     }
 
+    @Test func aRefusedStreamIsRetriedWhateverTheMethodAndIsA502WhenNoAttemptIsLeft() async throws {
+        for attempts in [2, 1] {
+            let upstream = try await HTTP2TestUpstream(.h2c)
+            let metrics = TestMetrics()
+            let route = Self.route(port: upstream.port, tls: nil, retry: RetryConfiguration(attempts: attempts, backoff: BackoffConfiguration(base: .milliseconds(1), max: .milliseconds(2))))
+            let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route]), metricsFactory: metrics)).start()
+            let response = try await RawHTTPClient.exchange(
+                port: gateway.localAddress!.port!, "POST /refuse-once HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+            )
+            if attempts == 2 {
+                #expect(response.hasPrefix("HTTP/1.1 200 OK"), "\(response)")
+                #expect(try ProxyTests.echo(response)["bodyBytes"] as? Int == 5)
+                #expect(try metrics.expectCounter("portcullis_gateway_retries_total", [("route", "default/h2")]).totalValue == 1)
+            } else {
+                #expect(response.hasPrefix("HTTP/1.1 502 Bad Gateway"), "\(response)")
+                #expect(response.contains("https://portcullis.io/problems/upstream-unreachable"))
+                #expect(response.contains("(REFUSED_STREAM) after 1 attempt"), "\(response)")
+            }
+            try await gateway.close()
+            try await upstream.stop()
+        }
+    }
+
     @Test func aLostConnectionFailsItsStreamsAtOnceAndTheNextRequestConnectsAgain() async throws {
         let upstream = try await HTTP2TestUpstream(.h2c)
         let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
