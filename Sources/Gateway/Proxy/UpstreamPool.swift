@@ -42,6 +42,9 @@ final class UpstreamPool {
     /// Idle connections kept per origin at most.
     let maximumIdlePerKey: Int
     static let maximumTLSContexts = 256
+    /// Origins kept at most before the ones without a connection are dropped (rotated client
+    /// certificates make new keys for the same origin).
+    static let maximumOrigins = 1024
     private let registry: UpstreamMetricsRegistry
     private var origins: [Key: Origin] = [:]
     private var tlsContexts: [TLSContextKey: NIOSSLContext] = [:]
@@ -147,6 +150,9 @@ final class UpstreamPool {
     private func origin(for target: UpstreamTarget) -> Origin {
         let key = Key(target: target)
         if let origin = origins[key] { return origin }
+        if origins.count >= Self.maximumOrigins {
+            origins = origins.filter { !$0.value.idle.isEmpty || !$0.value.http2.isEmpty }
+        }
         let origin = Origin(metrics: registry.metrics(for: target.description))
         origins[key] = origin
         return origin
