@@ -85,6 +85,9 @@ import Testing
         #expect(idle == 1)
         #expect(try metrics.expectMeter("portcullis_upstream_connections", [("upstream", origin), ("state", "active")]).lastValue == 0)
 
+        let described = try #require(JSONSerialization.jsonObject(with: Data(state.describe().utf8)) as? [String: Any])
+        #expect((described["routes"] as? [[String: Any]])?.first?["protocol"] as? String == "HTTP/2", "/debug/config says which routes speak HTTP/2")
+
         #expect(try await RawHTTPClient.exchange(port: port, "GET /again HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
         #expect(upstream.connectionCount == 1)
         #expect(try metrics.expectCounter("portcullis_upstream_connection_reuses_total", [("upstream", origin)]).totalValue >= 1)
