@@ -90,6 +90,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var credentialHeaders: [(name: String, value: String)] = []
         /// Whether the request was already sent again after an upstream 401.
         var retriedAfterUnauthorized = false
+        /// Whether the request was already sent again after an HTTP/2 GOAWAY left its stream unprocessed.
+        var resentAfterGoAway = false
     }
 
     private let state: GatewayState
@@ -787,6 +789,20 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard case .forwarding(var exchange, let upstream) = current, let context else { return }
         detach(upstream)
         if let refused = error as? UpstreamStreamRefused, !exchange.responseStarted {
+            if refused.lastStreamID != nil, !exchange.resentAfterGoAway, exchange.replayable {
+                // A GOAWAY is how HTTP/2 servers retire connections (after so many requests, or to shut down):
+                // the streams it left unprocessed go again at once on another connection, once, within the
+                // same attempt and without taking from the retry budget, as HTTP/1.1 requests do when a
+                // pooled connection was closed under them.
+                exchange.resentAfterGoAway = true
+                exchange.buffered = exchange.sent + exchange.buffered
+                exchange.bufferedBytes += exchange.sentBytes
+                exchange.sent = []
+                exchange.sentBytes = 0
+                current = .connecting(exchange)
+                connect()
+                return
+            }
             // The upstream did not process it: the retry policy may send it again, whatever its method.
             if retry(&exchange, after: .refusedStream) { return }
             Self.cancelTimers(exchange)

@@ -107,9 +107,9 @@ struct UpstreamStreamRefused: Error, CustomStringConvertible {
 
     var description: String {
         if let lastStreamID {
-            return "did not process HTTP/2 stream \(streamID): its GOAWAY named \(lastStreamID) as the last stream it processes"
+            return "did not process HTTP/2 stream \(Int(streamID)): its GOAWAY named \(Int(lastStreamID)) as the last stream it processes"
         }
-        return "refused HTTP/2 stream \(streamID) (REFUSED_STREAM)"
+        return "refused HTTP/2 stream \(Int(streamID)) (REFUSED_STREAM)"
     }
 
     /// The refusal `error` stands for on a stream of `connection`, if it is one.

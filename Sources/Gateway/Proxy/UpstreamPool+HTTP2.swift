@@ -133,6 +133,11 @@ extension UpstreamPool {
                 completion(.success(UpstreamLease(channel: stream, handler: handler, reused: reused)))
             case .failure(let error):
                 self.streamClosed(on: connection, origin: origin)
+                if reused && (connection.state == .goingAway || connection.state == .closed) {
+                    // The connection went away before the stream opened, so nothing was sent: another one
+                    // takes the request (a new connection's stream is not passed on again).
+                    return self.leaseHTTP2(connection.target, origin: origin, connectTimeout: connection.connectTimeout, completion)
+                }
                 completion(.failure(error))
             }
         }
