@@ -189,7 +189,7 @@ extension UpstreamPool {
     /// A GOAWAY before SETTINGS fails the requests waiting for the connection (an upstream that sends it
     /// first would send it to every new connection).
     func http2GoingAway(_ connection: HTTP2UpstreamConnection) {
-        guard connection.state != .closed, let origin = origin(existing: connection.target) else { return }
+        guard connection.state != .closed else { return }
         if connection.state == .connecting {
             if connection.failure == nil { connection.failure = GoAwayBeforeSettings() }
             connection.channel?.close(promise: nil)
