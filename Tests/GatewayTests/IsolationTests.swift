@@ -12,9 +12,10 @@ import Testing
     /// Route A goes to a healthy upstream; route B to one that accepts requests and never answers, guarded as
     /// a Route would guard it: a per-try timeout, a bulkhead and a circuit breaker. A's latency is sampled
     /// one request at a time on a keep-alive connection (so one scheduling hiccup spoils one sample, not a
-    /// run of them), 1800 samples each in 12 rounds that alternate between B idle and B under 16 clients'
-    /// failing load (ABBA order, so a drift of the machine's load falls on both alike), after 300 warm-up
-    /// requests; A's p99 under B's failure must stay within 10% of its p99 with B idle, plus a small slack.
+    /// run of them), after 300 warm-up requests, in 12 rounds of 200 samples with B idle and 200 with B
+    /// under 16 clients' failing load (ABBA order, so a drift of the machine's load falls on both alike);
+    /// in the median round, A's p99 under B's failure must stay within 10% of its p99 with B idle, plus a
+    /// small slack.
     @Test func aFailingUpstreamDoesNotRaiseAnotherRoutesP99() async throws {
         let healthy = try await TestUpstream()
         let hanging = try await TestUpstream()
@@ -81,26 +82,39 @@ import Testing
             }
         }
 
-        var idle: [Duration] = []
-        var failing: [Duration] = []
-        for round in 0..<12 {
-            if round % 2 == 0 {
-                idle += try await sample(150)
-                failing += try await sampleUnderFailure(150)
-            } else {
-                failing += try await sampleUnderFailure(150)
-                idle += try await sample(150)
-            }
-        }
-
         func percentile(_ values: [Duration], _ p: Double) -> Duration {
             let sorted = values.sorted()
             return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
         }
+        // Each round measures A both ways, back to back, so the two see the same machine; a burst of other
+        // work (other suites run beside this one, other builds beside the tests) spoils a round, not the
+        // result, which is the median over the rounds of how far A's p99 under B's failure exceeds 1.1×
+        // its p99 with B idle.
+        var idle: [Duration] = []
+        var failing: [Duration] = []
+        var excess: [Duration] = []
+        for round in 0..<12 {
+            let idleRound: [Duration]
+            let failingRound: [Duration]
+            if round % 2 == 0 {
+                idleRound = try await sample(200)
+                failingRound = try await sampleUnderFailure(200)
+            } else {
+                failingRound = try await sampleUnderFailure(200)
+                idleRound = try await sample(200)
+            }
+            idle += idleRound
+            failing += failingRound
+            excess.append(percentile(failingRound, 0.99) - percentile(idleRound, 0.99) * 1.1)
+        }
+        let medianExcess = excess.sorted()[excess.count / 2]
         let (idleP50, idleP99) = (percentile(idle, 0.5), percentile(idle, 0.99))
         let (failingP50, failingP99) = (percentile(failing, 0.5), percentile(failing, 0.99))
         let statuses = bStatuses.withLockedValue { $0 }
-        print("isolation: A p50 \(idleP50) / p99 \(idleP99) with B idle, p50 \(failingP50) / p99 \(failingP99) with B failing; B answered \(statuses.sorted { $0.key < $1.key })")
+        print(
+            "isolation: A p50 \(idleP50) / p99 \(idleP99) with B idle, p50 \(failingP50) / p99 \(failingP99) with B failing; "
+                + "median excess over 1.1× per round \(medianExcess); B answered \(statuses.sorted { $0.key < $1.key })"
+        )
 
         // B really failed, in every way its guards allow: timeouts, a full bulkhead, an open breaker.
         #expect(statuses[200] == nil)
@@ -112,7 +126,7 @@ import Testing
         // rise is the load's CPU, not B's failure; 2 ms covers it. What isolation guards against is far larger:
         // a loop blocked by B's hanging requests, or a lock A's requests wait on, adds B's per-try timeout
         // (250 ms), its request timeout or a connect timeout to A's tail, a hundred times the slack.
-        #expect(failingP99 <= idleP99 * 1.1 + .milliseconds(2), "A's p99 rose from \(idleP99) to \(failingP99) while B failed")
+        #expect(medianExcess <= .milliseconds(2), "A's p99 exceeded 1.1× its p99 with B idle by \(medianExcess) in the median round (\(excess))")
         await client.close()
         try await gateway.close()
         try await healthy.stop()

@@ -68,7 +68,7 @@ extension UpstreamPool {
                     connection.channel = channel
                     self.recount(connection, origin: origin)
                     // The connect timeout covers TLS, ALPN and the upstream's SETTINGS too: an upstream that
-                    // takes the connection and stays silent fails the waiting requests, not hold them.
+                    // takes the connection and stays silent fails the waiting requests instead of holding them.
                     channel.eventLoop.assumeIsolated().scheduleTask(in: connectTimeout) {
                         guard connection.state == .connecting else { return }
                         if connection.failure == nil { connection.failure = ChannelError.connectTimeout(connectTimeout) }
