@@ -220,6 +220,16 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
         case https
     }
 
+    /// The HTTP version spoken to the upstream.
+    public enum HTTPProtocol: String, Sendable, Hashable {
+        /// HTTP/1.1 on keep-alive connections, one request at a time per connection.
+        case http1 = "HTTP/1.1"
+        /// HTTP/2: over https only when the upstream selects `h2` by ALPN, over http with prior
+        /// knowledge (h2c). Requests are streams multiplexed on as few connections as the upstream's
+        /// `SETTINGS_MAX_CONCURRENT_STREAMS` allows.
+        case http2 = "HTTP/2"
+    }
+
     public var scheme: Scheme
     public var host: String
     public var port: Int
@@ -228,14 +238,25 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
     public var tls: TLS?
     /// The Tunnel interface upstream traffic goes through, if any.
     public var tunnel: String?
+    /// The HTTP version spoken to the upstream. Default: HTTP/1.1.
+    public var httpProtocol: HTTPProtocol
 
-    public init(scheme: Scheme, host: String, port: Int, basePath: String = "", tls: TLS? = nil, tunnel: String? = nil) {
+    public init(
+        scheme: Scheme,
+        host: String,
+        port: Int,
+        basePath: String = "",
+        tls: TLS? = nil,
+        tunnel: String? = nil,
+        httpProtocol: HTTPProtocol = .http1
+    ) {
         self.scheme = scheme
         self.host = host
         self.port = port
         self.basePath = basePath
         self.tls = tls
         self.tunnel = tunnel
+        self.httpProtocol = httpProtocol
     }
 
     /// How an https upstream is verified.
