@@ -188,7 +188,8 @@ import Testing
             #expect(response.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(response)")
             #expect(response.contains("https://portcullis.io/problems/upstream-protocol-error"))
         }
-        #expect(ContinuousClock.now - started < .seconds(5), "both failed with the connection, not at the 15 s request timeout")
+        // Well under the 15 s request timeout, with room for a machine the whole suite keeps busy.
+        #expect(ContinuousClock.now - started < .seconds(10), "both failed with the connection, not at the 15 s request timeout")
         #expect(upstream.connectionCount == 1, "both streams were on the one connection")
         #expect(try await RawHTTPClient.exchange(port: port, "GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
         #expect(upstream.connectionCount == 2)
