@@ -7,8 +7,10 @@ and p99, and the proxy's CPU time per request (user + system, from /proc), with 
 Besides plain proxying: the gateway with the resilience policies; with upstream credentials (a warm
 cloud token and a gateway-signed ES256 JWT per request); and with the full chain (those two plus an
 mTLS client certificate to an https backend that requires it), compared with nginx proxying to the
-same https backend with the same client certificate; and the rate at which an open circuit breaker
-answers (503 problem+json without touching the upstream), against the proxied rate.
+same https backend with the same client certificate; the gateway speaking HTTP/2 (h2c) to the
+backend, each request a stream on one multiplexed connection per event loop; and the rate at which
+an open circuit breaker answers (503 problem+json without touching the upstream), against the
+proxied rate.
 
     python3 Benchmarks/gateway_bench.py [--duration 10] [--connections 32] [--rounds 3]
         [--modes portcullis,portcullis-breaker-open] [--baseline [LABEL=]OLD-gateway-bench-server,...]
@@ -33,6 +35,7 @@ import time
 
 BACKEND, NGINX, HAPROXY, GATEWAY, GATEWAY_POLICIES = 18080, 18081, 18082, 18083, 18084
 GATEWAY_CREDENTIALS, BACKEND_MTLS, NGINX_MTLS, GATEWAY_CHAIN, GATEWAY_OPEN = 18085, 18086, 18087, 18088, 18089
+BACKEND_H2C, GATEWAY_H2C = 18090, 18091
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -113,6 +116,11 @@ http {{
     upstream backend {{ server 127.0.0.1:{BACKEND}; keepalive 64; }}
     server {{ listen 127.0.0.1:{BACKEND}; location / {{ return 200 "hello from the backend\\n"; }} }}
     server {{
+        listen 127.0.0.1:{BACKEND_H2C} http2;
+        keepalive_requests 1000000;
+        location / {{ return 200 "hello from the backend\\n"; }}
+    }}
+    server {{
         listen 127.0.0.1:{BACKEND_MTLS} ssl;
         ssl_certificate {work}/server.crt; ssl_certificate_key {work}/server.key;
         ssl_client_certificate {work}/ca.crt; ssl_verify_client on;
@@ -183,12 +191,14 @@ backend backend
         processes["nginx+mtls"] = processes["nginx"]
         processes["portcullis+chain"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_CHAIN), "--upstream-port", str(BACKEND_MTLS), "--credentials", "--tls-dir", work])
+        processes["portcullis h2c upstream"] = subprocess.Popen(
+            [binary, "--port", str(GATEWAY_H2C), "--upstream-port", str(BACKEND_H2C), "--http2"])
         processes["portcullis breaker open"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_OPEN), "--upstream-port", str(BACKEND), "--open-breaker"])
         ports = {
             "nginx": NGINX, "haproxy": HAPROXY, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES,
             "portcullis+credentials": GATEWAY_CREDENTIALS, "nginx+mtls": NGINX_MTLS, "portcullis+chain": GATEWAY_CHAIN,
-            "portcullis breaker open": GATEWAY_OPEN,
+            "portcullis h2c upstream": GATEWAY_H2C, "portcullis breaker open": GATEWAY_OPEN,
         }
         wanted = {mode.strip().replace("-", " ") for mode in options.modes.split(",") if mode.strip()}
         if wanted:

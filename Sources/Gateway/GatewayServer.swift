@@ -37,7 +37,7 @@ public struct GatewayServer: Sendable {
 
     /// Binds the listener; the returned channel serves until closed.
     public func start() async throws -> any Channel {
-        let pools = UpstreamPools(group: group)
+        let pools = UpstreamPools(group: group, metrics: UpstreamMetricsRegistry(factory: state.metricsFactory))
         let state = self.state
         let accessLog = self.accessLog
         let tls = self.tls
@@ -148,8 +148,10 @@ extension CleartextProtocolDetector: Sendable {}
 /// One ``UpstreamPool`` per event loop, each made and touched only on its own loop.
 final class UpstreamPools: Sendable {
     private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
+    private let metrics: UpstreamMetricsRegistry
 
-    init(group: MultiThreadedEventLoopGroup) {
+    init(group: MultiThreadedEventLoopGroup, metrics: UpstreamMetricsRegistry) {
+        self.metrics = metrics
         var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop)
@@ -161,7 +163,7 @@ final class UpstreamPools: Sendable {
     func pool(for loop: any EventLoop) -> UpstreamPool {
         let box = pools[ObjectIdentifier(loop)]!
         if let pool = box.value { return pool }
-        let pool = UpstreamPool(eventLoop: loop)
+        let pool = UpstreamPool(eventLoop: loop, metrics: metrics)
         box.value = pool
         return pool
     }

@@ -42,13 +42,15 @@ public final class GatewayState: Sendable {
     private let swapLock = Mutex(())
     private let applied: Mutex<Bool>
 
-    private let metricsFactory: any MetricsFactory
+    /// Where the routes' request metrics and the upstream pools' connection metrics go.
+    let metricsFactory: any MetricsFactory
     /// The transitions of shared breakers, on their way to the ``BreakerExchange``.
     let breakerOutbox = BreakerTransitionOutbox()
 
     /// A state serving `config`; without one it serves nothing and is not ready until ``apply(_:)``.
     ///
-    /// - Parameter metricsFactory: Where each route's request metrics go. Default: the process's `MetricsSystem.factory`.
+    /// - Parameter metricsFactory: Where each route's request metrics and each upstream's connection
+    ///   metrics go. Default: the process's `MetricsSystem.factory`.
     public init(_ config: GatewayConfig? = nil, metricsFactory: any MetricsFactory = MetricsSystem.factory) {
         self.metricsFactory = metricsFactory
         current = Mutex(Snapshot(config ?? GatewayConfig(), previous: nil, metricsFactory: metricsFactory, outbox: breakerOutbox))
@@ -82,6 +84,7 @@ public final class GatewayState: Sendable {
             case .regularExpression(let value): description["path"] = ["regularExpression": value]
             }
             if let tunnel = route.upstream.tunnel { description["tunnel"] = tunnel }
+            if route.upstream.httpProtocol != .http1 { description["protocol"] = route.upstream.httpProtocol.rawValue }
             if !route.credentials.isEmpty { description["credentials"] = route.credentials.map(\.credential.name) }
             if route.upstream.tls?.clientIdentity != nil { description["clientCertificate"] = true }
             if let breaker = snapshot.policies[route.key]?.breaker {

@@ -52,6 +52,25 @@ public final class BackgroundProcess: @unchecked Sendable {  // `output` is guar
         process.waitUntilExit()
     }
 
+    /// Stops the process (SIGTERM) and waits for it to exit without blocking a thread of the
+    /// cooperative pool; one still running after `grace` is killed (SIGKILL). Tests call this at their
+    /// end; ``terminate(grace:)`` in a `defer` then finds nothing left to wait for.
+    ///
+    /// - Returns: Whether it exited on its own within `grace` (or had already).
+    @discardableResult
+    public func stop(grace: Duration = .seconds(10)) async -> Bool {
+        guard process.isRunning else { return true }
+        process.terminate()
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        let exited = !process.isRunning
+        if !exited {
+            _ = Glibc.kill(process.processIdentifier, SIGKILL)
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        }
+        return exited
+    }
+
     /// Stops the process (SIGTERM) and waits for it to exit; one still running after `grace` is killed
     /// (SIGKILL), so a process that ignores SIGTERM cannot hang the test run: the waiting blocks a
     /// thread of the cooperative pool, which has one thread per core.

@@ -212,8 +212,14 @@ extension GatewayController {
             case .service:
                 if let service = caches.services.get(namespace: namespace, name: reference.name) {
                     let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }
-                    let ports = Set((service[path: ["spec", "ports"]]?.arrayValue ?? []).compactMap { $0["port"]?.integerValue.map(Int.init) })
-                    references.services[reference.name] = .init(host: clusterIP ?? "\(reference.name).\(namespace).svc", ports: ports)
+                    var ports: Set<Int> = []
+                    var appProtocols: [Int: String] = [:]
+                    for port in service[path: ["spec", "ports"]]?.arrayValue ?? [] {
+                        guard let number = port["port"]?.integerValue.map(Int.init) else { continue }
+                        ports.insert(number)
+                        if let appProtocol = port["appProtocol"]?.stringValue { appProtocols[number] = appProtocol }
+                    }
+                    references.services[reference.name] = .init(host: clusterIP ?? "\(reference.name).\(namespace).svc", ports: ports, appProtocols: appProtocols)
                 }
             case .tunnel:
                 if let tunnel = caches.tunnels.get(namespace: namespace, name: reference.name) {

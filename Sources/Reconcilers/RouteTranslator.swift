@@ -12,10 +12,13 @@ public struct RouteReferences: Sendable {
         public var host: String
         /// The ports the Service exposes.
         public var ports: Set<Int>
+        /// The `appProtocol` of the ports that name one (`kubernetes.io/h2c` means HTTP/2 without TLS).
+        public var appProtocols: [Int: String]
 
-        public init(host: String, ports: Set<Int>) {
+        public init(host: String, ports: Set<Int>, appProtocols: [Int: String] = [:]) {
             self.host = host
             self.ports = ports
+            self.appProtocols = appProtocols
         }
     }
 
@@ -161,12 +164,26 @@ public enum RouteTranslator {
             if let resolved = references.services[service.name] {
                 if resolved.ports.contains(service.port) {
                     target = UpstreamTarget(scheme: service.scheme == .https ? .https : .http, host: resolved.host, port: service.port)
+                    if upstream.protocol == nil, resolved.appProtocols[service.port] == Upstream.h2cAppProtocol {
+                        if service.scheme == .https {
+                            unresolved.append(
+                                "\(field).service.scheme: Service \"\(service.name)\" port \(service.port) has appProtocol \(Upstream.h2cAppProtocol) (HTTP/2 without TLS), and the scheme is https; set \(field).protocol to say which to speak"
+                            )
+                        } else {
+                            target?.httpProtocol = .http2
+                        }
+                    }
                 } else {
                     unresolved.append("\(field).service.port: Service \"\(service.name)\" has no port \(service.port)")
                 }
             } else {
                 unresolved.append("\(field).service.name: Service \"\(service.name)\" not found")
             }
+        }
+        switch upstream.protocol {
+        case .http1?: target?.httpProtocol = .http1
+        case .http2?: target?.httpProtocol = .http2
+        case nil: break
         }
         if let tls = upstream.tls, target != nil {
             var trusted: String?

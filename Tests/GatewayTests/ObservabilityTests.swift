@@ -78,4 +78,55 @@ struct CapturingLogHandler: LogHandler {
         try await gateway.close()
         try await upstream.stop()
     }
+    @Test func upstreamPoolsCountConnectionsByStateConnectsAndReuses() async throws {
+        let upstream = try await TestUpstream()
+        let metrics = TestMetrics()
+        let routes = [
+            RouteConfig(key: RouteKey(namespace: "shop", name: "ok"), match: RouteMatchRule(path: .prefix("/ok")), upstream: UpstreamTarget(scheme: .http, host: "127.0.0.1", port: upstream.port)),
+            RouteConfig(key: RouteKey(namespace: "shop", name: "rude"), match: RouteMatchRule(path: .prefix("/close")), upstream: UpstreamTarget(scheme: .http, host: "127.0.0.1", port: upstream.port)),
+            RouteConfig(
+                key: RouteKey(namespace: "shop", name: "down"), match: RouteMatchRule(path: .prefix("/down")),
+                upstream: UpstreamTarget(scheme: .http, host: "127.0.0.1", port: TestUpstream.refusingPort), retry: RetryConfiguration(attempts: 1)
+            ),
+        ]
+        let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: routes), metricsFactory: metrics)).start()
+        let port = gateway.localAddress!.port!
+        let origin = "http://127.0.0.1:\(upstream.port)"
+        func connections(_ state: String, _ upstream: String = origin) -> Double? {
+            try? metrics.expectMeter("portcullis_upstream_connections", [("upstream", upstream), ("state", state)]).lastValue
+        }
+        func connects(_ result: String, _ upstream: String = origin) -> Int64? {
+            try? metrics.expectCounter("portcullis_upstream_connects_total", [("upstream", upstream), ("result", result)]).totalValue
+        }
+        /// Waits up to 5 s for the pool's bookkeeping, which runs on the event loop after the response went out.
+        func eventually(_ condition: () -> Bool) async throws -> Bool {
+            for _ in 0..<250 where !condition() { try await Task.sleep(for: .milliseconds(20)) }
+            return condition()
+        }
+
+        // Requests on one client connection, so on one event loop and its pool: one upstream connection,
+        // made once and reused twice.
+        let client = try await KeepAliveClient(port: port)
+        for index in 1...3 { #expect(try await client.get("/ok/\(index)") == 200) }
+        #expect(try await eventually { connections("idle") == 1 && connections("active") == 0 }, "idle \(connections("idle") ?? -1), active \(connections("active") ?? -1)")
+        #expect(connects("success") == 1)
+        #expect(connects("failure") == nil || connects("failure") == 0)
+        #expect(try metrics.expectCounter("portcullis_upstream_connection_reuses_total", [("upstream", origin)]).totalValue == 2)
+        #expect(upstream.connectionCount == 1)
+
+        // An upstream that closes the connection it answers on: the pooled one is reused, then gone.
+        #expect(try await client.get("/close") == 502)
+        #expect(try await eventually { connections("idle") == 0 && connections("active") == 0 }, "idle \(connections("idle") ?? -1), active \(connections("active") ?? -1)")
+        #expect(try metrics.expectCounter("portcullis_upstream_connection_reuses_total", [("upstream", origin)]).totalValue == 3)
+        await client.close()
+
+        // A refused connection counts as a failed connect of its own origin.
+        #expect(try await RawHTTPClient.exchange(port: port, "GET /down HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 502"))
+        let refusing = "http://127.0.0.1:\(TestUpstream.refusingPort)"
+        #expect(try await eventually { connects("failure", refusing) == 1 })
+        #expect(connects("success", refusing) == nil || connects("success", refusing) == 0)
+        #expect(connections("active", refusing) == nil || connections("active", refusing) == 0)
+        try await gateway.close()
+        try await upstream.stop()
+    }
 }

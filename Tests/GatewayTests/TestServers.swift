@@ -193,3 +193,70 @@ extension String {
         return nil
     }
 }
+
+/// An HTTP/1.1 client on one keep-alive connection, one request at a time: for latency
+/// measurements, where a process or a connection per request would measure the client.
+final class KeepAliveClient: Sendable {
+    let channel: any Channel
+
+    init(port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws {
+        channel = try await ClientBootstrap(group: group)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ResponseHandler())
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+    }
+
+    /// Sends `GET path` and returns the response status once the whole response arrived.
+    func get(_ path: String) async throws -> Int {
+        let promise = channel.eventLoop.makePromise(of: Int.self)
+        var headers = HTTPHeaders()
+        headers.add(name: "host", value: "gateway")
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)
+        channel.eventLoop.execute { [channel] in
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: ResponseHandler.self) else {
+                return promise.fail(ChannelError.ioOnClosedChannel)
+            }
+            handler.waiting = promise
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        }
+        return try await promise.futureResult.get()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+
+    final class ResponseHandler: ChannelInboundHandler {
+        typealias InboundIn = HTTPClientResponsePart
+        var waiting: EventLoopPromise<Int>?
+        private var status = 0
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): status = Int(head.status.code)
+            case .body: break
+            case .end:
+                waiting?.succeed(status)
+                waiting = nil
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            waiting?.fail(ChannelError.ioOnClosedChannel)
+            waiting = nil
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            waiting?.fail(error)
+            waiting = nil
+            context.close(promise: nil)
+        }
+    }
+}

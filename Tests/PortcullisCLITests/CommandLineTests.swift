@@ -60,6 +60,8 @@ import Testing
         #expect(ready.status == 0, "\(ready.stderr)\n\(controller.printed)")
         let lease = try await kubectl(["get", "lease", "portcullis-controller", "-o", "jsonpath={.spec.holderIdentity}"])
         #expect(!lease.stdout.isEmpty, "the controller holds the Lease")
+        await controller.stop()
+        await apiserver.stop()
     }
 
     @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
@@ -76,6 +78,7 @@ import Testing
         let namespaces = try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig, "get", "namespaces", "-o", "name"])
         #expect(namespaces.status == 0, "\(namespaces.stderr)")
         #expect(namespaces.stdout.contains("namespace/default"))
+        await server.stop()
     }
 
     @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
@@ -101,6 +104,7 @@ import Testing
         #expect(try await kubectl(["get", "configmap", "settings", "-o", "jsonpath={.data.mode}"]).stdout == "fast")
         let created = try await kubectl(["create", "configmap", "after", "-o", "jsonpath={.metadata.resourceVersion}"])
         #expect((Int(created.stdout) ?? 0) > (Int(before) ?? .max), "resourceVersions continue after the restart")
+        await second.stop()
     }
 
     @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
@@ -118,6 +122,7 @@ import Testing
         #expect(output.stderr.contains("Request entity too large"), "\(output.stderr)")
         let stillServing = try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig, "get", "configmaps"])
         #expect(stillServing.status == 0)
+        await server.stop()
     }
 
     @Test(.enabled(if: ExternalTool.kubectl.url != nil && ExternalTool("curl").url != nil, "kubectl and curl are needed"))
@@ -168,5 +173,6 @@ import Testing
         }
         #expect(gone.hasPrefix("HTTP/1.1 404"))
         #expect(gone.contains("https://portcullis.io/problems/no-route"))
+        await dev.stop()
     }
 }

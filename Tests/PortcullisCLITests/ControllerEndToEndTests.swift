@@ -56,6 +56,8 @@ struct ControllerEndToEndTests {
         // And it keeps following: a change made after the restart is served too.
         try await cluster.apply(Self.route("born", path: "/born-v2"))
         #expect(try await poll { try await controller.servedRoutes()["default/born"] == 2 })
+        await controller.process.stop()
+        await cluster.stop()
     }
 
     @Test func aFollowerTakesOverWhenTheLeaderIsKilledAndKeepsWritingStatus() async throws {
@@ -106,6 +108,8 @@ struct ControllerEndToEndTests {
         let leases = try await replicaLeases()
         #expect(leases.count == 2, "one replica Lease per controller that ran: \(leases)")
         #expect(try await cluster.kubectl("get", "routes", "-o", "name").stdout == "route.portcullis.io/first\nroute.portcullis.io/second\n")
+        await follower.process.stop()
+        await cluster.stop()
     }
 
     @Test func aChangedSecretReRendersTheRoutesThatUseIt() async throws {
@@ -150,7 +154,8 @@ struct ControllerEndToEndTests {
         // What the gateway serves did not change, so it got no new config.
         #expect(try await controller.metrics().value("portcullis_gateway_config_generation") == servedGeneration)
 
-        #expect(controller.process.terminate(), "the controller ends on SIGTERM, as a rollout needs")
+        #expect(await controller.process.stop(), "the controller ends on SIGTERM, as a rollout needs")
+        await cluster.stop()
     }
 
     static func route(_ name: String, path: String) -> String {
@@ -183,6 +188,11 @@ final class Cluster: Sendable {
         try? FileManager.default.removeItem(at: state)
     }
 
+    /// Stops the API server without blocking the cooperative pool (the `deinit` then has nothing to wait for).
+    func stop() async {
+        await running.withLock { $0.process }.stop()
+    }
+
     var kubeconfig: String { state.appendingPathComponent("kubeconfig").path }
     var apiserver: BackgroundProcess { running.withLock { $0.process } }
 
@@ -213,6 +223,7 @@ final class Cluster: Sendable {
         let (process, _) = try await Self.startAPIServer(state: state, port: 0)
         defer { process.terminate() }
         try await body()
+        await process.stop()
     }
 
     @discardableResult

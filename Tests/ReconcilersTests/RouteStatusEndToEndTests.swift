@@ -38,6 +38,31 @@ import Testing
         await installation.stop()
     }
 
+    @Test func aServicePortsAppProtocolReachesTheRoute() async throws {
+        let installation = try await Installation()
+        // kubernetes.io/h2c is HTTP/2 without TLS; a Route that asks for https to that port must say which it means.
+        try await installation.apply("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: grpc, namespace: default}
+            spec:
+              clusterIP: 10.96.0.42
+              ports: [{name: grpc, port: 8080, protocol: TCP, appProtocol: kubernetes.io/h2c}]
+            ---
+            apiVersion: portcullis.io/v1alpha1
+            kind: Route
+            metadata: {name: grpc, namespace: default}
+            spec:
+              upstream: {service: {name: grpc, port: 8080, scheme: https}}
+            """)
+        let expected = #"spec.upstream.service.scheme: Service "grpc" port 8080 has appProtocol kubernetes.io/h2c (HTTP/2 without TLS), and the scheme is https; set spec.upstream.protocol to say which to speak"#
+        try await eventually("ResolvedRefs=False naming the port's appProtocol") {
+            let condition = try await installation.client.resources(Route.self).get("grpc", namespace: "default").status?.conditions?.first { $0.type == "ResolvedRefs" }
+            return condition?.status == .false && condition?.message == expected
+        }
+        await installation.stop()
+    }
+
     @Test func theGatewayServesTheCertificateOfItsTLSSecretAsItChanges() async throws {
         let authority = try CertificateAuthority.generate(now: Date())
         let first = try authority.issue(.loopbackServer(), now: Date())

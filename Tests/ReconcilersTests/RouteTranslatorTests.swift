@@ -138,6 +138,37 @@ import Testing
         )
     }
 
+    @Test func theUpstreamProtocolComesFromTheRouteOrTheServicePortsAppProtocol() throws {
+        func config(_ upstream: String, _ references: RouteReferences = RouteReferences()) throws -> RouteTranslator.Outcome {
+            RouteTranslator.translate(
+                try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: grpc, namespace: shop}, spec: {upstream: \(upstream)}}"),
+                references: references
+            )
+        }
+        #expect(try Self.serve(config("{url: 'https://api.example.com'}")).upstream.httpProtocol == .http1, "HTTP/1.1 by default")
+        #expect(try Self.serve(config("{url: 'https://api.example.com', protocol: HTTP/2}")).upstream.httpProtocol == .http2)
+        #expect(try Self.serve(config("{url: 'http://api.example.com', protocol: HTTP/2}")).upstream.httpProtocol == .http2, "h2c")
+
+        let h2c = RouteReferences(services: ["grpc": .init(host: "10.96.0.9", ports: [8080, 8443], appProtocols: [8080: "kubernetes.io/h2c", 8443: "kubernetes.io/h2c"])])
+        #expect(try Self.serve(config("{service: {name: grpc, port: 8080}}", h2c)).upstream.httpProtocol == .http2, "the port's appProtocol says h2c")
+        #expect(try Self.serve(config("{service: {name: grpc, port: 8080}, protocol: HTTP/1.1}", h2c)).upstream.httpProtocol == .http1, "the Route's field wins")
+        #expect(
+            try config("{service: {name: grpc, port: 8443, scheme: https}}", h2c)
+                == .unresolved([
+                    #"spec.upstream.service.scheme: Service "grpc" port 8443 has appProtocol kubernetes.io/h2c (HTTP/2 without TLS), and the scheme is https; set spec.upstream.protocol to say which to speak"#
+                ])
+        )
+        #expect(try Self.serve(config("{service: {name: grpc, port: 8443, scheme: https}, protocol: HTTP/2}", h2c)).upstream.httpProtocol == .http2)
+        let other = RouteReferences(services: ["grpc": .init(host: "10.96.0.9", ports: [8080], appProtocols: [8080: "kubernetes.io/ws"])])
+        #expect(try Self.serve(config("{service: {name: grpc, port: 8080}}", other)).upstream.httpProtocol == .http1)
+
+        // A value outside the enum is refused by the schema, naming the field and the values it takes.
+        let schema = Route.customResourceDefinition.spec.versions[0].schema!.openAPIV3Schema
+        let invalid = try JSONValue(yaml: "{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://b', protocol: HTTP/3}}}")
+        let errors = SchemaValidator(schema: schema).validate(invalid).errors.map(\.description)
+        #expect(errors == [#"spec.upstream.protocol: Unsupported value: "HTTP/3": supported values: "HTTP/1.1", "HTTP/2""#], "\(errors)")
+    }
+
     @Test func tunnelsMustBeReady() throws {
         let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://10.0.0.1', tunnelRef: {name: mainframe}}}}")
         #expect(RouteTranslator.translate(route, references: RouteReferences(tunnels: ["mainframe": false])) == .unresolved([#"spec.upstream.tunnelRef.name: Tunnel "mainframe" is not ready"#]))

@@ -4,6 +4,7 @@
 // --policies puts the resilience chain on the route (retries, a circuit breaker, a bulkhead).
 // --credentials adds a cloud-style bearer token (a warm token cache entry) and a gateway-signed ES256 JWT.
 // --tls-dir connects to an https backend presenting the client certificate in DIR (mTLS).
+// --http2 speaks HTTP/2 to the backend (h2c, or h2 by ALPN with --tls-dir).
 // --open-breaker routes to a port nothing listens on, behind a breaker that opens at the first failure
 // and stays open: every request after the first is the breaker's fast 503.
 // --write-pki writes a CA, a server certificate for 127.0.0.1 and a client certificate into DIR and exits.
@@ -24,6 +25,7 @@ var policies = false
 var credentials = false
 var tlsDirectory: String?
 var openBreaker = false
+var http2 = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -33,6 +35,7 @@ while let argument = arguments.next() {
     case "--credentials": credentials = true
     case "--tls-dir": tlsDirectory = arguments.next()
     case "--open-breaker": openBreaker = true
+    case "--http2": http2 = true
     case "--write-pki":
         let directory = URL(fileURLWithPath: arguments.next() ?? ".")
         let authority = try CertificateAuthority.generate(now: Date())
@@ -87,6 +90,7 @@ if credentials {
 if let tokenCache { Task { await tokenCache.run() } }
 
 if openBreaker { upstream = UpstreamTarget(scheme: .http, host: "127.0.0.1", port: 1) }
+if http2 { upstream.httpProtocol = .http2 }
 let route = RouteConfig(
     key: RouteKey(namespace: "bench", name: "backend"),
     upstream: upstream,

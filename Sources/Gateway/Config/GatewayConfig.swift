@@ -32,27 +32,99 @@ public struct RouteKey: Sendable, Hashable, Comparable, CustomStringConvertible 
 }
 
 /// One route: which requests it takes, where they go, and the policies on the way.
+///
+/// A value with its fields in one shared, immutable box: copying a route (into the router, the
+/// controller's cache, each request) is a reference count, not a copy of a kilobyte of fields; setting
+/// a field makes a new box.
 public struct RouteConfig: Sendable, Hashable {
-    public var key: RouteKey
+    private struct Fields: Sendable, Hashable {
+        var key: RouteKey
+        var generation: Int64
+        var createdAt: Int64
+        var match: RouteMatchRule
+        var upstream: UpstreamTarget
+        var rewritePrefix: String?
+        var forwardClientCredentials: Bool
+        var timeouts: TimeoutConfiguration
+        var retry: RetryConfiguration
+        var circuitBreaker: CircuitBreakerConfiguration?
+        var bulkhead: BulkheadConfiguration
+        var fallback: Fallback?
+        var credentials: [RouteCredential]
+    }
+
+    private final class Storage: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var storage: Storage
+
+    private mutating func update(_ change: (inout Fields) -> Void) {
+        var fields = storage.fields
+        change(&fields)
+        storage = Storage(fields)
+    }
+
+    public var key: RouteKey {
+        get { storage.fields.key }
+        set { update { $0.key = newValue } }
+    }
     /// The Route's `metadata.generation`, reported back so status can say which generation is served.
-    public var generation: Int64
+    public var generation: Int64 {
+        get { storage.fields.generation }
+        set { update { $0.generation = newValue } }
+    }
     /// When the Route was created, seconds since 1970: older routes win ties, as in the Gateway API.
-    public var createdAt: Int64
-    public var match: RouteMatchRule
-    public var upstream: UpstreamTarget
+    public var createdAt: Int64 {
+        get { storage.fields.createdAt }
+        set { update { $0.createdAt = newValue } }
+    }
+    public var match: RouteMatchRule {
+        get { storage.fields.match }
+        set { update { $0.match = newValue } }
+    }
+    public var upstream: UpstreamTarget {
+        get { storage.fields.upstream }
+        set { update { $0.upstream = newValue } }
+    }
     /// Replaces the matched path prefix before the request goes upstream.
-    public var rewritePrefix: String?
+    public var rewritePrefix: String? {
+        get { storage.fields.rewritePrefix }
+        set { update { $0.rewritePrefix = newValue } }
+    }
     /// Whether the client's Authorization and Proxy-Authorization headers reach the upstream.
-    public var forwardClientCredentials: Bool
-    public var timeouts: TimeoutConfiguration
-    public var retry: RetryConfiguration
+    public var forwardClientCredentials: Bool {
+        get { storage.fields.forwardClientCredentials }
+        set { update { $0.forwardClientCredentials = newValue } }
+    }
+    public var timeouts: TimeoutConfiguration {
+        get { storage.fields.timeouts }
+        set { update { $0.timeouts = newValue } }
+    }
+    public var retry: RetryConfiguration {
+        get { storage.fields.retry }
+        set { update { $0.retry = newValue } }
+    }
     /// `nil`: no circuit breaker.
-    public var circuitBreaker: CircuitBreakerConfiguration?
-    public var bulkhead: BulkheadConfiguration
-    public var fallback: Fallback?
+    public var circuitBreaker: CircuitBreakerConfiguration? {
+        get { storage.fields.circuitBreaker }
+        set { update { $0.circuitBreaker = newValue } }
+    }
+    public var bulkhead: BulkheadConfiguration {
+        get { storage.fields.bulkhead }
+        set { update { $0.bulkhead = newValue } }
+    }
+    public var fallback: Fallback? {
+        get { storage.fields.fallback }
+        set { update { $0.fallback = newValue } }
+    }
     /// The credentials put on every upstream request, in order; a mutual TLS identity is in the
     /// upstream's ``UpstreamTarget/TLS`` instead.
-    public var credentials: [RouteCredential]
+    public var credentials: [RouteCredential] {
+        get { storage.fields.credentials }
+        set { update { $0.credentials = newValue } }
+    }
 
     public init(
         key: RouteKey,
@@ -69,20 +141,30 @@ public struct RouteConfig: Sendable, Hashable {
         fallback: Fallback? = nil,
         credentials: [RouteCredential] = []
     ) {
-        self.key = key
-        self.generation = generation
-        self.createdAt = createdAt
-        self.match = match
-        self.upstream = upstream
-        self.rewritePrefix = rewritePrefix
-        self.forwardClientCredentials = forwardClientCredentials
-        self.timeouts = timeouts
-        self.retry = retry
-        self.circuitBreaker = circuitBreaker
-        self.bulkhead = bulkhead
-        self.fallback = fallback
-        self.credentials = credentials
+        storage = Storage(
+            Fields(
+                key: key,
+                generation: generation,
+                createdAt: createdAt,
+                match: match,
+                upstream: upstream,
+                rewritePrefix: rewritePrefix,
+                forwardClientCredentials: forwardClientCredentials,
+                timeouts: timeouts,
+                retry: retry,
+                circuitBreaker: circuitBreaker,
+                bulkhead: bulkhead,
+                fallback: fallback,
+                credentials: credentials
+            )
+        )
     }
+
+    public static func == (lhs: RouteConfig, rhs: RouteConfig) -> Bool {
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
+    }
+
+    public func hash(into hasher: inout Hasher) { storage.fields.hash(into: &hasher) }
 
     /// What the gateway serves when the breaker is open or every attempt failed.
     public enum Fallback: Sendable, Hashable {
@@ -138,6 +220,16 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
         case https
     }
 
+    /// The HTTP version spoken to the upstream.
+    public enum HTTPProtocol: String, Sendable, Hashable {
+        /// HTTP/1.1 on keep-alive connections, one request at a time per connection.
+        case http1 = "HTTP/1.1"
+        /// HTTP/2: over https only when the upstream selects `h2` by ALPN, over http with prior
+        /// knowledge (h2c). Requests are streams multiplexed on as few connections as the upstream's
+        /// `SETTINGS_MAX_CONCURRENT_STREAMS` allows.
+        case http2 = "HTTP/2"
+    }
+
     public var scheme: Scheme
     public var host: String
     public var port: Int
@@ -146,14 +238,25 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
     public var tls: TLS?
     /// The Tunnel interface upstream traffic goes through, if any.
     public var tunnel: String?
+    /// The HTTP version spoken to the upstream. Default: HTTP/1.1.
+    public var httpProtocol: HTTPProtocol
 
-    public init(scheme: Scheme, host: String, port: Int, basePath: String = "", tls: TLS? = nil, tunnel: String? = nil) {
+    public init(
+        scheme: Scheme,
+        host: String,
+        port: Int,
+        basePath: String = "",
+        tls: TLS? = nil,
+        tunnel: String? = nil,
+        httpProtocol: HTTPProtocol = .http1
+    ) {
         self.scheme = scheme
         self.host = host
         self.port = port
         self.basePath = basePath
         self.tls = tls
         self.tunnel = tunnel
+        self.httpProtocol = httpProtocol
     }
 
     /// How an https upstream is verified.

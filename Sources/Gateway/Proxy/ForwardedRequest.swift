@@ -80,6 +80,7 @@ enum ForwardedRequest {
     ///   unless the route forwards them; a header a route credential sets is never the client's.
     /// - Adds the route's credentials (`credentialHeaders`, lowercase names), in order.
     /// - Passes a protocol upgrade on (`Connection: upgrade` with the client's `Upgrade`), as for WebSocket.
+    /// - Tells an HTTP/2 upstream `TE: trailers` when the client sent it.
     /// - Sets `Host` to the upstream, `X-Forwarded-Host` to the client's host, appends the client
     ///   address to `X-Forwarded-For`, sets `X-Forwarded-Proto`, and sets `X-Request-ID`.
     /// - Rewrites the path: the upstream's base path, then the request path with the matched
@@ -136,6 +137,10 @@ enum ForwardedRequest {
         if let upgrade, connection(head.headers, names: "upgrade") {
             headers.add(name: "connection", value: "upgrade")
             headers.add(name: "upgrade", value: upgrade)
+        }
+        if upstream.httpProtocol == .http2, head.headers[canonicalForm: "te"].contains(where: { $0.lowercased() == "trailers" }) {
+            // The one TE HTTP/2 allows (RFC 9113 §8.2.2), which gRPC servers require.
+            headers.add(name: "te", value: "trailers")
         }
         for credential in credentialHeaders { headers.add(name: credential.name, value: credential.value) }
         if head.version.major == 1 && head.version.minor == 0 && !contentLength && head.method != .GET && head.method != .HEAD {

@@ -94,6 +94,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var credentialHeaders: [(name: String, value: String)] = []
         /// Whether the request was already sent again after an upstream 401.
         var retriedAfterUnauthorized = false
+        /// Whether the request was already sent again after an HTTP/2 GOAWAY left its stream unprocessed.
+        var resentAfterGoAway = false
 
         init(
             head: HTTPRequestHead, route: RouteConfig, policies: RoutePolicies, target: UpstreamTarget, serial: UInt64, requestID: String,
@@ -619,30 +621,27 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             current = .connecting(exchange)
         }
         // The pool connects on this loop, so the callback runs here too.
-        pool.lease(exchange.target, connectTimeout: connectTimeout, fresh: exchange.reusedConnection).assumeIsolated().whenComplete { [weak self] result in
+        pool.lease(exchange.target, connectTimeout: connectTimeout, fresh: exchange.reusedConnection) { [weak self] result in
             guard let self, case .connecting(let exchange) = self.current, exchange.serial == serial, exchange.attempt == attempt else {
                 // An attempt that timed out or a request that ended meanwhile.
-                if case .success(let (channel, _)) = result { channel.close(promise: nil) }
+                if case .success(let lease) = result { lease.channel.close(promise: nil) }
                 return
             }
             switch result {
-            case .success(let (channel, reused)): self.connected(channel, reused: reused)
+            case .success(let lease): self.connected(lease)
             case .failure(let error): self.connectFailed(error)
             }
         }
     }
 
-    private func connected(_ upstream: any Channel, reused: Bool) {
+    private func connected(_ lease: UpstreamLease) {
+        let upstream = lease.channel
         guard case .connecting(let exchange) = current, let context else {
             // The request was answered (timeout) or the client left while connecting.
             upstream.close(promise: nil)
             return
         }
-        guard let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
-            upstream.close(promise: nil)
-            return
-        }
-        handler.exchange = self
+        lease.handler.exchange = self
         let head = ForwardedRequest.upstreamHead(
             exchange.head,
             route: exchange.route,
@@ -660,16 +659,21 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         upstream.flush()
         exchange.buffered = []
         exchange.bufferedBytes = 0
-        exchange.reusedConnection = reused
+        exchange.reusedConnection = lease.reused
         current = .forwarding(exchange, upstream: upstream)
         resumeClientReads(context)
     }
 
     private func connectFailed(_ error: any Error) {
         guard case .connecting(let exchange) = current, let context else { return }
-        if retry(exchange, after: .connectFailure) { return }
+        // An upstream that does not speak HTTP/2 will not start to on the next attempt.
+        let mismatch = (error as? UpstreamHTTP2Error)?.isProtocolMismatch == true
+        if !mismatch, retry(exchange, after: .connectFailure) { return }
         settle(exchange, .connectFailure)
-        let problem = Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
+        let problem =
+            mismatch
+            ? Problem(kind: .upstreamProtocolError, detail: "\(exchange.target) was configured as an HTTP/2 upstream, but \(error)", instance: exchange.requestID)
+            : Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
         if fallBack(exchange) {
             exchange.settled = false
             exchange.holdsSlot = false
@@ -820,6 +824,30 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func upstreamClosed(_ error: (any Error)?) {
         guard case .forwarding(let exchange, let upstream) = current, let context else { return }
         detach(upstream)
+        if let refused = error as? UpstreamStreamRefused, !exchange.responseStarted {
+            if refused.lastStreamID != nil, !exchange.resentAfterGoAway, exchange.replayable {
+                // A GOAWAY is how HTTP/2 servers retire connections (after so many requests, or to shut down):
+                // the streams it left unprocessed go again at once on another connection, once, within the
+                // same attempt and without taking from the retry budget, as HTTP/1.1 requests do when a
+                // pooled connection was closed under them.
+                exchange.resentAfterGoAway = true
+                exchange.buffered = exchange.sent + exchange.buffered
+                exchange.bufferedBytes += exchange.sentBytes
+                exchange.sent = []
+                exchange.sentBytes = 0
+                current = .connecting(exchange)
+                connect()
+                return
+            }
+            // The upstream did not process it: the retry policy may send it again, whatever its method.
+            if retry(exchange, after: .refusedStream) { return }
+            Self.cancelTimers(exchange)
+            settle(exchange, .refusedStream)
+            current = .forwarding(exchange, upstream: upstream)
+            let detail = "\(exchange.target) \(refused) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s")"
+            fail(Problem(kind: .upstreamUnreachable, detail: detail, instance: exchange.requestID), exchange: exchange, context: context)
+            return
+        }
         if exchange.reusedConnection && !exchange.responseStarted && exchange.replayable && exchange.requestEnded
             && Self.idempotentMethods.contains(exchange.head.method)
         {

@@ -1,51 +1,100 @@
+import CoreMetrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
-/// Keep-alive connections to upstreams, one pool per event loop, used only on that loop: a request
-/// and its upstream connection always share a loop, so nothing here takes a lock.
+/// A connection handed to one request: the channel it writes to, the handler that hands the
+/// responses back, and whether the connection was open already.
+struct UpstreamLease {
+    var channel: any Channel
+    var handler: UpstreamHandler
+    /// Whether the request goes on a connection that was already open (a pooled keep-alive connection,
+    /// or an HTTP/2 connection that carried streams before).
+    var reused: Bool
+}
+
+/// Connections to upstreams, one pool per event loop, used only on that loop: a request and its
+/// upstream connection always share a loop, so nothing here takes a lock. HTTP/1.1 upstreams get
+/// keep-alive connections, one request at a time; HTTP/2 upstreams get streams on multiplexed
+/// connections (`UpstreamPool+HTTP2.swift`). Every origin's connections are counted in its
+/// ``UpstreamMetrics``.
 final class UpstreamPool {
-    /// Connections are reused only for the same origin and TLS settings.
+    /// Connections are reused only for the same origin, TLS settings and HTTP version.
     struct Key: Hashable {
         var target: UpstreamTarget
+    }
+
+    /// What the pool keeps for one key.
+    final class Origin {
+        /// Idle HTTP/1.1 connections.
+        var idle: [UpstreamLease] = []
+        /// HTTP/2 connections, in the order they were opened.
+        var http2: [HTTP2UpstreamConnection] = []
+        let metrics: UpstreamMetrics
+
+        init(metrics: UpstreamMetrics) {
+            self.metrics = metrics
+        }
     }
 
     let eventLoop: any EventLoop
     /// Idle connections kept per origin at most.
     let maximumIdlePerKey: Int
     static let maximumTLSContexts = 256
-    private var idle: [Key: [any Channel]] = [:]
-    private var tlsContexts: [UpstreamTarget.TLS: NIOSSLContext] = [:]
+    /// Origins kept at most before the ones without a connection are dropped (rotated client
+    /// certificates make new keys for the same origin).
+    static let maximumOrigins = 1024
+    private let registry: UpstreamMetricsRegistry
+    private var origins: [Key: Origin] = [:]
+    private var tlsContexts: [TLSContextKey: NIOSSLContext] = [:]
 
-    init(eventLoop: any EventLoop, maximumIdlePerKey: Int = 64) {
+    private struct TLSContextKey: Hashable {
+        var tls: UpstreamTarget.TLS
+        var http2: Bool
+    }
+
+    init(eventLoop: any EventLoop, metrics: UpstreamMetricsRegistry, maximumIdlePerKey: Int = 64) {
         self.eventLoop = eventLoop
+        self.registry = metrics
         self.maximumIdlePerKey = maximumIdlePerKey
     }
 
-    /// An idle connection to the target (`reused` true), or a new one; `fresh` skips the idle ones.
-    func lease(_ target: UpstreamTarget, connectTimeout: TimeAmount, fresh: Bool = false) -> EventLoopFuture<(any Channel, reused: Bool)> {
+    /// Hands `completion` an idle connection to the target (`reused` true), or a new one; `fresh`
+    /// skips the idle ones. For an HTTP/2 target, a stream on an open connection with room, or on a new
+    /// one. `completion` runs on this loop, at once when an idle connection is there.
+    func lease(
+        _ target: UpstreamTarget,
+        connectTimeout: TimeAmount,
+        fresh: Bool = false,
+        _ completion: @escaping (Result<UpstreamLease, any Error>) -> Void
+    ) {
         eventLoop.preconditionInEventLoop()
-        let key = Key(target: target)
-        while !fresh, var channels = idle[key], let channel = channels.popLast() {
-            idle[key] = channels
-            if channel.isActive { return eventLoop.makeSucceededFuture((channel, true)) }
+        let origin = self.origin(for: target)
+        if target.httpProtocol == .http2 {
+            return leaseHTTP2(target, origin: origin, connectTimeout: connectTimeout, completion)
+        }
+        while !fresh, let connection = origin.idle.popLast() {
+            guard connection.channel.isActive else { continue }
+            connection.handler.pooled = false
+            origin.metrics.recount(from: .idle, to: .active)
+            origin.metrics.reused.increment()
+            return completion(.success(connection))
         }
         let tlsContext: NIOSSLContext?
         do {
-            tlsContext = try target.scheme == .https ? context(for: target.tls ?? UpstreamTarget.TLS()) : nil
+            tlsContext = try target.scheme == .https ? context(for: target.tls ?? UpstreamTarget.TLS(), http2: false) : nil
         } catch {
-            return eventLoop.makeFailedFuture(error)
+            return completion(.failure(error))
         }
-        let serverName = target.tls?.serverName ?? target.host
-        return ClientBootstrap(group: eventLoop)
+        let serverName = Self.serverName(target)
+        ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tlsContext {
-                        let name = serverName.first?.isNumber == true || serverName.contains(":") ? nil : serverName
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: name))
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
                     }
                     // Bytes an upstream sends right after a 101 are handed on when the decoder is removed.
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
@@ -53,22 +102,72 @@ final class UpstreamPool {
                 }
             }
             .connect(host: target.host, port: target.port)
-            .map { ($0, false) }
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                        channel.close(promise: nil)
+                        return completion(.failure(ChannelError.ioOnClosedChannel))
+                    }
+                    origin.metrics.connected.increment()
+                    origin.metrics.recount(from: .uncounted, to: .active)
+                    let metrics = origin.metrics
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in
+                        metrics.recount(from: handler.pooled ? .idle : .active, to: .uncounted)
+                    }
+                    completion(.success(UpstreamLease(channel: channel, handler: handler, reused: false)))
+                case .failure(let error):
+                    origin.metrics.connectFailed.increment()
+                    completion(.failure(error))
+                }
+            }
     }
 
-    /// Returns a connection whose exchange completed cleanly; it is closed if the pool is full.
+    /// Returns a connection whose exchange completed cleanly; it is closed if the pool is full. An HTTP/2
+    /// stream closes by itself once both sides ended it.
     func release(_ channel: any Channel, target: UpstreamTarget) {
         eventLoop.preconditionInEventLoop()
-        let key = Key(target: target)
-        guard channel.isActive, idle[key, default: []].count < maximumIdlePerKey else {
+        guard target.httpProtocol == .http1 else { return }
+        let origin = self.origin(for: target)
+        guard channel.isActive, origin.idle.count < maximumIdlePerKey,
+            let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+        else {
             channel.close(promise: nil)
             return
         }
-        idle[key, default: []].append(channel)
+        handler.pooled = true
+        origin.metrics.recount(from: .active, to: .idle)
+        origin.idle.append(UpstreamLease(channel: channel, handler: handler, reused: true))
     }
 
-    private func context(for tls: UpstreamTarget.TLS) throws -> NIOSSLContext {
-        if let context = tlsContexts[tls] { return context }
+    /// The pool's record of `target`, when it has one.
+    func origin(existing target: UpstreamTarget) -> Origin? {
+        origins[Key(target: target)]
+    }
+
+    /// The pool's record of `target`, made on first use with the origin's shared metrics.
+    private func origin(for target: UpstreamTarget) -> Origin {
+        let key = Key(target: target)
+        if let origin = origins[key] { return origin }
+        if origins.count >= Self.maximumOrigins {
+            origins = origins.filter { !$0.value.idle.isEmpty || !$0.value.http2.isEmpty }
+        }
+        let origin = Origin(metrics: registry.metrics(for: target.description))
+        origins[key] = origin
+        return origin
+    }
+
+    /// The SNI name: the TLS server name or the host, none for an IP address.
+    static func serverName(_ target: UpstreamTarget) -> String? {
+        let name = target.tls?.serverName ?? target.host
+        return name.first?.isNumber == true || name.contains(":") ? nil : name
+    }
+
+    /// The client TLS context for `tls`, offering `h2` or `http/1.1` by ALPN.
+    func context(for tls: UpstreamTarget.TLS, http2: Bool) throws -> NIOSSLContext {
+        let key = TLSContextKey(tls: tls, http2: http2)
+        if let context = tlsContexts[key] { return context }
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let pem = tls.trustedCAPEM {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
@@ -78,11 +177,11 @@ final class UpstreamPool {
             configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)).map { .certificate($0) }
             configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
         }
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
         let context = try NIOSSLContext(configuration: configuration)
         // Rotated client certificates leave contexts behind; start over rather than grow without bound.
         if tlsContexts.count >= Self.maximumTLSContexts { tlsContexts.removeAll() }
-        tlsContexts[tls] = context
+        tlsContexts[key] = context
         return context
     }
 }
@@ -94,6 +193,10 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The request currently using this connection; `nil` while the connection is idle in the pool.
     weak var exchange: GatewayHandler?
+    /// Whether the connection waits in the pool (counted as idle, not active).
+    var pooled = false
+    /// The HTTP/2 connection this stream belongs to; `nil` on an HTTP/1.1 connection.
+    weak var connection: HTTP2UpstreamConnection?
     /// Whether the last response's end arrived (after a 101 the decoder may deliver it only as it leaves).
     private(set) var responseEnded = true
 
@@ -121,7 +224,7 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        exchange?.upstreamClosed(error)
+        exchange?.upstreamClosed(UpstreamStreamRefused.refusal(error, on: connection) ?? error)
         exchange = nil
         context.close(promise: nil)
     }

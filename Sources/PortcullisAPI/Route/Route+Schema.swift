@@ -194,6 +194,10 @@ extension Route {
                     "Forward the client's own Authorization and Proxy-Authorization headers to the upstream. Off by default: inbound credentials are meant for the gateway, not the backend. A header an UpstreamAuth sets is never forwarded.",
                     default: false
                 ),
+                .protocol: .enum(
+                    "The HTTP version spoken to the upstream. HTTP/2 over https requires the upstream to select h2 by TLS ALPN; over http it is h2c with prior knowledge. Requests are then streams multiplexed on as few connections as the upstream allows. Absent means HTTP/1.1, or HTTP/2 when the Service port's appProtocol is kubernetes.io/h2c.",
+                    Upstream.HTTPProtocol.self
+                ),
             ]
         )
     }

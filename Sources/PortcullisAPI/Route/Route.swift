@@ -112,6 +112,18 @@ public struct HeaderMatch: Sendable, Hashable, Codable {
 
 /// Where a Route sends requests: a URL or a Kubernetes Service, optionally through a Tunnel.
 public struct Upstream: Sendable, Hashable, Codable {
+    /// The HTTP version the gateway speaks to the upstream.
+    public enum HTTPProtocol: String, Sendable, Hashable, Codable, CaseIterable {
+        case http1 = "HTTP/1.1"
+        /// Over https the upstream must select `h2` by ALPN; over http it is h2c with prior knowledge.
+        case http2 = "HTTP/2"
+    }
+
+    /// The protocol when `protocol` is absent, unless a Service port's `appProtocol` says otherwise.
+    public static let defaultProtocol = HTTPProtocol.http1
+    /// The Service port `appProtocol` that means HTTP/2 without TLS.
+    public static let h2cAppProtocol = "kubernetes.io/h2c"
+
     /// An absolute `http` or `https` URL; its path, if any, is prepended to the request path.
     public var url: String?
     public var service: ServiceReference?
@@ -121,6 +133,9 @@ public struct Upstream: Sendable, Hashable, Codable {
     public var rewrite: PathRewrite?
     /// Whether the client's own Authorization and Proxy-Authorization headers reach the upstream.
     public var forwardClientCredentials: Bool?
+    /// The HTTP version spoken to the upstream; absent means HTTP/1.1, or HTTP/2 for a Service port whose
+    /// `appProtocol` is `kubernetes.io/h2c`.
+    public var `protocol`: HTTPProtocol?
 
     public init(
         url: String? = nil,
@@ -128,7 +143,8 @@ public struct Upstream: Sendable, Hashable, Codable {
         tunnelRef: LocalObjectReference? = nil,
         tls: UpstreamTLS? = nil,
         rewrite: PathRewrite? = nil,
-        forwardClientCredentials: Bool? = nil
+        forwardClientCredentials: Bool? = nil,
+        protocol: HTTPProtocol? = nil
     ) {
         self.url = url
         self.service = service
@@ -136,9 +152,10 @@ public struct Upstream: Sendable, Hashable, Codable {
         self.tls = tls
         self.rewrite = rewrite
         self.forwardClientCredentials = forwardClientCredentials
+        self.protocol = `protocol`
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case url, service, tunnelRef, tls, rewrite, forwardClientCredentials }
+    enum CodingKeys: String, CodingKey, CaseIterable { case url, service, tunnelRef, tls, rewrite, forwardClientCredentials, `protocol` }
 }
 
 /// A Kubernetes Service in the Route's namespace.

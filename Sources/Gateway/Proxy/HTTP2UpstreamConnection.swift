@@ -1,0 +1,214 @@
+import NIOCore
+import NIOHTTP2
+import NIOTLS
+
+/// One multiplexed HTTP/2 connection to an upstream, owned by its event loop's ``UpstreamPool`` and
+/// touched only on that loop.
+///
+/// ```
+/// connecting ──SETTINGS──▶ ready ──GOAWAY──▶ goingAway ──last stream ends──▶ (closed by the pool)
+///      │                     │                   │
+///      └── closed, no SETTINGS (waiting requests fail: not HTTP/2) ──┴──── closed ──▶ closed
+/// ```
+///
+/// Requests that arrive while it connects wait for it, as many as it is assumed to carry; each gets a
+/// stream once the upstream's SETTINGS arrived.
+final class HTTP2UpstreamConnection {
+    enum State {
+        case connecting
+        case ready
+        case goingAway
+        case closed
+    }
+
+    /// Streams a connection carries until the upstream's SETTINGS say otherwise, and when they set no
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` (unlimited by RFC 9113; a cap keeps one connection from
+    /// carrying every request).
+    static let assumedMaximumStreams = 100
+
+    let target: UpstreamTarget
+    let connectTimeout: TimeAmount
+    var state = State.connecting
+    /// Set once the TCP connection is up.
+    var channel: (any Channel)?
+    var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
+    /// Streams open, or promised to requests waiting for the connection.
+    var streams = 0
+    /// The upstream's `SETTINGS_MAX_CONCURRENT_STREAMS`, capped at ``assumedMaximumStreams``.
+    var maximumStreams = HTTP2UpstreamConnection.assumedMaximumStreams
+    /// The last stream the upstream will process, from its GOAWAY; streams after it were not processed.
+    var lastStreamID: HTTP2StreamID?
+    /// Requests waiting for the connection to be ready.
+    var waiters: [(Result<UpstreamLease, any Error>) -> Void] = []
+    /// The first error seen on the connection.
+    var failure: (any Error)?
+    /// Whether the HTTP/2 handlers are in the pipeline (after ALPN on a TLS connection).
+    var speaksHTTP2 = false
+    /// How the connection is counted in the origin's metrics.
+    var counted = UpstreamMetrics.Count.uncounted
+
+    init(target: UpstreamTarget, connectTimeout: TimeAmount) {
+        self.target = target
+        self.connectTimeout = connectTimeout
+    }
+
+    /// Whether a new stream may go on this connection.
+    var hasRoom: Bool { state == .ready && streams < maximumStreams }
+}
+
+@available(*, unavailable)
+extension HTTP2UpstreamConnection: Sendable {}
+
+/// Why an HTTP/2 upstream connection cannot carry a request.
+struct UpstreamHTTP2Error: Error, CustomStringConvertible {
+    enum Code {
+        /// TLS ALPN did not select `h2`.
+        case alpn(selected: String?)
+        /// The connection ended before the upstream's SETTINGS arrived, or it sent GOAWAY first.
+        case noSettings(underlying: (any Error)?)
+        /// The upstream's SETTINGS allow no stream at all (`SETTINGS_MAX_CONCURRENT_STREAMS` 0).
+        case noStreams
+    }
+
+    var code: Code
+
+    /// Whether the upstream does not speak HTTP/2 as configured: a mismatch of configuration, not a
+    /// passing failure, so the request is not retried.
+    var isProtocolMismatch: Bool {
+        switch code {
+        case .alpn, .noSettings: true
+        case .noStreams: false
+        }
+    }
+
+    var description: String {
+        switch code {
+        case .alpn(let selected):
+            "the upstream did not select HTTP/2 by TLS ALPN (it selected \(selected.map { "\"\($0)\"" } ?? "no protocol")); it may speak only HTTP/1.1"
+        case .noSettings(let underlying):
+            "the upstream did not answer the HTTP/2 connection preface with SETTINGS\(underlying.map { " (\($0))" } ?? ""); it may not speak HTTP/2 without TLS (h2c with prior knowledge)"
+        case .noStreams:
+            "the upstream's HTTP/2 SETTINGS allow no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0)"
+        }
+    }
+}
+
+/// An upstream's GOAWAY that arrived before its SETTINGS.
+struct GoAwayBeforeSettings: Error, CustomStringConvertible {
+    var description: String { "it sent GOAWAY before SETTINGS" }
+}
+
+/// An HTTP/2 stream the upstream did not process: refused with `REFUSED_STREAM`, or after the last
+/// stream its GOAWAY named. Retrying it cannot repeat its effect (RFC 9113 §8.7).
+struct UpstreamStreamRefused: Error, CustomStringConvertible {
+    var streamID: HTTP2StreamID
+    /// The last stream the upstream's GOAWAY named, when that is why.
+    var lastStreamID: HTTP2StreamID?
+
+    var description: String {
+        if let lastStreamID {
+            return "did not process HTTP/2 stream \(Int(streamID)): its GOAWAY named \(Int(lastStreamID)) as the last stream it processes"
+        }
+        return "refused HTTP/2 stream \(Int(streamID)) (REFUSED_STREAM)"
+    }
+
+    /// The refusal `error` stands for on a stream of `connection`, if it is one.
+    static func refusal(_ error: any Error, on connection: HTTP2UpstreamConnection?) -> UpstreamStreamRefused? {
+        guard let closed = error as? NIOHTTP2Errors.StreamClosed else { return nil }
+        if closed.errorCode == .refusedStream { return UpstreamStreamRefused(streamID: closed.streamID) }
+        // Streams after a GOAWAY's last stream are closed with CANCEL as it arrives.
+        if let last = connection?.lastStreamID, closed.streamID > last {
+            return UpstreamStreamRefused(streamID: closed.streamID, lastStreamID: last)
+        }
+        return nil
+    }
+}
+
+/// Watches an HTTP/2 upstream connection's own frames and lifetime for its pool: SETTINGS make it
+/// ready (and say how many streams it takes), GOAWAY drains it, closing removes it.
+final class HTTP2UpstreamConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    private let connection: HTTP2UpstreamConnection
+    private weak var pool: UpstreamPool?
+
+    init(connection: HTTP2UpstreamConnection, pool: UpstreamPool) {
+        self.connection = connection
+        self.pool = pool
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .settings(.settings(let settings)):
+            for setting in settings where setting.parameter == .maxConcurrentStreams {
+                connection.maximumStreams = min(setting.value, HTTP2UpstreamConnection.assumedMaximumStreams)
+            }
+            pool?.http2Settings(connection)
+        case .goAway(let lastStreamID, _, _):
+            connection.lastStreamID = lastStreamID
+            pool?.http2GoingAway(connection)
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if connection.failure == nil { connection.failure = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pool?.http2Closed(connection)
+        context.fireChannelInactive()
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2UpstreamConnectionHandler: Sendable {}
+
+/// Waits for the TLS handshake of an HTTP/2 upstream connection: when ALPN selected `h2` it puts the
+/// HTTP/2 handlers in place and leaves; otherwise it closes the connection with an
+/// ``UpstreamHTTP2Error``.
+final class HTTP2NegotiationHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let connection: HTTP2UpstreamConnection
+    private weak var pool: UpstreamPool?
+
+    init(connection: HTTP2UpstreamConnection, pool: UpstreamPool) {
+        self.connection = connection
+        self.pool = pool
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case TLSUserEvent.handshakeCompleted(let selected) = event else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        guard selected == "h2", let pool else {
+            connection.failure = UpstreamHTTP2Error(code: .alpn(selected: selected))
+            return context.close(promise: nil)
+        }
+        do {
+            try pool.speakHTTP2(on: context.channel, connection)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } catch {
+            connection.failure = error
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if connection.failure == nil { connection.failure = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pool?.http2Closed(connection)
+        context.fireChannelInactive()
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2NegotiationHandler: Sendable {}
