@@ -67,9 +67,18 @@ extension GatewayController {
     /// changed (or whose references did), swaps a new config into the gateway if what it serves
     /// changed, and, as leader, writes the statuses that changed.
     ///
+    /// Status writes stop after ``statusWriteBudget`` and go on in the next pass, so that 10,000 first
+    /// writes (half a minute) do not hold back the changes that arrive meanwhile.
+    ///
     /// - Parameter replicas: The live gateway replicas and how far each has got (``ReplicaReports``).
-    /// - Returns: Whether an UpstreamAuth needs a signing algorithm the key ring does not keep yet.
-    func reconcileRoutes(_ changes: RouteChanges.Pending, caches: RouteCaches, replicas: [String: Int64?], now: Date = Date()) async throws -> Bool {
+    /// - Returns: Whether an UpstreamAuth needs a signing algorithm the key ring does not keep yet, and
+    ///   whether statuses are left to write.
+    func reconcileRoutes(
+        _ changes: RouteChanges.Pending,
+        caches: RouteCaches,
+        replicas: [String: Int64?],
+        now: Date = Date()
+    ) async throws -> (newAlgorithms: Bool, statusesLeft: Bool) {
         var state = routeState.withLock { state in
             var taken = RouteState()
             swap(&taken, &state)
@@ -118,7 +127,7 @@ extension GatewayController {
         state.watermark = max(state.watermark, changes.resourceVersion)
         self.replicas.applied(upTo: state.watermark)
 
-        guard isLeader() else { return newAlgorithms }
+        guard isLeader() else { return (newAlgorithms, false) }
         // This replica's gateway serves what it just applied, whatever its Lease says yet.
         var replicas = replicas
         replicas[self.replicas.identity] = max(replicas[self.replicas.identity].flatMap { $0 } ?? 0, state.watermark)
@@ -128,8 +137,12 @@ extension GatewayController {
             look.formUnion(state.entries.keys)
             state.replicaIdentities = identities
         }
+        // Each is looked at again in the next pass until this one gets to it, should a write fail.
+        state.statusPending.formUnion(look)
         let client = self.client.resources(Route.self)
+        let writesEnd = ContinuousClock.now + Self.statusWriteBudget
         for key in look {
+            if ContinuousClock.now > writesEnd { return (newAlgorithms, true) }
             guard let route = caches.routes.get(namespace: key.namespace, name: key.name), let entry = state.entries[key] else {
                 state.statusPending.remove(key)
                 continue
@@ -147,15 +160,17 @@ extension GatewayController {
             if let served = entry.served { status["upstream"] = .string(served.upstream.description) }
             status["replicas"] = try counts.map { try JSONValue(encoding: $0) } ?? .null
             do {
-                state.statusPending.insert(key)
                 _ = try await client.patch(key.name, namespace: key.namespace, .merge(["status": status]), subresource: "status")
                 if !waiting { state.statusPending.remove(key) }
             } catch let error as KubernetesError where error.code == .notFound {
                 state.statusPending.remove(key)  // deleted meanwhile
             }
         }
-        return newAlgorithms
+        return (newAlgorithms, false)
     }
+
+    /// How long a pass writes statuses before it lets the next pass serve what changed meanwhile.
+    static let statusWriteBudget = Duration.seconds(1)
 
     typealias Entry = RouteState.Entry
 

@@ -10,12 +10,13 @@ import PortcullisAPI
 import Resilience
 import Synchronization
 
-/// Watches Routes and everything they refer to, builds the gateway's whole config from the caches,
-/// swaps it into the gateway, and reports each Route's conditions in its status.
+/// Watches Routes and everything they refer to, keeps the gateway's config up to date from the
+/// caches, swaps it into the gateway, and reports each Route's conditions in its status.
 ///
-/// Every change enqueues the same key, so a burst of changes costs one rebuild. A Route that
-/// becomes invalid or unresolvable keeps its last good version serving, and its status says so.
-/// Only the leader writes status.
+/// Every change enqueues the same key, so a burst of changes costs one pass; ``RouteChanges`` says
+/// what changed, so a pass translates only those Routes and rebuilds the config only when what the
+/// gateway serves changed. A Route that becomes invalid or unresolvable keeps its last good version
+/// serving, and its status says so. Only the leader writes status.
 ///
 /// Beside the config it runs two more loops on the same caches: the installation's PKI (CA and
 /// signing keys in Secrets, see ``InstallationPKI``) and each UpstreamAuth's certificate and status
@@ -179,12 +180,14 @@ public final class GatewayController: Service, Sendable {
             if let gatewayTLS, let secret = tlsSecrets?.store.get(gatewayTLS.secret) { updateGatewayCertificate(from: secret) }
             let now = Date()
             let live = ReplicaReports.live(replicaLeases.store.list(), now: now)
-            if try await reconcileRoutes(changes.take(), caches: caches, replicas: live.replicas, now: now) { pkiQueue.add(Self.pkiKey) }
+            let (newAlgorithms, statusesLeft) = try await reconcileRoutes(changes.take(), caches: caches, replicas: live.replicas, now: now)
+            if newAlgorithms { pkiQueue.add(Self.pkiKey) }
             if isLeader() {
                 for lease in ReplicaReports.abandoned(replicaLeases.store.list(), now: now) {
                     try? await client.resources(CoordinationV1.Lease.self).delete(lease.metadata.name ?? "", namespace: lease.metadata.namespace)
                 }
             }
+            if statusesLeft { return .requeueAfter(.zero) }
             // Look again when the first replica would expire, so a replica that died stops counting.
             guard isLeader(), let expiry = live.nextExpiry else { return .done }
             return .requeueAfter(.seconds(max(1, expiry.timeIntervalSince(now) + 1)))
