@@ -144,6 +144,8 @@ public final class TokenCacheEntry: Sendable {
             let token = try await withDeadline(start.adding(timeout), timeout: timeout, clock: clock) {
                 try await provider.fetch(now: start)
             }
+            // The cache stopped while the provider answered: its waiters get the shutdown, not a token.
+            try Task.checkCancellation()
             outcome = .success(token)
         } catch let error as CredentialError {
             outcome = .failure(error)
