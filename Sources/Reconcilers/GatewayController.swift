@@ -228,43 +228,39 @@ public final class GatewayController: Service, Sendable {
                 // Transitions in flight are not worth waiting for: peers keep their own state.
                 group.addTask { await cancelWhenGracefulShutdown { await breakerExchange.run() } }
             }
+            // These only report or tidy up, so they have nothing to finish: they end at once on graceful shutdown.
+            group.addTask { try await Self.untilGracefulShutdown { try await self.heapTrimmer.run() } }
+            group.addTask { try await Self.untilGracefulShutdown { try await self.reportCircuitBreakers(routes: routes.store) } }
             group.addTask {
-                do {
-                    try await cancelWhenGracefulShutdown { try await self.heapTrimmer.run() }
-                } catch is CancellationError {}
-            }
-            group.addTask {
-                // They only report, so they have nothing to finish: they end at once on graceful shutdown.
-                do {
-                    try await cancelWhenGracefulShutdown { try await self.reportCircuitBreakers(routes: routes.store) }
-                } catch is CancellationError {}
-            }
-            group.addTask {
-                do {
-                    try await cancelWhenGracefulShutdown { try await self.replicas.run(client: self.client) }
-                } catch is CancellationError {}
+                try await Self.untilGracefulShutdown { try await self.replicas.run(client: self.client) }
                 await self.replicas.withdraw(client: self.client)
             }
             group.addTask {
                 // Followers reconcile without writing; a replica that becomes leader writes what they left.
-                do {
-                    try await cancelWhenGracefulShutdown {
-                        var leading = false
-                        while !Task.isCancelled {
-                            try await Task.sleep(for: .seconds(1))
-                            let now = self.isLeader()
-                            if now && !leading {
-                                changes.record { $0.allStatuses = true }
-                                queue.add(Self.configKey)
-                                pkiQueue.add(Self.pkiKey)
-                                for key in auths.store.keys { authQueue.add(key) }
-                            }
-                            leading = now
+                try await Self.untilGracefulShutdown {
+                    var leading = false
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .seconds(1))
+                        let now = self.isLeader()
+                        if now && !leading {
+                            changes.record { $0.allStatuses = true }
+                            queue.add(Self.configKey)
+                            pkiQueue.add(Self.pkiKey)
+                            for key in auths.store.keys { authQueue.add(key) }
                         }
+                        leading = now
                     }
-                } catch is CancellationError {}
+                }
             }
         }
+    }
+
+    /// Runs `loop` until it ends or graceful shutdown begins, which cancels it; that cancellation is
+    /// the loop's normal end, not an error.
+    static func untilGracefulShutdown(_ loop: @escaping @Sendable () async throws -> Void) async throws {
+        do {
+            try await cancelWhenGracefulShutdown(loop)
+        } catch is CancellationError {}
     }
 
     /// Serves the certificate in the gateway's TLS Secret to new connections, if it changed; one that
