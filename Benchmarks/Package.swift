@@ -31,6 +31,15 @@ let package = Package(
             path: "Sources/gateway-bench-server"
         ),
         .executableTarget(
+            name: "nio-floor-proxy",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/nio-floor-proxy"
+        ),
+        .executableTarget(
             name: "credentials-bench",
             dependencies: [
                 .product(name: "PKI", package: "portcullis"),

@@ -10,12 +10,16 @@ mTLS client certificate to an https backend that requires it), compared with ngi
 same https backend with the same client certificate; the gateway speaking HTTP/2 (h2c) to the
 backend, each request a stream on one multiplexed connection per event loop; and the rate at which
 an open circuit breaker answers (503 problem+json without touching the upstream), against the
-proxied rate.
+proxied rate, with nginx answering the same 503 from its configuration as the peer.
+
+And, as the floor for the gateway's stack, the least a proxy built on SwiftNIO's HTTP/1.1 codec does
+per request (Sources/nio-floor-proxy: no routing, rewriting, pooling or error handling).
 
     python3 Benchmarks/gateway_bench.py [--duration 10] [--connections 32] [--rounds 3]
         [--modes portcullis,portcullis-breaker-open] [--baseline [LABEL=]OLD-gateway-bench-server,...]
 
---modes runs only the named rows (and nginx, the reference; nginx+mtls when a chain row runs): the
+--modes runs only the named rows (and nginx, the reference; nginx+mtls when a chain row runs, nginx
+static 503 when the breaker-open row runs): the
 names in the first column, spaces as dashes. --baseline also runs each Portcullis row with other
 builds of gateway-bench-server, in the same interleaved rounds, as "... (LABEL)" (default label:
 baseline): before and after a change, or each step of a series, against the same nginx.
@@ -35,7 +39,11 @@ import time
 
 BACKEND, NGINX, HAPROXY, GATEWAY, GATEWAY_POLICIES = 18080, 18081, 18082, 18083, 18084
 GATEWAY_CREDENTIALS, BACKEND_MTLS, NGINX_MTLS, GATEWAY_CHAIN, GATEWAY_OPEN = 18085, 18086, 18087, 18088, 18089
-BACKEND_H2C, GATEWAY_H2C = 18090, 18091
+BACKEND_H2C, GATEWAY_H2C, NIO_FLOOR, NGINX_503 = 18090, 18091, 18092, 18093
+# What the gateway's open breaker answers, for nginx to answer the same from its configuration.
+PROBLEM = ('{"type":"https://portcullis.io/problems/circuit-open","title":"The upstream\'s circuit breaker is open",'
+           '"status":503,"detail":"the circuit breaker for http://127.0.0.1:1 is open","instance":"8fb1ed7694bc3fb18eba95929fda45e8"}')
+NGINX_PROBLEM = PROBLEM.replace("'", "\\'")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -96,9 +104,11 @@ def main():
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             sys.exit(f"{tool} is missing: apt-get install nginx-light haproxy wrk")
 
-    subprocess.run(["swift", "build", "-c", "release", "--package-path", HERE, "--product", "gateway-bench-server"], check=True)
-    binary = subprocess.run(["swift", "build", "-c", "release", "--package-path", HERE, "--show-bin-path"],
-                            capture_output=True, text=True, check=True).stdout.strip() + "/gateway-bench-server"
+    for product in ["gateway-bench-server", "nio-floor-proxy"]:
+        subprocess.run(["swift", "build", "-c", "release", "--package-path", HERE, "--product", product], check=True)
+    binaries = subprocess.run(["swift", "build", "-c", "release", "--package-path", HERE, "--show-bin-path"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    binary = binaries + "/gateway-bench-server"
 
     work = tempfile.mkdtemp(prefix="portcullis-bench-")
     subprocess.run([binary, "--write-pki", work], check=True)
@@ -145,6 +155,10 @@ http {{
         listen 127.0.0.1:{NGINX};
         location / {{ proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }}
     }}
+    server {{
+        listen 127.0.0.1:{NGINX_503};
+        location / {{ default_type application/problem+json; add_header Retry-After 3600 always; return 503 '{NGINX_PROBLEM}'; }}
+    }}
     upstream backend_mtls {{ server 127.0.0.1:{BACKEND_MTLS}; keepalive 64; }}
     server {{
         listen 127.0.0.1:{NGINX_MTLS};
@@ -183,6 +197,8 @@ backend backend
         wait_for_port(BACKEND)
         processes["nginx"] = subprocess.Popen([nginx, "-c", proxy_conf])
         processes["haproxy"] = subprocess.Popen([haproxy, "-f", haproxy_conf])
+        processes["nginx static 503"] = processes["nginx"]
+        processes["nio floor"] = subprocess.Popen([binaries + "/nio-floor-proxy", "--port", str(NIO_FLOOR), "--upstream-port", str(BACKEND)])
         processes["portcullis"] = subprocess.Popen([binary, "--port", str(GATEWAY), "--upstream-port", str(BACKEND)])
         processes["portcullis+policies"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_POLICIES), "--upstream-port", str(BACKEND), "--policies"])
@@ -196,15 +212,17 @@ backend backend
         processes["portcullis breaker open"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_OPEN), "--upstream-port", str(BACKEND), "--open-breaker"])
         ports = {
-            "nginx": NGINX, "haproxy": HAPROXY, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES,
+            "nginx": NGINX, "haproxy": HAPROXY, "nio floor": NIO_FLOOR, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES,
             "portcullis+credentials": GATEWAY_CREDENTIALS, "nginx+mtls": NGINX_MTLS, "portcullis+chain": GATEWAY_CHAIN,
-            "portcullis h2c upstream": GATEWAY_H2C, "portcullis breaker open": GATEWAY_OPEN,
+            "portcullis h2c upstream": GATEWAY_H2C, "portcullis breaker open": GATEWAY_OPEN, "nginx static 503": NGINX_503,
         }
         wanted = {mode.strip().replace("-", " ") for mode in options.modes.split(",") if mode.strip()}
         if wanted:
             wanted.add("nginx")
             if "portcullis+chain" in wanted:
                 wanted.add("nginx+mtls")
+            if "portcullis breaker open" in wanted:
+                wanted.add("nginx static 503")
             ports = {name: port for name, port in ports.items() if name in wanted}
         arguments = {
             "portcullis": [], "portcullis+policies": ["--policies"], "portcullis+credentials": ["--credentials"],
@@ -255,6 +273,10 @@ backend backend
             if proxied and fast_fail:
                 print(f"\nbreaker-open fast-fail{suffix}: {fast_fail['requests'] / seconds:.0f} responses/s (503 problem+json, "
                       f"counted as errors above), {fast_fail['requests'] / proxied['requests']:.2f}× the proxied rate")
+        static, proxied = totals.get("nginx static 503"), totals["nginx"]
+        if static:
+            print(f"nginx answering the same 503 from its configuration: {static['requests'] / seconds:.0f} responses/s, "
+                  f"{static['requests'] / proxied['requests']:.2f}× its proxied rate")
     finally:
         for process in set(processes.values()) | {locals().get("backend")}:
             if process:
