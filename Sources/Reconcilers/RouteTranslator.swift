@@ -141,7 +141,8 @@ public enum RouteTranslator {
                     maxPending: spec.concurrency?.maxPending ?? ConcurrencyLimits.defaultMaxPending
                 ),
                 fallback: fallback,
-                credentials: credentials
+                credentials: credentials,
+                maxRequestBodyBytes: spec.maxRequestBodyBytes
             )
         )
     }

@@ -45,6 +45,7 @@ import Testing
               circuitBreaker: {window: {type: Time, size: 60}, consecutiveFailures: 5, scope: Replica}
               concurrency: {maxRequests: 10}
               fallback: {response: {body: degraded}}
+              maxRequestBodyBytes: 10485760
             """)
         let config = try Self.serve(RouteTranslator.translate(route, references: RouteReferences()))
         #expect(config.key == RouteKey(namespace: "shop", name: "catalog"))
@@ -66,6 +67,7 @@ import Testing
         #expect(config.bulkhead == BulkheadConfiguration(maxRequests: 10, maxPending: 1024))
         #expect(config.fallback == .response(status: 503, contentType: "text/plain; charset=utf-8", body: "degraded"))
         #expect(!config.forwardClientCredentials)
+        #expect(config.maxRequestBodyBytes == 10_485_760)
     }
 
     @Test func aRouteWithoutPoliciesGetsTheConservativeDefaults() throws {
@@ -77,6 +79,7 @@ import Testing
         #expect(config.retry == RetryConfiguration())
         #expect(config.circuitBreaker == nil)
         #expect(config.bulkhead == BulkheadConfiguration())
+        #expect(config.maxRequestBodyBytes == nil)
     }
 
     @Test func servicesAndSecretsResolveThroughTheReferences() throws {

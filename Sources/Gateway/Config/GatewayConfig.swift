@@ -51,6 +51,7 @@ public struct RouteConfig: Sendable, Hashable {
         var bulkhead: BulkheadConfiguration
         var fallback: Fallback?
         var credentials: [RouteCredential]
+        var maxRequestBodyBytes: Int64?
     }
 
     private final class Storage: Sendable {
@@ -125,6 +126,11 @@ public struct RouteConfig: Sendable, Hashable {
         get { storage.fields.credentials }
         set { update { $0.credentials = newValue } }
     }
+    /// The largest request body taken, in bytes; a larger one gets 413. `nil`: no limit.
+    public var maxRequestBodyBytes: Int64? {
+        get { storage.fields.maxRequestBodyBytes }
+        set { update { $0.maxRequestBodyBytes = newValue } }
+    }
 
     public init(
         key: RouteKey,
@@ -139,7 +145,8 @@ public struct RouteConfig: Sendable, Hashable {
         circuitBreaker: CircuitBreakerConfiguration? = nil,
         bulkhead: BulkheadConfiguration = BulkheadConfiguration(),
         fallback: Fallback? = nil,
-        credentials: [RouteCredential] = []
+        credentials: [RouteCredential] = [],
+        maxRequestBodyBytes: Int64? = nil
     ) {
         storage = Storage(
             Fields(
@@ -155,7 +162,8 @@ public struct RouteConfig: Sendable, Hashable {
                 circuitBreaker: circuitBreaker,
                 bulkhead: bulkhead,
                 fallback: fallback,
-                credentials: credentials
+                credentials: credentials,
+                maxRequestBodyBytes: maxRequestBodyBytes
             )
         )
     }

@@ -30,6 +30,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     static let maximumBufferedBody = 1 << 20
+    /// How long the rest of a too-large request body is read and dropped after the 413, at most.
+    static let bodyTooLargeLinger = TimeAmount.seconds(2)
     /// The most of a request body kept to send again on a retry.
     static let maximumReplayedBody = 64 << 10
 
@@ -81,6 +83,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var upstreamKeepAlive = false
         var buffered: [ByteBuffer] = []
         var bufferedBytes = 0
+        /// How much of the request body arrived, counted only when the route limits it.
+        var receivedBytes: Int64 = 0
         var requestEnded = false
         var responseStarted = false
         var attempt = 1
@@ -164,11 +168,13 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(let body):
             switch current {
             case .connecting(let exchange):
+                if Self.outgrowsBodyLimit(exchange, with: body) { return bodyTooLarge(exchange, context: context) }
                 exchange.buffered.append(body)
                 exchange.bufferedBytes += body.readableBytes
                 current = .connecting(exchange)
                 if exchange.bufferedBytes > Self.maximumBufferedBody { pauseClientReads(context) }
             case .forwarding(let exchange, let upstream):
+                if Self.outgrowsBodyLimit(exchange, with: body) { return bodyTooLarge(exchange, context: context) }
                 lastActivity = .now()
                 Self.remember(body, in: exchange)
                 upstream.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
@@ -231,8 +237,14 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if case .idle = current, error is HTTPParserError {
-            let problem = Problem(kind: .badRequest, detail: "the request could not be parsed: \(error)", instance: ForwardedRequest.newRequestID())
+        if case .idle = current, let parseError = error as? HTTPParserError {
+            let problem: Problem
+            if case .headerOverflow = parseError {
+                let limit = NIOHTTPDecoderLimitConfiguration().maxHeaderListSize
+                problem = Problem(kind: .requestHeaderFieldsTooLarge, detail: "the request's header fields are larger than the \(limit / 1024) KiB the gateway takes", instance: ForwardedRequest.newRequestID())
+            } else {
+                problem = Problem(kind: .badRequest, detail: "the request could not be parsed: \(error)", instance: ForwardedRequest.newRequestID())
+            }
             let (head, body) = problem.response(version: .http1_1, keepAlive: false)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -266,6 +278,11 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             head: head, route: route, policies: policies, target: route.upstream, serial: exchanges, requestID: requestID, keepAlive: keepAlive,
             started: now, attemptStarted: now
         )
+        if let limit = route.maxRequestBodyBytes, let length = head.headers.first(name: "content-length").flatMap({ Int64($0) }), length > limit {
+            exchange.settled = true  // never admitted: nothing to give back
+            current = .connecting(exchange)
+            return bodyTooLarge(exchange, context: context)
+        }
         if let breaker = policies.breaker {
             switch breaker.acquire(now: .now) {
             case .allowed(let permit, let transition):
@@ -431,6 +448,46 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if exchange.countedInBudget { exchange.policies.retryBudget.requestFinished() }
         if exchange.holdsSlot { exchange.policies.bulkhead.leave() }
         if let ticket = exchange.waitingTicket { exchange.policies.bulkhead.cancel(ticket) }
+    }
+
+    /// Counts `part` against the route's `maxRequestBodyBytes`: true when the body is now larger.
+    private static func outgrowsBodyLimit(_ exchange: Exchange, with part: ByteBuffer) -> Bool {
+        guard let limit = exchange.route.maxRequestBodyBytes else { return false }
+        exchange.receivedBytes += Int64(part.readableBytes)
+        return exchange.receivedBytes > limit
+    }
+
+    /// The request body is larger than the route's `maxRequestBodyBytes`: the upstream attempt, if any, is
+    /// abandoned (not the upstream's failure), the client gets 413 unless a response has started, and the
+    /// connection closes. The rest of the body is not read: the gateway stops sending at once and reads
+    /// what follows for at most ``bodyTooLargeLinger`` before closing, so that the client sees the 413
+    /// rather than a reset.
+    private func bodyTooLarge(_ exchange: Exchange, context: ChannelHandlerContext) {
+        Self.cancelTimers(exchange)
+        if case .forwarding(_, let upstream) = current {
+            detach(upstream)
+            upstream.close(promise: nil)
+        }
+        settle(exchange, nil)
+        guard !exchange.responseStarted else {
+            current = .idle
+            context.close(promise: nil)
+            return
+        }
+        let limit = exchange.route.maxRequestBodyBytes ?? 0
+        responded(exchange, status: Int(Problem.Kind.contentTooLarge.status.code), problem: .contentTooLarge)
+        let problem = Problem(kind: .contentTooLarge, detail: "the request body is larger than \(limit) bytes, the most route \(exchange.route.key) takes", instance: exchange.requestID)
+        let (head, body) = problem.response(version: exchange.head.version, keepAlive: false)
+        current = .draining(keepAlive: false)
+        resumeClientReads(context)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            // HTTP/2 streams cannot half-close: the stream is reset, after its response.
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            channel.eventLoop.scheduleTask(in: Self.bodyTooLargeLinger) { channel.close(promise: nil) }
+        }
     }
 
     /// Keeps a body part that went upstream, while the whole body fits the replay buffer.

@@ -7,6 +7,8 @@ struct Problem: Sendable {
     enum Kind: String, Sendable {
         case noRoute = "no-route"
         case badRequest = "bad-request"
+        case contentTooLarge = "content-too-large"
+        case requestHeaderFieldsTooLarge = "request-header-fields-too-large"
         case upstreamUnreachable = "upstream-unreachable"
         case upstreamProtocolError = "upstream-protocol-error"
         case timeout = "timeout"
@@ -18,6 +20,8 @@ struct Problem: Sendable {
             switch self {
             case .noRoute: return .notFound
             case .badRequest: return .badRequest
+            case .contentTooLarge: return .payloadTooLarge
+            case .requestHeaderFieldsTooLarge: return .requestHeaderFieldsTooLarge
             case .upstreamUnreachable, .upstreamProtocolError: return .badGateway
             case .timeout: return .gatewayTimeout
             case .circuitOpen, .bulkheadFull, .upstreamAuthFailed: return .serviceUnavailable
@@ -28,6 +32,8 @@ struct Problem: Sendable {
             switch self {
             case .noRoute: return "No route matches the request"
             case .badRequest: return "The request is malformed"
+            case .contentTooLarge: return "The request body is larger than the route allows"
+            case .requestHeaderFieldsTooLarge: return "The request's header fields are too large"
             case .upstreamUnreachable: return "The upstream could not be reached"
             case .upstreamProtocolError: return "The upstream broke the HTTP protocol"
             case .timeout: return "The upstream did not answer in time"

@@ -62,6 +62,12 @@ extension Route {
                         ),
                     ]
                 ),
+                .maxRequestBodyBytes: .integer(
+                    "The largest request body the gateway takes, in bytes: a request whose Content-Length is larger, or whose streamed body grows larger, gets 413 and its connection is closed. Absent: no limit; bodies stream to the upstream without being buffered.",
+                    minimum: 1,
+                    maximum: 1 << 50,
+                    format: "int64"
+                ),
                 .fallback: .object(
                     "What the gateway answers when the circuit breaker is open or every attempt failed: exactly one of a degraded-mode upstream or a static response.",
                     keyedBy: Fallback.CodingKeys.self,

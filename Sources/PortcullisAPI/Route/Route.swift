@@ -30,6 +30,8 @@ public struct RouteSpec: Sendable, Hashable, Codable {
     public var circuitBreaker: CircuitBreakerPolicy?
     public var concurrency: ConcurrencyLimits?
     public var fallback: Fallback?
+    /// The largest request body the gateway takes, in bytes; larger ones get 413. Absent: no limit (bodies stream).
+    public var maxRequestBodyBytes: Int64?
 
     public init(
         hostnames: [String]? = nil,
@@ -40,7 +42,8 @@ public struct RouteSpec: Sendable, Hashable, Codable {
         retries: RetryPolicy? = nil,
         circuitBreaker: CircuitBreakerPolicy? = nil,
         concurrency: ConcurrencyLimits? = nil,
-        fallback: Fallback? = nil
+        fallback: Fallback? = nil,
+        maxRequestBodyBytes: Int64? = nil
     ) {
         self.hostnames = hostnames
         self.match = match
@@ -51,10 +54,11 @@ public struct RouteSpec: Sendable, Hashable, Codable {
         self.circuitBreaker = circuitBreaker
         self.concurrency = concurrency
         self.fallback = fallback
+        self.maxRequestBodyBytes = maxRequestBodyBytes
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case hostnames, match, upstream, authRefs, timeouts, retries, circuitBreaker, concurrency, fallback
+        case hostnames, match, upstream, authRefs, timeouts, retries, circuitBreaker, concurrency, fallback, maxRequestBodyBytes
     }
 }
 
