@@ -157,6 +157,17 @@ import Testing
         try await setup.stop()
     }
 
+    @Test func anUpstreamThatClosesMidBodyClosesTheClientConnection() async throws {
+        let setup = try await Setup { [Self.route("api", port: $0)] }
+        // Keep-alive: the gateway must close the client's connection, or the client would wait for 90 more bytes.
+        let response = try await RawHTTPClient.exchange(port: setup.port, "GET /truncate HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(response.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(response.httpHeader("content-length") == "100")
+        #expect(response.httpBody == String(repeating: "a", count: 10))
+        #expect(setup.upstream.requestCount("/truncate") == 1, "a response that started is never retried")
+        try await setup.stop()
+    }
+
     @Test func largeBodiesStreamBothWays() async throws {
         let setup = try await Setup { [Self.route("big", port: $0)] }
         let size = 32 * 1024 * 1024

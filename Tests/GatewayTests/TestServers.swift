@@ -9,7 +9,8 @@ import NIOPosix
 /// `/hang` never answers, `/close` closes without answering, `/close-once` does so only the first
 /// time, `/stream/<n>` streams n bytes, `/require-auth/<v>` answers 401 unless Authorization is `Bearer <v>`,
 /// `/fail-first/<n>/<status>[?retry-after=<s>]` answers `status` to the first n requests on that path,
-/// `/hang-first/<n>` does not answer the first n, and `/stall` sends a head and 10 bytes of 100, then nothing.
+/// `/hang-first/<n>` does not answer the first n, `/stall` sends a head and 10 bytes of 100, then nothing, and
+/// `/truncate` sends the same and closes the connection.
 final class TestUpstream: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
@@ -91,6 +92,16 @@ final class TestUpstream: Sendable {
                     context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
                     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "failed")))), promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                if head.uri == "/truncate" {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: "100")
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                    let channel = context.channel
+                    context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 10))))).whenComplete { _ in
+                        channel.close(promise: nil)
+                    }
                     return
                 }
                 if head.uri == "/stall" {
