@@ -8,7 +8,9 @@ Besides plain proxying: the gateway with the resilience policies; with upstream 
 cloud token and a gateway-signed ES256 JWT per request); and with the full chain (those two plus an
 mTLS client certificate to an https backend that requires it), compared with nginx proxying to the
 same https backend with the same client certificate; the gateway speaking HTTP/2 (h2c) to the
-backend, each request a stream on one multiplexed connection per event loop; and the rate at which
+backend, each request a stream on one multiplexed connection per event loop; the gateway choosing
+the measured route among 10,001 on the same host name (routing must not grow with the number of
+routes); and the rate at which
 an open circuit breaker answers (503 problem+json without touching the upstream), against the
 proxied rate, with nginx answering the same 503 from its configuration as the peer.
 
@@ -39,7 +41,7 @@ import time
 
 BACKEND, NGINX, HAPROXY, GATEWAY, GATEWAY_POLICIES = 18080, 18081, 18082, 18083, 18084
 GATEWAY_CREDENTIALS, BACKEND_MTLS, NGINX_MTLS, GATEWAY_CHAIN, GATEWAY_OPEN = 18085, 18086, 18087, 18088, 18089
-BACKEND_H2C, GATEWAY_H2C, NIO_FLOOR, NGINX_503 = 18090, 18091, 18092, 18093
+BACKEND_H2C, GATEWAY_H2C, NIO_FLOOR, NGINX_503, GATEWAY_ROUTES = 18090, 18091, 18092, 18093, 18094
 # What the gateway's open breaker answers, for nginx to answer the same from its configuration.
 PROBLEM = ('{"type":"https://portcullis.io/problems/circuit-open","title":"The upstream\'s circuit breaker is open",'
            '"status":503,"detail":"the circuit breaker for http://127.0.0.1:1 is open","instance":"8fb1ed7694bc3fb18eba95929fda45e8"}')
@@ -209,14 +211,17 @@ backend backend
             [binary, "--port", str(GATEWAY_CHAIN), "--upstream-port", str(BACKEND_MTLS), "--credentials", "--tls-dir", work])
         processes["portcullis h2c upstream"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_H2C), "--upstream-port", str(BACKEND_H2C), "--http2"])
+        processes["portcullis with 10,000 routes"] = subprocess.Popen(
+            [binary, "--port", str(GATEWAY_ROUTES), "--upstream-port", str(BACKEND), "--extra-routes", "10000"])
         processes["portcullis breaker open"] = subprocess.Popen(
             [binary, "--port", str(GATEWAY_OPEN), "--upstream-port", str(BACKEND), "--open-breaker"])
         ports = {
             "nginx": NGINX, "haproxy": HAPROXY, "nio floor": NIO_FLOOR, "portcullis": GATEWAY, "portcullis+policies": GATEWAY_POLICIES,
             "portcullis+credentials": GATEWAY_CREDENTIALS, "nginx+mtls": NGINX_MTLS, "portcullis+chain": GATEWAY_CHAIN,
-            "portcullis h2c upstream": GATEWAY_H2C, "portcullis breaker open": GATEWAY_OPEN, "nginx static 503": NGINX_503,
+            "portcullis h2c upstream": GATEWAY_H2C, "portcullis with 10,000 routes": GATEWAY_ROUTES,
+            "portcullis breaker open": GATEWAY_OPEN, "nginx static 503": NGINX_503,
         }
-        wanted = {mode.strip().replace("-", " ") for mode in options.modes.split(",") if mode.strip()}
+        wanted = {mode.strip().replace("-", " ").replace("10000", "10,000") for mode in options.modes.split(",") if mode.strip()}
         if wanted:
             wanted.add("nginx")
             if "portcullis+chain" in wanted:
@@ -227,6 +232,7 @@ backend backend
         arguments = {
             "portcullis": [], "portcullis+policies": ["--policies"], "portcullis+credentials": ["--credentials"],
             "portcullis+chain": ["--credentials", "--tls-dir", work], "portcullis breaker open": ["--open-breaker"],
+            "portcullis with 10,000 routes": ["--extra-routes", "10000"],
         }
         labels = []
         for index, baseline in enumerate(entry for entry in options.baseline.split(",") if entry):

@@ -7,6 +7,8 @@
 // --http2 speaks HTTP/2 to the backend (h2c, or h2 by ALPN with --tls-dir).
 // --open-breaker routes to a port nothing listens on, behind a breaker that opens at the first failure
 // and stays open: every request after the first is the breaker's fast 503.
+// --extra-routes N adds N more routes beside the measured one, on the same host name (prefixes /api/0 to
+// /api/N-1), so that the router picks the one among N+1.
 // --write-pki writes a CA, a server certificate for 127.0.0.1 and a client certificate into DIR and exits.
 
 import Foundation
@@ -26,6 +28,7 @@ var credentials = false
 var tlsDirectory: String?
 var openBreaker = false
 var http2 = false
+var extraRoutes = 0
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -36,6 +39,7 @@ while let argument = arguments.next() {
     case "--tls-dir": tlsDirectory = arguments.next()
     case "--open-breaker": openBreaker = true
     case "--http2": http2 = true
+    case "--extra-routes": extraRoutes = Int(arguments.next() ?? "") ?? 0
     case "--write-pki":
         let directory = URL(fileURLWithPath: arguments.next() ?? ".")
         let authority = try CertificateAuthority.generate(now: Date())
@@ -101,7 +105,20 @@ let route = RouteConfig(
     bulkhead: BulkheadConfiguration(maxRequests: 10_000, maxPending: 10_000),
     credentials: routeCredentials
 )
-let state = GatewayState(GatewayConfig(generation: 1, routes: [route]))
+var routes = [route]
+if extraRoutes > 0 {
+    routes[0].match = RouteMatchRule(hostnames: ["127.0.0.1"], path: .prefix("/hello"))
+    for index in 0..<extraRoutes {
+        routes.append(
+            RouteConfig(
+                key: RouteKey(namespace: "bench", name: "route-\(index)"),
+                match: RouteMatchRule(hostnames: ["127.0.0.1"], path: .prefix("/api/\(index)")),
+                upstream: upstream
+            )
+        )
+    }
+}
+let state = GatewayState(GatewayConfig(generation: 1, routes: routes))
 let channel = try await GatewayServer(host: "127.0.0.1", port: port, state: state, group: MultiThreadedEventLoopGroup.singleton).start()
 print("gateway listening on 127.0.0.1:\(port)")
 fflush(nil)
