@@ -3,6 +3,8 @@ import Gateway
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import PKI
+import PortcullisTestSupport
 import Testing
 
 /// What the gateway does with requests too large for it, and with bodies too large to hold: 413 and 431
@@ -65,6 +67,38 @@ import Testing
         let after = try await RawHTTPClient.exchange(port: setup.port, "GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         #expect(after.hasPrefix("HTTP/1.1 200 OK\r\n"))
         try await setup.stop()
+    }
+
+    /// Over HTTP/2 (TLS and ALPN: curl 7.88 does not reuse a prior-knowledge h2c connection), the 413 ends
+    /// the stream, not the connection: the next request on it is served.
+    @Test func anHTTP2StreamOverTheLimitIs413AndTheConnectionServesOn() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-limit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let authority = try CertificateAuthority.generate(now: Date())
+        let caFile = directory.appendingPathComponent("ca.pem").path
+        try (try authority.trustAnchorPEM).write(toFile: caFile, atomically: true, encoding: .utf8)
+        let certificate = try authority.issue(.loopbackServer(), now: Date())
+        let bodyFile = directory.appendingPathComponent("body").path
+        try Data(repeating: 0x62, count: 4000).write(to: URL(fileURLWithPath: bodyFile))
+
+        let upstream = try await TestUpstream()
+        let tls = try GatewayTLS(certificateChainPEM: certificate.certificatePEM, privateKeyPEM: certificate.privateKeyPEM)
+        let state = GatewayState(GatewayConfig(routes: [Self.limitedRoute(port: upstream.port, maxBody: 1000)]))
+        let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state, tls: tls).start()
+        let url = "https://localhost:\(gateway.localAddress!.port!)"
+        let curl = try await ExternalTool("curl").run([
+            "-sS", "-v", "--http2", "--cacert", caFile, "-w", "\\n%{http_version} %{http_code}\\n", "--data-binary", "@\(bodyFile)", "\(url)/big",
+            "--next", "-sS", "-v", "--http2", "--cacert", caFile, "-w", "\\n%{http_version} %{http_code}\\n", "--data-binary", "small", "\(url)/small",
+        ])
+        #expect(curl.stdout.contains("content-too-large"), "\(curl.stdout) \(curl.stderr)")
+        #expect(curl.stdout.contains("\n2 413\n"), "\(curl.stdout)")
+        #expect(curl.stdout.hasSuffix("\n2 200\n"), "\(curl.stdout) \(curl.stderr)")
+        #expect(curl.stderr.contains("Re-using existing connection"), "\(curl.stderr)")
+        #expect(upstream.requestCount("/big") == 0)
+        #expect(upstream.requestCount("/small") == 1)
+        try await gateway.close()
+        try await upstream.stop()
     }
 
     @Test func headerFieldsOverTheDecoderLimitAre431() async throws {
