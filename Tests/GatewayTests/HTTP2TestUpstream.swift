@@ -36,6 +36,9 @@ final class HTTP2TestUpstream: Sendable {
     private let connections: NIOLockedValueBox<Int>
     /// Connections accepted so far.
     var connectionCount: Int { connections.withLockedValue { $0 } }
+    private let open: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    /// Connections accepted and not closed yet.
+    var openConnectionCount: Int { open.withLockedValue { $0.count } }
 
     /// - Parameters:
     ///   - maximumStreams: The `SETTINGS_MAX_CONCURRENT_STREAMS` it sends; NIO's default (100) when `nil`.
@@ -51,6 +54,8 @@ final class HTTP2TestUpstream: Sendable {
         let tls = speaks == .h2c ? nil : try NIOSSLContext(configuration: configuration)
         let connections = NIOLockedValueBox(0)
         self.connections = connections
+        let open = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        self.open = open
         let barrier = Barrier()
         let refused = NIOLockedValueBox(false)
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -61,6 +66,8 @@ final class HTTP2TestUpstream: Sendable {
                     count += 1
                     return count
                 }
+                open.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
+                channel.closeFuture.whenComplete { _ in _ = open.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
@@ -107,7 +114,10 @@ final class HTTP2TestUpstream: Sendable {
             .get()
     }
 
-    func stop() async throws { try await channel.close() }
+    func stop() async throws {
+        try await channel.close()
+        for connection in open.withLockedValue({ Array($0.values) }) { try? await connection.close() }
+    }
 
     /// Requests for `/barrier/<n>` wait here until n have arrived.
     final class Barrier: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+@testable import Gateway
 import MetricsTestKit
 import NIOCore
 import NIOPosix
@@ -240,5 +240,53 @@ import Testing
         try await gateway.close()
         try await tlsUpstream.stop()
         try await plainUpstream.stop()
+    }
+
+    /// Waits until `condition` holds, for `limit` at most; false if it never did.
+    static func eventually(within limit: Duration = .seconds(20), _ condition: () throws -> Bool) async throws -> Bool {
+        let end = ContinuousClock.now + limit
+        while ContinuousClock.now < end {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try condition()
+    }
+
+    @Test func aConnectionDrainsBeforeItRunsOutOfStreamIDsAndItsStreamsFinish() async throws {
+        let upstream = try await HTTP2TestUpstream(.h2c)
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var pool = UpstreamPoolConfiguration()
+        pool.http2.streamsPerConnection = 7
+        // One attempt: a stream cut off by a connection closing too early would be a failed request, not a retry.
+        let route = Self.route(port: upstream.port, tls: nil, retry: RetryConfiguration(attempts: 1))
+        let gateway = try await GatewayServer(
+            host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route])), group: loop, upstreamPool: pool
+        ).start()
+        let port = gateway.localAddress!.port!
+
+        // One after another: 7 streams on the first connection, which then closes; 3 on the second.
+        for index in 0..<10 {
+            let response = try await RawHTTPClient.exchange(port: port, "POST /seq/\(index) HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+            #expect(response.hasPrefix("HTTP/1.1 200 OK"), "request \(index): \(response)")
+        }
+        #expect(upstream.connectionCount == 2)
+        #expect(try await Self.eventually { upstream.openConnectionCount == 1 }, "the first connection closed once its last stream ended")
+
+        // Twenty at once, held until all twenty are in flight: the second connection's last 4 streams, then
+        // 7 + 7 + 2 on new ones. Draining connections keep their streams open until they are answered.
+        let responses = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await RawHTTPClient.exchange(port: port, "POST /barrier/20 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(responses.allSatisfy { $0.hasPrefix("HTTP/1.1 200 OK") }, "\(responses.filter { !$0.hasPrefix("HTTP/1.1 200") }.first ?? "")")
+        #expect(upstream.connectionCount == 5)
+        #expect(try await Self.eventually { upstream.openConnectionCount == 1 }, "the drained connections closed; the last, with room, stays")
+        try await gateway.close()
+        try await upstream.stop()
+        try await loop.shutdownGracefully()
     }
 }

@@ -6,18 +6,20 @@ import NIOTLS
 /// touched only on that loop.
 ///
 /// ```
-/// connecting ──SETTINGS──▶ ready ──GOAWAY──▶ goingAway ──last stream ends──▶ (closed by the pool)
-///      │                     │                   │
-///      └── closed, no SETTINGS (waiting requests fail: not HTTP/2) ──┴──── closed ──▶ closed
+///                           GOAWAY, or its last stream ID taken
+/// connecting ──SETTINGS──▶ ready ─────────────────────────────▶ draining ──last stream ends──▶ (closed by the pool)
+///      │                     │                                      │
+///      └── closed, no SETTINGS (waiting requests fail: not HTTP/2) ──┴──────────── closed ──────────▶ closed
 /// ```
 ///
 /// Requests that arrive while it connects wait for it, as many as it is assumed to carry; each gets a
-/// stream once the upstream's SETTINGS arrived.
+/// stream once the upstream's SETTINGS arrived. A draining connection takes no new stream; the ones it
+/// carries finish.
 final class HTTP2UpstreamConnection {
     enum State {
         case connecting
         case ready
-        case goingAway
+        case draining
         case closed
     }
 
@@ -28,12 +30,16 @@ final class HTTP2UpstreamConnection {
 
     let target: UpstreamTarget
     let connectTimeout: TimeAmount
+    /// Streams the connection carries in its lifetime (``UpstreamPoolConfiguration/HTTP2``).
+    let streamLimit: Int
     var state = State.connecting
     /// Set once the TCP connection is up.
     var channel: (any Channel)?
     var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
     /// Streams open, or promised to requests waiting for the connection.
     var streams = 0
+    /// Streams opened or promised since the connection was made, each taking a stream ID.
+    private(set) var streamsTaken = 0
     /// The upstream's `SETTINGS_MAX_CONCURRENT_STREAMS`, capped at ``assumedMaximumStreams``.
     var maximumStreams = HTTP2UpstreamConnection.assumedMaximumStreams
     /// The last stream the upstream will process, from its GOAWAY; streams after it were not processed.
@@ -47,13 +53,30 @@ final class HTTP2UpstreamConnection {
     /// How the connection is counted in the origin's metrics.
     var counted = UpstreamMetrics.Count.uncounted
 
-    init(target: UpstreamTarget, connectTimeout: TimeAmount) {
+    init(target: UpstreamTarget, connectTimeout: TimeAmount, streamLimit: Int) {
         self.target = target
         self.connectTimeout = connectTimeout
+        self.streamLimit = streamLimit
     }
 
     /// Whether a new stream may go on this connection.
-    var hasRoom: Bool { state == .ready && streams < maximumStreams }
+    var hasRoom: Bool { state == .ready && streams < maximumStreams && streamsTaken < streamLimit }
+
+    /// Whether a request may wait for this connection to be ready.
+    var takesWaiters: Bool { state == .connecting && streams < maximumStreams && streamsTaken < streamLimit }
+
+    /// Counts a stream promised to a request. The last stream ID taken drains a ready connection.
+    func takeStream() {
+        streams += 1
+        streamsTaken += 1
+        if streamsTaken >= streamLimit && state == .ready { state = .draining }
+    }
+
+    /// Takes back a promised stream that was never opened (its request went to another connection).
+    func returnStream() {
+        streams -= 1
+        streamsTaken -= 1
+    }
 }
 
 @available(*, unavailable)
