@@ -83,7 +83,7 @@ extension UpstreamPool {
     }
 
     /// Puts the HTTP/2 client handlers on `channel`: once the connection preface is out, the upstream's
-    /// SETTINGS make the connection ready.
+    /// SETTINGS make the connection ready, and PINGs keep it alive.
     func speakHTTP2(on channel: any Channel, _ connection: HTTP2UpstreamConnection) throws {
         var configuration = NIOHTTP2Handler.ConnectionConfiguration()
         // The gateway takes no server push.
@@ -95,7 +95,13 @@ extension UpstreamPool {
         ) { stream in
             stream.close()
         }
-        try channel.pipeline.syncOperations.addHandler(HTTP2UpstreamConnectionHandler(connection: connection, pool: self))
+        let handler = HTTP2UpstreamConnectionHandler(
+            connection: connection,
+            pool: self,
+            pingInterval: TimeAmount(self.configuration.http2.pingInterval),
+            pingTimeout: TimeAmount(self.configuration.http2.pingTimeout)
+        )
+        try channel.pipeline.syncOperations.addHandler(handler)
         connection.speaksHTTP2 = true
     }
 
@@ -199,6 +205,11 @@ extension UpstreamPool {
         }
         connection.state = .draining
         if connection.streams == 0 { connection.channel?.close(promise: nil) }
+    }
+
+    /// A PING went unanswered: counted; the connection's handler closes it, which fails its streams.
+    func http2PingTimedOut(_ connection: HTTP2UpstreamConnection) {
+        origin(existing: connection.target)?.metrics.pingTimeouts.increment()
     }
 
     /// The connection closed. Waiting requests fail: with the TLS or ALPN error, else as an upstream that

@@ -218,12 +218,13 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        exchange?.upstreamClosed(nil)
+        exchange?.upstreamClosed(connection?.failure)
         exchange = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        exchange?.upstreamClosed(UpstreamStreamRefused.refusal(error, on: connection) ?? error)
+        // An HTTP/2 connection that failed explains its streams' errors better than they do.
+        exchange?.upstreamClosed(UpstreamStreamRefused.refusal(error, on: connection) ?? connection?.failure ?? error)
         exchange = nil
         context.close(promise: nil)
     }
