@@ -32,8 +32,9 @@ public struct UpstreamPoolConfiguration: Sendable, Hashable {
     /// | 0            | –           | never (no PINGs)                                   |
     public struct HTTP2: Sendable, Hashable {
         /// How long a connection may read nothing before the gateway sends a PING; `.zero` sends none.
-        /// Default 30 s. gRPC servers by default take PINGs more often than every 5 minutes as abuse and
-        /// answer with GOAWAY, which drains the connection: the next request opens a new one.
+        /// Default 30 s. gRPC servers by default take repeated PINGs more often than every 5 minutes as
+        /// abuse and close the connection with GOAWAY: harmless when it is idle, but it cuts a stream
+        /// that stays silent for minutes.
         public var pingInterval: Duration
         /// How long after a PING the gateway waits for its ACK, or any other frame, before it closes the
         /// connection as dead; more than zero. Default 10 s: an upstream that pauses for a few seconds (a
