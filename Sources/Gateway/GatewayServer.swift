@@ -18,6 +18,8 @@ public struct GatewayServer: Sendable {
     public let accessLog: Logger?
     /// When set, the gateway terminates TLS with this certificate (https); else it serves plain HTTP.
     public let tls: GatewayTLS?
+    /// How upstream connections are pooled and kept alive.
+    public let upstreamPool: UpstreamPoolConfiguration
 
     public init(
         host: String = "0.0.0.0",
@@ -25,7 +27,8 @@ public struct GatewayServer: Sendable {
         state: GatewayState,
         group: MultiThreadedEventLoopGroup = .singleton,
         accessLog: Logger? = nil,
-        tls: GatewayTLS? = nil
+        tls: GatewayTLS? = nil,
+        upstreamPool: UpstreamPoolConfiguration = UpstreamPoolConfiguration()
     ) {
         self.host = host
         self.port = port
@@ -33,11 +36,12 @@ public struct GatewayServer: Sendable {
         self.group = group
         self.accessLog = accessLog
         self.tls = tls
+        self.upstreamPool = upstreamPool
     }
 
     /// Binds the listener; the returned channel serves until closed.
     public func start() async throws -> any Channel {
-        let pools = UpstreamPools(group: group, metrics: UpstreamMetricsRegistry(factory: state.metricsFactory))
+        let pools = UpstreamPools(group: group, metrics: UpstreamMetricsRegistry(factory: state.metricsFactory), configuration: upstreamPool)
         let state = self.state
         let accessLog = self.accessLog
         let tls = self.tls
@@ -149,9 +153,11 @@ extension CleartextProtocolDetector: Sendable {}
 final class UpstreamPools: Sendable {
     private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>]
     private let metrics: UpstreamMetricsRegistry
+    private let configuration: UpstreamPoolConfiguration
 
-    init(group: MultiThreadedEventLoopGroup, metrics: UpstreamMetricsRegistry) {
+    init(group: MultiThreadedEventLoopGroup, metrics: UpstreamMetricsRegistry, configuration: UpstreamPoolConfiguration) {
         self.metrics = metrics
+        self.configuration = configuration
         var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamPool?>] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeEmptyBox(valueType: UpstreamPool.self, eventLoop: loop)
@@ -163,7 +169,7 @@ final class UpstreamPools: Sendable {
     func pool(for loop: any EventLoop) -> UpstreamPool {
         let box = pools[ObjectIdentifier(loop)]!
         if let pool = box.value { return pool }
-        let pool = UpstreamPool(eventLoop: loop, metrics: metrics)
+        let pool = UpstreamPool(eventLoop: loop, metrics: metrics, configuration: configuration)
         box.value = pool
         return pool
     }

@@ -52,6 +52,18 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "The installation's JWT issuer URL; the gateway serves its discovery document and JWKS under it. Needed for gateway-signed JWTs.")
     var issuerURL: String?
 
+    @Option(
+        name: .customLong("upstream-http2-ping-interval"),
+        help: "How long an HTTP/2 upstream connection may read nothing before the gateway sends it a PING; 0s sends none."
+    )
+    var upstreamHTTP2PingInterval = APIDuration(.seconds(30))
+
+    @Option(
+        name: .customLong("upstream-http2-ping-timeout"),
+        help: "How long the gateway waits for anything from an HTTP/2 upstream after a PING before it closes the connection as dead and fails its streams."
+    )
+    var upstreamHTTP2PingTimeout = APIDuration(.seconds(10))
+
     @Option(help: "How long followers respect the leader's Lease after it last changed.")
     var leaderElectLeaseDuration = APIDuration(.seconds(15))
 
@@ -75,6 +87,9 @@ struct ControllerCommand: AsyncParsableCommand {
         guard leaderElectRetryPeriod.duration > .zero else {
             throw ValidationError("--leader-elect-retry-period must be more than 0s")
         }
+        guard upstreamHTTP2PingTimeout.duration > .zero else {
+            throw ValidationError("--upstream-http2-ping-timeout must be more than 0s")
+        }
     }
 
     func run() async throws {
@@ -93,7 +108,16 @@ struct ControllerCommand: AsyncParsableCommand {
             try? await client.shutdown()
             throw error
         }
-        let gateway = try await GatewayServer(port: gatewayPort, state: state, accessLog: Logger(label: LoggingSystem.accessLogLabel), tls: gatewayTLS?.tls).start()
+        let upstreamPool = UpstreamPoolConfiguration(
+            http2: .init(pingInterval: upstreamHTTP2PingInterval.duration, pingTimeout: upstreamHTTP2PingTimeout.duration)
+        )
+        let gateway = try await GatewayServer(
+            port: gatewayPort,
+            state: state,
+            accessLog: Logger(label: LoggingSystem.accessLogLabel),
+            tls: gatewayTLS?.tls,
+            upstreamPool: upstreamPool
+        ).start()
         let admin = try await AdminServer(
             port: adminPort,
             isReady: { state.isReady },

@@ -12,8 +12,10 @@ import PKI
 /// TLS (ALPN offers only `h2`), or HTTP/1.1 over TLS (ALPN offers only `http/1.1`, for an upstream that
 /// cannot do what the route asks). Each request is answered as ``TestUpstream`` answers it, except that
 /// requests for `/barrier/<n>` are held until n of them are in flight, on any of its connections, and
-/// `/kill-connection` closes the whole connection it came on, its other streams with it, and the first
-/// request for `/refuse-once` has its stream reset with `REFUSED_STREAM`.
+/// `/kill-connection` closes the whole connection it came on, its other streams with it, the first
+/// request for `/refuse-once` has its stream reset with `REFUSED_STREAM`, and `/hold` is never answered.
+/// ``silence()`` makes it stop reading its connections, as a peer that vanished would (its PINGs go
+/// unanswered); it counts the PINGs it receives.
 final class HTTP2TestUpstream: Sendable {
     enum Speaks {
         case h2c
@@ -36,6 +38,15 @@ final class HTTP2TestUpstream: Sendable {
     private let connections: NIOLockedValueBox<Int>
     /// Connections accepted so far.
     var connectionCount: Int { connections.withLockedValue { $0 } }
+    private let open: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
+    /// Connections accepted and not closed yet.
+    var openConnectionCount: Int { open.withLockedValue { $0.count } }
+    private let pings: NIOLockedValueBox<Int>
+    /// PINGs received (not their ACKs), on any connection.
+    var pingCount: Int { pings.withLockedValue { $0 } }
+    private let held: NIOLockedValueBox<Int>
+    /// `/hold` requests received.
+    var heldCount: Int { held.withLockedValue { $0 } }
 
     /// - Parameters:
     ///   - maximumStreams: The `SETTINGS_MAX_CONCURRENT_STREAMS` it sends; NIO's default (100) when `nil`.
@@ -51,6 +62,12 @@ final class HTTP2TestUpstream: Sendable {
         let tls = speaks == .h2c ? nil : try NIOSSLContext(configuration: configuration)
         let connections = NIOLockedValueBox(0)
         self.connections = connections
+        let open = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+        self.open = open
+        let pings = NIOLockedValueBox(0)
+        self.pings = pings
+        let held = NIOLockedValueBox(0)
+        self.held = held
         let barrier = Barrier()
         let refused = NIOLockedValueBox(false)
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -61,6 +78,8 @@ final class HTTP2TestUpstream: Sendable {
                     count += 1
                     return count
                 }
+                open.withLockedValue { $0[ObjectIdentifier(channel)] = channel }
+                channel.closeFuture.whenComplete { _ in _ = open.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
@@ -97,17 +116,28 @@ final class HTTP2TestUpstream: Sendable {
                                 return
                             }
                             try sync.addHandler(ConnectionKiller())
+                            try sync.addHandler(Hold(held: held))
                             try sync.addHandler(BarrierHandler(barrier: barrier))
                             try sync.addHandler(TestUpstream.EchoHandler(closedOnce: NIOLockedValueBox(false), requests: NIOLockedValueBox([:])))
                         }
                     }
+                    try sync.addHandler(PingCounter(pings: pings))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
     }
 
-    func stop() async throws { try await channel.close() }
+    func stop() async throws {
+        try await channel.close()
+        for connection in open.withLockedValue({ Array($0.values) }) { try? await connection.close() }
+    }
+
+    /// Stops reading every connection open now: nothing more is answered on them, PINGs included.
+    /// Connections accepted later behave.
+    func silence() async throws {
+        for connection in open.withLockedValue({ Array($0.values) }) { try await connection.setOption(.autoRead, value: false).get() }
+    }
 
     /// Requests for `/barrier/<n>` wait here until n have arrived.
     final class Barrier: Sendable {
@@ -183,6 +213,36 @@ final class HTTP2TestUpstream: Sendable {
                 if refusing { context.writeAndFlush(wrapOutboundOut(.rstStream(.refusedStream)), promise: nil) }
             }
             if !refusing { context.fireChannelRead(data) }
+        }
+    }
+
+    /// Counts the PINGs a connection receives (NIO answers them).
+    final class PingCounter: ChannelInboundHandler {
+        typealias InboundIn = HTTP2Frame
+        let pings: NIOLockedValueBox<Int>
+
+        init(pings: NIOLockedValueBox<Int>) { self.pings = pings }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .ping(_, ack: false) = unwrapInboundIn(data).payload { pings.withLockedValue { $0 += 1 } }
+            context.fireChannelRead(data)
+        }
+    }
+
+    /// Takes a request for `/hold` and never answers it.
+    final class Hold: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        let held: NIOLockedValueBox<Int>
+        private var holding = false
+
+        init(held: NIOLockedValueBox<Int>) { self.held = held }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .head(let head) = unwrapInboundIn(data), head.uri == "/hold" {
+                holding = true
+                held.withLockedValue { $0 += 1 }
+            }
+            if !holding { context.fireChannelRead(data) }
         }
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+@testable import Gateway
 import MetricsTestKit
 import NIOCore
 import NIOPosix
@@ -240,5 +240,113 @@ import Testing
         try await gateway.close()
         try await tlsUpstream.stop()
         try await plainUpstream.stop()
+    }
+
+    /// Waits until `condition` holds, for `limit` at most; false if it never did.
+    static func eventually(within limit: Duration = .seconds(20), _ condition: () throws -> Bool) async throws -> Bool {
+        let end = ContinuousClock.now + limit
+        while ContinuousClock.now < end {
+            if try condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try condition()
+    }
+
+    @Test(arguments: [HTTP2TestUpstream.Speaks.h2c, .h2OverTLS])
+    func aConnectionThatStopsAnsweringPINGsIsClosedItsStreamsFailAndTheNextRequestConnectsAgain(_ speaks: HTTP2TestUpstream.Speaks) async throws {
+        let upstream = try await HTTP2TestUpstream(speaks)
+        let metrics = TestMetrics()
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var route = Self.route(port: upstream.port, tls: speaks == .h2c ? nil : upstream.trustedCAPEM, retry: RetryConfiguration(attempts: 1))
+        // Under TLS's 5 s wait for a close_notify: the dead connection must fail its streams without it.
+        route.timeouts.request = .seconds(5)
+        let pool = UpstreamPoolConfiguration(http2: .init(pingInterval: .milliseconds(200), pingTimeout: .milliseconds(300)))
+        let state = GatewayState(GatewayConfig(routes: [route]), metricsFactory: metrics)
+        let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state, group: loop, upstreamPool: pool).start()
+        let port = gateway.localAddress!.port!
+        let origin = "\(speaks == .h2c ? "http" : "https")://127.0.0.1:\(upstream.port)"
+
+        // A request the upstream holds is in flight on the connection when the upstream goes silent.
+        async let hung = RawHTTPClient.exchange(port: port, "POST /hold HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+        #expect(try await Self.eventually { upstream.heldCount == 1 }, "the held request reached the upstream")
+        try await upstream.silence()
+        let silenced = ContinuousClock.now
+        let response = try await hung
+        #expect(response.hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"), "\(response)")
+        #expect(response.contains("https://portcullis.io/problems/upstream-protocol-error"))
+        #expect(response.contains("died before it answered"), "\(response)")
+        #expect(response.contains("nothing answered a PING within 300 ms; the gateway closed it as dead"), "\(response)")
+        #expect(ContinuousClock.now - silenced < .seconds(5), "at the PING timeout, not the request timeout")
+        #expect(try metrics.expectCounter("portcullis_upstream_ping_timeouts_total", [("upstream", origin)]).totalValue == 1)
+
+        // The dead connection left the pool: the next request opens a new one.
+        let after = try await RawHTTPClient.exchange(port: port, "GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        #expect(after.hasPrefix("HTTP/1.1 200 OK"), "\(after)")
+        #expect(upstream.connectionCount == 2)
+        try await gateway.close()
+        try await upstream.stop()
+        try await loop.shutdownGracefully()
+    }
+
+    @Test func anIdleConnectionThatAnswersPINGsStaysOpenAndIsReused() async throws {
+        let upstream = try await HTTP2TestUpstream(.h2c)
+        let metrics = TestMetrics()
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = UpstreamPoolConfiguration(http2: .init(pingInterval: .milliseconds(100), pingTimeout: .milliseconds(500)))
+        let state = GatewayState(GatewayConfig(routes: [Self.route(port: upstream.port, tls: nil)]), metricsFactory: metrics)
+        let gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state, group: loop, upstreamPool: pool).start()
+        let port = gateway.localAddress!.port!
+        let origin = "http://127.0.0.1:\(upstream.port)"
+
+        #expect(try await RawHTTPClient.exchange(port: port, "GET /first HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").hasPrefix("HTTP/1.1 200 OK"))
+        // Idle, the connection is pinged; three answered PINGs span three PING timeouts at least.
+        #expect(try await Self.eventually { upstream.pingCount >= 3 }, "PINGs went out on the idle connection")
+        #expect(upstream.openConnectionCount == 1)
+        let again = try await RawHTTPClient.exchange(port: port, "GET /again HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        #expect(again.hasPrefix("HTTP/1.1 200 OK"), "\(again)")
+        #expect(upstream.connectionCount == 1, "the pinged connection was kept and reused")
+        #expect(try metrics.expectCounter("portcullis_upstream_connection_reuses_total", [("upstream", origin)]).totalValue == 1)
+        #expect(try metrics.expectCounter("portcullis_upstream_ping_timeouts_total", [("upstream", origin)]).totalValue == 0)
+        try await gateway.close()
+        try await upstream.stop()
+        try await loop.shutdownGracefully()
+    }
+
+    @Test func aConnectionDrainsBeforeItRunsOutOfStreamIDsAndItsStreamsFinish() async throws {
+        let upstream = try await HTTP2TestUpstream(.h2c)
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var pool = UpstreamPoolConfiguration()
+        pool.http2.streamsPerConnection = 7
+        // One attempt: a stream cut off by a connection closing too early would be a failed request, not a retry.
+        let route = Self.route(port: upstream.port, tls: nil, retry: RetryConfiguration(attempts: 1))
+        let gateway = try await GatewayServer(
+            host: "127.0.0.1", port: 0, state: GatewayState(GatewayConfig(routes: [route])), group: loop, upstreamPool: pool
+        ).start()
+        let port = gateway.localAddress!.port!
+
+        // One after another: 7 streams on the first connection, which then closes; 3 on the second.
+        for index in 0..<10 {
+            let response = try await RawHTTPClient.exchange(port: port, "POST /seq/\(index) HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+            #expect(response.hasPrefix("HTTP/1.1 200 OK"), "request \(index): \(response)")
+        }
+        #expect(upstream.connectionCount == 2)
+        #expect(try await Self.eventually { upstream.openConnectionCount == 1 }, "the first connection closed once its last stream ended")
+
+        // Twenty at once, held until all twenty are in flight: the second connection's last 4 streams, then
+        // 7 + 7 + 2 on new ones. Draining connections keep their streams open until they are answered.
+        let responses = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await RawHTTPClient.exchange(port: port, "POST /barrier/20 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(responses.allSatisfy { $0.hasPrefix("HTTP/1.1 200 OK") }, "\(responses.filter { !$0.hasPrefix("HTTP/1.1 200") }.first ?? "")")
+        #expect(upstream.connectionCount == 5)
+        #expect(try await Self.eventually { upstream.openConnectionCount == 1 }, "the drained connections closed; the last, with room, stays")
+        try await gateway.close()
+        try await upstream.stop()
+        try await loop.shutdownGracefully()
     }
 }

@@ -926,10 +926,15 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        let reason = error.map { "\($0)" } ?? "the connection closed"
+        let detail: String
+        if let error = error as? UpstreamHTTP2Error, case .pingTimeout = error.code {
+            detail = "the connection to \(exchange.target) died before it answered: \(error)"
+        } else {
+            detail = "\(exchange.target) closed the connection before answering: \(error.map { "\($0)" } ?? "the connection closed")"
+        }
         current = .forwarding(exchange, upstream: upstream)
         fail(
-            Problem(kind: .upstreamProtocolError, detail: "\(exchange.target) closed the connection before answering: \(reason)", instance: exchange.requestID),
+            Problem(kind: .upstreamProtocolError, detail: detail, instance: exchange.requestID),
             exchange: exchange,
             context: context
         )

@@ -1,23 +1,26 @@
 import NIOCore
 import NIOHTTP2
+import NIOSSL
 import NIOTLS
 
 /// One multiplexed HTTP/2 connection to an upstream, owned by its event loop's ``UpstreamPool`` and
 /// touched only on that loop.
 ///
 /// ```
-/// connecting ──SETTINGS──▶ ready ──GOAWAY──▶ goingAway ──last stream ends──▶ (closed by the pool)
-///      │                     │                   │
-///      └── closed, no SETTINGS (waiting requests fail: not HTTP/2) ──┴──── closed ──▶ closed
+///                           GOAWAY, or its last stream ID taken
+/// connecting ──SETTINGS──▶ ready ─────────────────────────────▶ draining ──last stream ends──▶ (closed by the pool)
+///      │                     │                                      │
+///      └── closed, no SETTINGS (waiting requests fail: not HTTP/2) ──┴── closed (lost, or no PING answer) ──▶ closed
 /// ```
 ///
 /// Requests that arrive while it connects wait for it, as many as it is assumed to carry; each gets a
-/// stream once the upstream's SETTINGS arrived.
+/// stream once the upstream's SETTINGS arrived. A draining connection takes no new stream; the ones it
+/// carries finish.
 final class HTTP2UpstreamConnection {
     enum State {
         case connecting
         case ready
-        case goingAway
+        case draining
         case closed
     }
 
@@ -28,12 +31,16 @@ final class HTTP2UpstreamConnection {
 
     let target: UpstreamTarget
     let connectTimeout: TimeAmount
+    /// Streams the connection carries in its lifetime (``UpstreamPoolConfiguration/HTTP2``).
+    let streamLimit: Int
     var state = State.connecting
     /// Set once the TCP connection is up.
     var channel: (any Channel)?
     var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
     /// Streams open, or promised to requests waiting for the connection.
     var streams = 0
+    /// Streams opened or promised since the connection was made, each taking a stream ID.
+    private(set) var streamsTaken = 0
     /// The upstream's `SETTINGS_MAX_CONCURRENT_STREAMS`, capped at ``assumedMaximumStreams``.
     var maximumStreams = HTTP2UpstreamConnection.assumedMaximumStreams
     /// The last stream the upstream will process, from its GOAWAY; streams after it were not processed.
@@ -47,13 +54,30 @@ final class HTTP2UpstreamConnection {
     /// How the connection is counted in the origin's metrics.
     var counted = UpstreamMetrics.Count.uncounted
 
-    init(target: UpstreamTarget, connectTimeout: TimeAmount) {
+    init(target: UpstreamTarget, connectTimeout: TimeAmount, streamLimit: Int) {
         self.target = target
         self.connectTimeout = connectTimeout
+        self.streamLimit = streamLimit
     }
 
     /// Whether a new stream may go on this connection.
-    var hasRoom: Bool { state == .ready && streams < maximumStreams }
+    var hasRoom: Bool { state == .ready && streams < maximumStreams && streamsTaken < streamLimit }
+
+    /// Whether a request may wait for this connection to be ready.
+    var takesWaiters: Bool { state == .connecting && streams < maximumStreams && streamsTaken < streamLimit }
+
+    /// Counts a stream promised to a request. The last stream ID taken drains a ready connection.
+    func takeStream() {
+        streams += 1
+        streamsTaken += 1
+        if streamsTaken >= streamLimit && state == .ready { state = .draining }
+    }
+
+    /// Takes back a promised stream that was never opened (its request went to another connection).
+    func returnStream() {
+        streams -= 1
+        streamsTaken -= 1
+    }
 }
 
 @available(*, unavailable)
@@ -68,6 +92,9 @@ struct UpstreamHTTP2Error: Error, CustomStringConvertible {
         case noSettings(underlying: (any Error)?)
         /// The upstream's SETTINGS allow no stream at all (`SETTINGS_MAX_CONCURRENT_STREAMS` 0).
         case noStreams
+        /// Nothing arrived for `timeout` after a PING, sent when the connection had read nothing for
+        /// `interval`: the gateway closed it as dead.
+        case pingTimeout(interval: TimeAmount, timeout: TimeAmount)
     }
 
     var code: Code
@@ -77,7 +104,7 @@ struct UpstreamHTTP2Error: Error, CustomStringConvertible {
     var isProtocolMismatch: Bool {
         switch code {
         case .alpn, .noSettings: true
-        case .noStreams: false
+        case .noStreams, .pingTimeout: false
         }
     }
 
@@ -89,7 +116,15 @@ struct UpstreamHTTP2Error: Error, CustomStringConvertible {
             "the upstream did not answer the HTTP/2 connection preface with SETTINGS\(underlying.map { " (\($0))" } ?? ""); it may not speak HTTP/2 without TLS (h2c with prior knowledge)"
         case .noStreams:
             "the upstream's HTTP/2 SETTINGS allow no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0)"
+        case .pingTimeout(let interval, let timeout):
+            "the HTTP/2 connection read nothing for \(Self.format(interval)), and nothing answered a PING within \(Self.format(timeout)); the gateway closed it as dead"
         }
+    }
+
+    /// `250 ms`, `10 s`.
+    private static func format(_ time: TimeAmount) -> String {
+        let milliseconds = time.nanoseconds / 1_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
     }
 }
 
@@ -125,16 +160,31 @@ struct UpstreamStreamRefused: Error, CustomStringConvertible {
 }
 
 /// Watches an HTTP/2 upstream connection's own frames and lifetime for its pool: SETTINGS make it
-/// ready (and say how many streams it takes), GOAWAY drains it, closing removes it.
+/// ready (and say how many streams it takes), GOAWAY drains it, closing removes it. Once it is ready, it
+/// keeps the connection alive: after `pingInterval` without a read it sends a PING, and when nothing
+/// arrives in the `pingTimeout` after that, it closes the connection as dead. One timer per connection,
+/// set again only when it fires; a read just notes the time.
 final class HTTP2UpstreamConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
 
     private let connection: HTTP2UpstreamConnection
     private weak var pool: UpstreamPool?
+    /// `.zero`: no PINGs.
+    private let pingInterval: TimeAmount
+    private let pingTimeout: TimeAmount
+    /// When the connection last read anything (frames of any stream: the HTTP/2 handler before this one
+    /// passes every read's completion on).
+    private var lastRead = NIODeadline.now()
+    /// When the PING that has had no answer yet went out.
+    private var pingSent: NIODeadline?
+    private var keepAlive: Scheduled<Void>?
 
-    init(connection: HTTP2UpstreamConnection, pool: UpstreamPool) {
+    init(connection: HTTP2UpstreamConnection, pool: UpstreamPool, pingInterval: TimeAmount, pingTimeout: TimeAmount) {
         self.connection = connection
         self.pool = pool
+        self.pingInterval = pingInterval
+        self.pingTimeout = pingTimeout
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -145,6 +195,10 @@ final class HTTP2UpstreamConnectionHandler: ChannelInboundHandler {
                 connection.maximumStreams = min(setting.value, HTTP2UpstreamConnection.assumedMaximumStreams)
             }
             pool?.http2Settings(connection)
+            if keepAlive == nil && pingInterval > .zero && connection.state != .closed {
+                lastRead = .now()
+                scheduleKeepAlive(at: lastRead + pingInterval, context: context)
+            }
         case .goAway(let lastStreamID, _, _):
             connection.lastStreamID = lastStreamID
             pool?.http2GoingAway(connection)
@@ -153,14 +207,63 @@ final class HTTP2UpstreamConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        lastRead = .now()
+        context.fireChannelReadComplete()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if connection.failure == nil { connection.failure = error }
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        keepAlive?.cancel()
+        keepAlive = nil
         pool?.http2Closed(connection)
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        keepAlive?.cancel()
+        keepAlive = nil
+    }
+
+    private func scheduleKeepAlive(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        keepAlive = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.keepAliveFired(context: context)
+        }
+    }
+
+    /// The timer's turn: a PING answered (by anything read since) sets it for the next silence; one not
+    /// answered closes the connection; else a PING goes out once the connection was silent long enough.
+    private func keepAliveFired(context: ChannelHandlerContext) {
+        keepAlive = nil
+        guard context.channel.isActive else { return }
+        let now = NIODeadline.now()
+        if let sent = pingSent {
+            guard lastRead >= sent else { return closeAsDead(context: context) }
+            pingSent = nil
+        }
+        let due = lastRead + pingInterval
+        guard due <= now else { return scheduleKeepAlive(at: due, context: context) }
+        pingSent = now
+        let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: UInt64(now.uptimeNanoseconds)), ack: false))
+        context.writeAndFlush(wrapOutboundOut(ping), promise: nil)
+        scheduleKeepAlive(at: now + pingTimeout, context: context)
+    }
+
+    /// Closes a connection whose PING went unanswered. Over TLS, beneath the TLS handler: a dead peer
+    /// sends no close_notify, and waiting for one would hold the connection's streams for its timeout
+    /// instead of failing them now.
+    private func closeAsDead(context: ChannelHandlerContext) {
+        if connection.failure == nil { connection.failure = UpstreamHTTP2Error(code: .pingTimeout(interval: pingInterval, timeout: pingTimeout)) }
+        pool?.http2PingTimedOut(connection)
+        if let tls = try? context.pipeline.syncOperations.context(handlerType: NIOSSLClientHandler.self) {
+            tls.close(promise: nil)
+        } else {
+            context.close(promise: nil)
+        }
     }
 }
 

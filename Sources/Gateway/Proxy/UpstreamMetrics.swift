@@ -11,12 +11,15 @@ import Synchronization
 ///   `failure` (refused, timed out, or for HTTP/2 no h2 by ALPN or no SETTINGS from the upstream).
 /// - `portcullis_upstream_connection_reuses_total{upstream}`: requests sent on a connection that was
 ///   already open (a pooled HTTP/1.1 connection, a new stream on an open HTTP/2 connection).
+/// - `portcullis_upstream_ping_timeouts_total{upstream}`: HTTP/2 connections closed as dead because
+///   nothing answered a keep-alive PING.
 final class UpstreamMetrics: Sendable {
     let active: Meter
     let idle: Meter
     let connected: Counter
     let connectFailed: Counter
     let reused: Counter
+    let pingTimeouts: Counter
 
     init(upstream: String, factory: any MetricsFactory) {
         let label = ("upstream", upstream)
@@ -25,6 +28,7 @@ final class UpstreamMetrics: Sendable {
         connected = Counter(label: "portcullis_upstream_connects_total", dimensions: [label, ("result", "success")], factory: factory)
         connectFailed = Counter(label: "portcullis_upstream_connects_total", dimensions: [label, ("result", "failure")], factory: factory)
         reused = Counter(label: "portcullis_upstream_connection_reuses_total", dimensions: [label], factory: factory)
+        pingTimeouts = Counter(label: "portcullis_upstream_ping_timeouts_total", dimensions: [label], factory: factory)
     }
 
     /// How a connection is counted in the `portcullis_upstream_connections` gauge.

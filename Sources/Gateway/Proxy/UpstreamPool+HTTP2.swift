@@ -17,11 +17,11 @@ extension UpstreamPool {
         _ completion: @escaping (Result<UpstreamLease, any Error>) -> Void
     ) {
         for connection in origin.http2 where connection.hasRoom {
-            connection.streams += 1
+            connection.takeStream()
             return openStream(on: connection, origin: origin, reused: true, completion)
         }
-        for connection in origin.http2 where connection.state == .connecting && connection.streams < connection.maximumStreams {
-            connection.streams += 1
+        for connection in origin.http2 where connection.takesWaiters {
+            connection.takeStream()
             connection.waiters.append(completion)
             return
         }
@@ -40,8 +40,8 @@ extension UpstreamPool {
         } catch {
             return completion(.failure(error))
         }
-        let connection = HTTP2UpstreamConnection(target: target, connectTimeout: connectTimeout)
-        connection.streams = 1
+        let connection = HTTP2UpstreamConnection(target: target, connectTimeout: connectTimeout, streamLimit: configuration.http2.streamsPerConnection)
+        connection.takeStream()
         connection.waiters = [completion]
         origin.http2.append(connection)
         let serverName = Self.serverName(target)
@@ -83,7 +83,7 @@ extension UpstreamPool {
     }
 
     /// Puts the HTTP/2 client handlers on `channel`: once the connection preface is out, the upstream's
-    /// SETTINGS make the connection ready.
+    /// SETTINGS make the connection ready, and PINGs keep it alive.
     func speakHTTP2(on channel: any Channel, _ connection: HTTP2UpstreamConnection) throws {
         var configuration = NIOHTTP2Handler.ConnectionConfiguration()
         // The gateway takes no server push.
@@ -95,7 +95,13 @@ extension UpstreamPool {
         ) { stream in
             stream.close()
         }
-        try channel.pipeline.syncOperations.addHandler(HTTP2UpstreamConnectionHandler(connection: connection, pool: self))
+        let handler = HTTP2UpstreamConnectionHandler(
+            connection: connection,
+            pool: self,
+            pingInterval: TimeAmount(self.configuration.http2.pingInterval),
+            pingTimeout: TimeAmount(self.configuration.http2.pingTimeout)
+        )
+        try channel.pipeline.syncOperations.addHandler(handler)
         connection.speaksHTTP2 = true
     }
 
@@ -133,7 +139,7 @@ extension UpstreamPool {
                 completion(.success(UpstreamLease(channel: stream, handler: handler, reused: reused)))
             case .failure(let error):
                 self.streamClosed(on: connection, origin: origin)
-                if reused && (connection.state == .goingAway || connection.state == .closed) {
+                if reused && (connection.state == .draining || connection.state == .closed) {
                     // The connection went away before the stream opened, so nothing was sent: another one
                     // takes the request (a new connection's stream is not passed on again).
                     return self.leaseHTTP2(connection.target, origin: origin, connectTimeout: connection.connectTimeout, completion)
@@ -149,11 +155,11 @@ extension UpstreamPool {
         recount(connection, origin: origin)
         guard connection.streams == 0 else { return }
         switch connection.state {
-        case .goingAway:
+        case .draining:
             connection.channel?.close(promise: nil)
         case .ready:
             if origin.http2.contains(where: { $0 !== connection && $0.state == .ready && $0.streams == 0 }) {
-                connection.state = .goingAway
+                connection.state = .draining
                 connection.channel?.close(promise: nil)
             }
         case .connecting, .closed:
@@ -162,10 +168,11 @@ extension UpstreamPool {
     }
 
     /// The upstream's SETTINGS arrived: the first make the connection ready and give the waiting
-    /// requests their streams; those beyond its stream limit look for another connection.
+    /// requests their streams; those beyond its stream limit look for another connection. Waiters that
+    /// took its last stream IDs leave it draining.
     func http2Settings(_ connection: HTTP2UpstreamConnection) {
         guard connection.state == .connecting, let origin = origin(existing: connection.target) else { return }
-        connection.state = .ready
+        connection.state = connection.streamsTaken >= connection.streamLimit ? .draining : .ready
         origin.metrics.connected.increment()
         let waiters = connection.waiters
         connection.waiters = []
@@ -173,7 +180,7 @@ extension UpstreamPool {
             if index < connection.maximumStreams {
                 openStream(on: connection, origin: origin, reused: false, waiter)
             } else {
-                connection.streams -= 1
+                connection.returnStream()
                 recount(connection, origin: origin)
                 if connection.maximumStreams == 0 {
                     // Another connection would say the same: the request's retry policy decides.
@@ -183,9 +190,10 @@ extension UpstreamPool {
                 }
             }
         }
+        if connection.state == .draining && connection.streams == 0 { connection.channel?.close(promise: nil) }
     }
 
-    /// The upstream sent GOAWAY: no new stream goes on the connection, which closes with its last stream.
+    /// The upstream sent GOAWAY: the connection drains, taking no new stream and closing with its last.
     /// A GOAWAY before SETTINGS fails the requests waiting for the connection (an upstream that sends it
     /// first would send it to every new connection).
     func http2GoingAway(_ connection: HTTP2UpstreamConnection) {
@@ -195,8 +203,13 @@ extension UpstreamPool {
             connection.channel?.close(promise: nil)
             return
         }
-        connection.state = .goingAway
+        connection.state = .draining
         if connection.streams == 0 { connection.channel?.close(promise: nil) }
+    }
+
+    /// A PING went unanswered: counted; the connection's handler closes it, which fails its streams.
+    func http2PingTimedOut(_ connection: HTTP2UpstreamConnection) {
+        origin(existing: connection.target)?.metrics.pingTimeouts.increment()
     }
 
     /// The connection closed. Waiting requests fail: with the TLS or ALPN error, else as an upstream that

@@ -39,8 +39,7 @@ final class UpstreamPool {
     }
 
     let eventLoop: any EventLoop
-    /// Idle connections kept per origin at most.
-    let maximumIdlePerKey: Int
+    let configuration: UpstreamPoolConfiguration
     static let maximumTLSContexts = 256
     /// Origins kept at most before the ones without a connection are dropped (rotated client
     /// certificates make new keys for the same origin).
@@ -54,10 +53,10 @@ final class UpstreamPool {
         var http2: Bool
     }
 
-    init(eventLoop: any EventLoop, metrics: UpstreamMetricsRegistry, maximumIdlePerKey: Int = 64) {
+    init(eventLoop: any EventLoop, metrics: UpstreamMetricsRegistry, configuration: UpstreamPoolConfiguration = UpstreamPoolConfiguration()) {
         self.eventLoop = eventLoop
         self.registry = metrics
-        self.maximumIdlePerKey = maximumIdlePerKey
+        self.configuration = configuration
     }
 
     /// Hands `completion` an idle connection to the target (`reused` true), or a new one; `fresh`
@@ -130,7 +129,7 @@ final class UpstreamPool {
         eventLoop.preconditionInEventLoop()
         guard target.httpProtocol == .http1 else { return }
         let origin = self.origin(for: target)
-        guard channel.isActive, origin.idle.count < maximumIdlePerKey,
+        guard channel.isActive, origin.idle.count < configuration.maximumIdlePerOrigin,
             let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
         else {
             channel.close(promise: nil)
@@ -219,12 +218,13 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        exchange?.upstreamClosed(nil)
+        exchange?.upstreamClosed(connection?.failure)
         exchange = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        exchange?.upstreamClosed(UpstreamStreamRefused.refusal(error, on: connection) ?? error)
+        // An HTTP/2 connection that failed explains its streams' errors better than they do.
+        exchange?.upstreamClosed(UpstreamStreamRefused.refusal(error, on: connection) ?? connection?.failure ?? error)
         exchange = nil
         context.close(promise: nil)
     }
