@@ -53,6 +53,9 @@ struct RouteCase: Sendable, CustomTestStringConvertible {
     }
 
     static let cases: [RouteCase] = [
+        RouteCase(name: "fallback content type with a line break",
+                  change: { $0.fallback = Fallback(response: StaticResponse(contentType: "text/plain\nX-Injected: yes", body: "degraded")) },
+                  expected: [#"spec.fallback.response.contentType: Invalid value: "text/plain\nX-Injected: yes": must be printable ASCII and spaces: it is sent as a header"#]),
         RouteCase(name: "duplicate hostname", change: { $0.hostnames = ["a.example.com", "a.example.com"] },
                   expected: [#"spec.hostnames[1]: Duplicate value: "a.example.com""#]),
         RouteCase(name: "prefix without slash", change: { $0.match = RouteMatch(path: PathMatch(type: .exact, value: "api")) },

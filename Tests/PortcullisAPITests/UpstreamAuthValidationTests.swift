@@ -69,6 +69,8 @@ struct UpstreamAuthCase: Sendable, CustomTestStringConvertible {
                          expected: ["spec.refresh: Forbidden: mutualTLS certificates are renewed according to mutualTLS.renewBefore"]),
         UpstreamAuthCase(name: "reserved header", spec: UpstreamAuthSpec(gatewayJWT: GatewayJWT(), header: CredentialHeader(name: "Host")),
                          expected: [#"spec.header.name: Invalid value: "Host": is managed by the gateway and cannot carry a credential"#]),
+        UpstreamAuthCase(name: "header prefix with a line break", spec: UpstreamAuthSpec(gatewayJWT: GatewayJWT(), header: CredentialHeader(name: "Authorization", prefix: "Bearer\r\nX-Injected: ")),
+                         expected: [#"spec.header.prefix: Invalid value: "Bearer\r\nX-Injected: ": must be printable ASCII and spaces: it is sent in a header"#]),
         UpstreamAuthCase(name: "zero refresh", spec: UpstreamAuthSpec(gatewayJWT: GatewayJWT(), refresh: RefreshPolicy(before: d("0s"))),
                          expected: [#"spec.refresh.before: Invalid value: "0s": must be greater than 0"#]),
         UpstreamAuthCase(name: "http issuer", spec: UpstreamAuthSpec(gatewayJWT: GatewayJWT(issuer: "http://gw.example.com")),

@@ -27,6 +27,8 @@ enum TestKeys {
 final class ScriptedProvider: TokenProvider {
     enum Step: Sendable {
         case token(lifetime: Duration)
+        /// A token of an hour with this value.
+        case value(String)
         case failure(CredentialError)
         /// Blocks until `release()`.
         case gate(lifetime: Duration)
@@ -65,6 +67,8 @@ final class ScriptedProvider: TokenProvider {
         switch step {
         case .token(let lifetime):
             return Token(value: "token-\(call)", expiresAt: now.addingTimeInterval(lifetime.seconds), issuedAt: now)
+        case .value(let value):
+            return Token(value: value, expiresAt: now.addingTimeInterval(3600), issuedAt: now)
         case .failure(let error):
             throw error
         case .gate(let lifetime):

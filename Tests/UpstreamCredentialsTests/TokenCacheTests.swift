@@ -59,6 +59,22 @@ import Testing
         #expect(entry.status().reason == "InvalidClient")
     }
 
+    /// A token is written into a request header as it is, so one that would end the header line (and let the
+    /// token service add headers of its own) is refused, and so is any other byte outside printable ASCII.
+    @Test(arguments: ["ya29.abc\r\nX-Injected: yes", "abc\ndef", "abc\u{0}", "caf\u{e9}", ""])
+    func aTokenAHeaderCannotCarryIsRefused(value: String) async throws {
+        let provider = ScriptedProvider([.value(value)])
+        let cache = TokenCache<String>(clock: ManualClock(), logger: testLogger)
+        let entry = cache.register("api", provider: provider)
+        try await withRunningCache(cache) {
+            let error = await #expect(throws: CredentialError.self) { _ = try await entry.token() }
+            #expect(error?.reason == .malformedResponse)
+            #expect(error.map { "\($0)" }?.contains("X-Injected") == false, "the message names no part of the token")
+        }
+        #expect(entry.status().reason == "MalformedResponse")
+        #expect(Token.isValidValue("ya29.a0-_~+/= with space"))
+    }
+
     @Test func refreshesAheadOfExpiryByTheInjectedClockAndServesTheOldTokenMeanwhile() async throws {
         let clock = ManualClock()
         let provider = ScriptedProvider([.token(lifetime: .seconds(3600)), .gate(lifetime: .seconds(3600))])

@@ -827,8 +827,6 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let upstreamHandler = try server.handler(type: UpstreamHandler.self)
                 server.removeHandler(upstreamHandler, promise: nil)
                 try server.removeHandler(server.handler(type: HTTPRequestEncoder.self), promise: nil)
-                if let validator = try? server.handler(type: NIOHTTPRequestHeadersValidator.self) { server.removeHandler(validator, promise: nil) }
-                if let validator = try? client.handler(type: NIOHTTPResponseHeadersValidator.self) { client.removeHandler(validator, promise: nil) }
                 try client.removeHandler(client.handler(type: HTTPPipeliningGuard.self), promise: nil)
                 client.removeHandler(context: context, promise: nil)
                 try client.removeHandler(client.handler(type: HTTPResponseEncoder.self), promise: nil)

@@ -95,8 +95,9 @@ final class UpstreamPool {
                     if let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
                     }
-                    // Bytes an upstream sends right after a 101 are handed on when the decoder is removed.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                    // Bytes an upstream sends right after a 101 are handed on when the decoder is removed. Headers
+                    // are valid before they get here (see `GatewayServer.serveHTTP1`).
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }

@@ -71,4 +71,6 @@ enum CommonSchemas {
 
     /// An HTTP header name (an RFC 9110 token).
     static let headerNamePattern = #"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"#
+    /// Text the gateway writes into a header value: printable ASCII and spaces, nothing that ends a line.
+    static let headerTextPattern = #"^[\x20-\x7E]*$"#
 }

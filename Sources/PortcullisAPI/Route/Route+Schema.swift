@@ -87,7 +87,8 @@ extension Route {
                                     default: Int64(StaticResponse.defaultStatus)
                                 ),
                                 .contentType: .string(
-                                    "The Content-Type of the body.",
+                                    "The Content-Type of the body: printable ASCII and spaces.",
+                                    pattern: CommonSchemas.headerTextPattern,
                                     maxLength: 256,
                                     default: StaticResponse.defaultContentType
                                 ),

@@ -24,6 +24,9 @@ extension Route {
             if let upstream = fallback.upstream {
                 Route.validate(upstream, at: path.child("upstream"), match: self.spec.match, checks: &checks)
             }
+            if let contentType = fallback.response?.contentType, !SchemaValidator.matches(contentType, pattern: CommonSchemas.headerTextPattern) {
+                checks.invalid(path.child("response").child("contentType"), .string(contentType), "must be printable ASCII and spaces: it is sent as a header")
+            }
         }
         return checks.errors
     }

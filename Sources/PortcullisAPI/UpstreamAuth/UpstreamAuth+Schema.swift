@@ -45,7 +45,8 @@ extension UpstreamAuth {
                             default: CredentialHeader.defaultName
                         ),
                         .prefix: .string(
-                            "Written before the token.",
+                            "Written before the token: printable ASCII and spaces.",
+                            pattern: CommonSchemas.headerTextPattern,
                             maxLength: 64,
                             default: CredentialHeader.defaultPrefix
                         ),

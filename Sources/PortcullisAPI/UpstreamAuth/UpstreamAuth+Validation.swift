@@ -33,6 +33,9 @@ extension UpstreamAuth {
         if let name = s.header?.name, FieldChecks.reservedHeaderNames.contains(name.lowercased()) {
             checks.invalid(spec.child("header").child("name"), .string(name), "is managed by the gateway and cannot carry a credential")
         }
+        if let prefix = s.header?.prefix, !SchemaValidator.matches(prefix, pattern: CommonSchemas.headerTextPattern) {
+            checks.invalid(spec.child("header").child("prefix"), .string(prefix), "must be printable ASCII and spaces: it is sent in a header")
+        }
         if let before = s.refresh?.before, before.duration == .zero {
             checks.invalid(spec.child("refresh").child("before"), .string(before.description), "must be greater than 0")
         }

@@ -146,6 +146,11 @@ public final class TokenCacheEntry: Sendable {
             }
             // The cache stopped while the provider answered: its waiters get the shutdown, not a token.
             try Task.checkCancellation()
+            // The value goes into a request header as it is: a CR or LF in it would let a token service add
+            // headers of its own (RFC 6749 A.12 allows printable ASCII and space only).
+            guard Token.isValidValue(token.value) else {
+                throw CredentialError(.malformedResponse, "the token service's token for \(name) has characters outside printable ASCII, which a header cannot carry")
+            }
             outcome = .success(token)
         } catch let error as CredentialError {
             outcome = .failure(error)

@@ -23,6 +23,12 @@ public struct Token: Sendable, Hashable {
         self.issuedAt = issuedAt
     }
 
+    /// Whether `value` can be sent as a token: not empty, and printable ASCII and spaces only, as RFC 6749
+    /// (Appendix A.12) defines access tokens; nothing that would end a header line.
+    public static func isValidValue(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.allSatisfy { (0x20...0x7E).contains($0) }
+    }
+
     /// The lifetime the token was issued with: `expiresAt - issuedAt`, never negative.
     public var lifetime: Duration {
         .seconds(max(0, expiresAt.timeIntervalSince(issuedAt)))
