@@ -26,6 +26,9 @@ final class ReplicaReports: Sendable {
     static let watermarkAnnotation = "portcullis.io/applied-routes-resource-version"
     /// `host:port` of the replica's admin port, for peer replicas.
     static let peerAddressAnnotation = "portcullis.io/peer-address"
+    /// A value new to each run of the process, so peers tell a restarted replica (same identity and address,
+    /// its Lease kept) from one that ran on, and catch it up (``BreakerPeer/incarnation``).
+    static let incarnationAnnotation = "portcullis.io/peer-incarnation"
     /// The replica's breakers that are not Closed (``ReplicaBreakerReport``).
     static let breakersAnnotation = "portcullis.io/circuit-breakers"
     /// A replica whose Lease was not renewed for this long no longer counts.
@@ -36,6 +39,8 @@ final class ReplicaReports: Sendable {
     let namespace: String
     /// Where peers reach this replica's admin port; `nil` when it shares no breaker state.
     let peerAddress: String?
+    /// This run of the process, as ``incarnationAnnotation`` says.
+    let incarnation = UUID().uuidString.lowercased()
     /// The replica's breakers that are not Closed; read once a second, so it must not take the locks requests take.
     private let breakers: @Sendable () -> [RouteKey: CircuitBreakerState]
     private let logger: Logger
@@ -120,7 +125,10 @@ final class ReplicaReports: Sendable {
         let now = MicroTime.string(from: Date())
         let spec = CoordinationV1.LeaseSpec(holderIdentity: identity, leaseDurationSeconds: Self.leaseDuration, renewTime: now)
         var annotations = [Self.watermarkAnnotation: String(resourceVersion), Self.breakersAnnotation: breakers.annotation]
-        if let peerAddress { annotations[Self.peerAddressAnnotation] = peerAddress }
+        if let peerAddress {
+            annotations[Self.peerAddressAnnotation] = peerAddress
+            annotations[Self.incarnationAnnotation] = incarnation
+        }
         do {
             var lease = try await leases.get(leaseName, namespace: namespace)
             lease.spec = spec
@@ -151,7 +159,7 @@ final class ReplicaReports: Sendable {
                 renewed.addingTimeInterval(TimeInterval(lease.spec?.leaseDurationSeconds ?? leaseDuration)) > now
             else { continue }
             do {
-                peers.append(try BreakerPeer(identity: holder, address: address))
+                peers.append(try BreakerPeer(identity: holder, address: address, incarnation: lease.metadata.annotations?[incarnationAnnotation]))
             } catch {
                 logger.warning(
                     "a replica's Lease has an unusable peer address; breaker transitions are not sent to it",

@@ -428,4 +428,36 @@ import Testing
         for replica in [a, b, c] { try await replica.stop() }
         try await upstream.stop()
     }
+
+    @Test func aPeerThatRestartedUnderTheSameIdentityAndAddressIsCaughtUp() async throws {
+        let upstream = try await TestUpstream()
+        let authority = try CertificateAuthority.generate(now: Date())
+        let breaker = CircuitBreakerConfiguration(consecutiveFailures: 1, openDuration: .seconds(30))
+        let routes = [Self.route("orders", port: upstream.port, breaker: breaker)]
+        func replica(_ name: String, adminPort: Int = 0) async throws -> Replica {
+            try await Replica(name, routes: routes, certificate: try Self.peerCertificate(authority), trusting: authority, adminPort: adminPort)
+        }
+        let a = try await replica("replica-a")
+        let b = try await replica("replica-b")
+        let port = b.adminPort
+        a.exchange.updatePeers([try BreakerPeer(identity: "replica-b", address: "127.0.0.1:\(port)", incarnation: "1")])
+        _ = try await a.get("/orders/close")
+        #expect(try await Self.within(.seconds(5)) { b.breaker("orders")?.state == .open })
+
+        // B restarts between two transitions: nothing failed, so only its Lease tells A it is a new process.
+        try await b.stop()
+        let restarted = try await replica("replica-b", adminPort: port)
+        #expect(restarted.breaker("orders")?.state == .closed)
+        try await Task.sleep(for: .milliseconds(500))
+        a.exchange.updatePeers([try BreakerPeer(identity: "replica-b", address: "127.0.0.1:\(port)", incarnation: "1")])
+        try await Task.sleep(for: .seconds(1))
+        #expect(restarted.breaker("orders")?.state == .closed, "the same incarnation: nothing to make up")
+        a.exchange.updatePeers([try BreakerPeer(identity: "replica-b", address: "127.0.0.1:\(port)", incarnation: "2")])
+        #expect(try await Self.within(.seconds(5)) { restarted.breaker("orders")?.state == .open }, "the restarted B is caught up")
+        #expect(restarted.breaker("orders")?.changedBy == "replica-a")
+        #expect(try restarted.counter("received") == 1)
+        try await a.stop()
+        try await restarted.stop()
+        try await upstream.stop()
+    }
 }

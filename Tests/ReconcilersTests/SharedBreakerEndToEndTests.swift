@@ -96,6 +96,8 @@ import Testing
                 #expect(a.exchange.currentPeers.first?.port == b.admin.localAddress?.port)
                 let lease = try await cluster.client.resources(CoordinationV1.Lease.self).get("portcullis-gateway-replica-b", namespace: Self.systemNamespace)
                 #expect(lease.metadata.annotations?["portcullis.io/peer-address"] == "127.0.0.1:\(b.admin.localAddress!.port!)")
+                let incarnation = try #require(lease.metadata.annotations?["portcullis.io/peer-incarnation"])
+                #expect(a.exchange.currentPeers.first?.incarnation == incarnation, "a restarted B would count as a new peer")
 
                 // The leader issued one peer certificate, and both replicas loaded it.
                 _ = try await eventually("both load the peer certificate") { a.certificateLoaded && b.certificateLoaded ? true : nil }
