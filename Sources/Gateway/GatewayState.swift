@@ -184,6 +184,41 @@ public final class GatewayState: Sendable {
         return .applied(transition)
     }
 
+    /// The breakers that are not Closed, by route: read from each breaker's atomic state without the locks
+    /// requests take, for this replica's report in its Lease.
+    public func breakersNotClosed() -> [RouteKey: CircuitBreakerState] {
+        var states: [RouteKey: CircuitBreakerState] = [:]
+        for (key, policies) in snapshot.policies {
+            guard let state = policies.breaker?.state, state != .closed else { continue }
+            states[key] = state
+        }
+        return states
+    }
+
+    /// This replica's shared breakers that its own calls opened and that are still open, as the messages
+    /// that tell a peer so (with what is left of each open period). Breakers that follow a peer are left
+    /// out, so a peer is never told back what it said.
+    func ownOpenBreakers(sender: String) -> [RouteKey: BreakerTransitionMessage] {
+        let now = ContinuousClock.now
+        var messages: [RouteKey: BreakerTransitionMessage] = [:]
+        for (key, policies) in snapshot.policies {
+            if let message = policies.ownOpenState(sender: sender, now: now) { messages[key] = message }
+        }
+        return messages
+    }
+
+    /// `message` as it should go out now, for one that waited (a peer was unreachable): an Open one with
+    /// what is left of the open period, if the breaker is still open on this replica's own calls; a Closed
+    /// one unless the breaker opened again meanwhile; `nil` when it no longer holds or the route's breaker
+    /// has other settings now.
+    func refreshed(_ message: BreakerTransitionMessage) -> BreakerTransitionMessage? {
+        guard let policies = snapshot.policies[message.route], policies.breakerSettings == message.settings, let breaker = policies.breaker else { return nil }
+        if message.state == CircuitBreakerState.open.rawValue {
+            return policies.ownOpenState(sender: message.sender)
+        }
+        return breaker.state == .open ? nil : message
+    }
+
     /// The config being served.
     var snapshot: Snapshot { current.withLock { $0 } }
 

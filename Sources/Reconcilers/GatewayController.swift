@@ -98,7 +98,10 @@ public final class GatewayController: Service, Sendable {
             logger: logger
         )
         self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, events: events, logger: logger)
-        self.replicas = ReplicaReports(identity: breakerExchange?.identity ?? identity, namespace: pki.namespace, peerAddress: peerAddress, logger: logger)
+        self.replicas = ReplicaReports(
+            identity: breakerExchange?.identity ?? identity, namespace: pki.namespace, peerAddress: peerAddress,
+            breakers: { [state] in state.breakersNotClosed() }, logger: logger
+        )
         self.gatewayTLS = gatewayTLS
         self.breakerExchange = breakerExchange
     }
@@ -230,7 +233,7 @@ public final class GatewayController: Service, Sendable {
             }
             // These only report or tidy up, so they have nothing to finish: they end at once on graceful shutdown.
             group.addTask { try await Self.untilGracefulShutdown { try await self.heapTrimmer.run() } }
-            group.addTask { try await Self.untilGracefulShutdown { try await self.reportCircuitBreakers(routes: routes.store) } }
+            group.addTask { try await Self.untilGracefulShutdown { try await self.reportCircuitBreakers(routes: routes.store, replicaLeases: replicaLeases.store) } }
             group.addTask {
                 try await Self.untilGracefulShutdown { try await self.replicas.run(client: self.client) }
                 await self.replicas.withdraw(client: self.client)
@@ -281,15 +284,33 @@ public final class GatewayController: Service, Sendable {
     }
 
     /// Writes each route's circuit breaker into its status when the breaker's state or trip count
-    /// changed. Looked at every second: a transition reaches status within about a second, and a
-    /// Route gets at most one such write a second. (The failure rate is written with them, not on
-    /// its own: it moves with every request.)
-    func reportCircuitBreakers(routes: Store<Route>) async throws {
+    /// changed, or how many replicas have it open or half-open. Looked at every second: a transition
+    /// reaches status within about a second, and a Route gets at most one such write a second. (The
+    /// failure rate is written with them, not on its own: it moves with every request.)
+    ///
+    /// The other replicas' breakers come from their Leases (``ReplicaBreakerReport``), the leader's from
+    /// its gateway. `replicas` is written only while some replica's breaker is not Closed, so a replica
+    /// that comes or goes does not rewrite the status of every Route whose breakers are all Closed.
+    func reportCircuitBreakers(routes: Store<Route>, replicaLeases: Store<CoordinationV1.Lease>) async throws {
         struct Written: Equatable {
             var state: CircuitBreakerStatus.State
             var trips: Int64
+            var openReplicas: Int
+            var halfOpenReplicas: Int
+            var replicas: Int?
+            var unreportedReplicas: Int?
+
+            init(_ status: CircuitBreakerStatus) {
+                state = status.state
+                trips = status.trips ?? 0
+                openReplicas = status.openReplicas ?? 0
+                halfOpenReplicas = status.halfOpenReplicas ?? 0
+                replicas = status.replicas
+                unreportedReplicas = status.unreportedReplicas
+            }
         }
         var written: [RouteKey: Written] = [:]
+        var reportCache: [String: (annotation: String, report: ReplicaBreakerReport?)] = [:]
         let client = self.client.resources(Route.self)
         while !Task.isCancelled {
             try await Task.sleep(for: .seconds(1))
@@ -297,23 +318,29 @@ public final class GatewayController: Service, Sendable {
                 written = [:]
                 continue
             }
+            let others = ReplicaReports.breakerReports(replicaLeases.list(), now: Date(), excluding: replicas.identity, cache: &reportCache, logger: logger)
             for (key, report) in state.circuitBreakers() {
-                let status = CircuitBreakerStatus(
+                var status = CircuitBreakerStatus(
                     state: Self.breakerState(report.state),
                     since: RFC3339.string(from: report.since),
                     failureRate: report.failureRatePercent,
                     trips: report.trips
                 )
-                let now = Written(state: status.state, trips: report.trips)
-                if written[key] == nil, let current = routes.get(namespace: key.namespace, name: key.name)?.status?.circuitBreaker,
-                    Written(state: current.state, trips: current.trips ?? 0) == now
-                {
+                Self.countReplicas(of: key, leader: report.state, others: others, into: &status)
+                let now = Written(status)
+                if written[key] == nil, let current = routes.get(namespace: key.namespace, name: key.name)?.status?.circuitBreaker, Written(current) == now {
                     written[key] = now
                 }
                 guard written[key] != now else { continue }
                 do {
-                    _ = try await client.patch(key.name, namespace: key.namespace, .merge(["status": ["circuitBreaker": try JSONValue(encoding: status)]]), subresource: "status")
+                    var encoded = try JSONValue(encoding: status)
+                    // A merge patch keeps what it does not mention: say that these are gone.
+                    if status.replicas == nil { encoded["replicas"] = .null }
+                    if status.unreportedReplicas == nil { encoded["unreportedReplicas"] = .null }
+                    _ = try await client.patch(key.name, namespace: key.namespace, .merge(["status": ["circuitBreaker": encoded]]), subresource: "status")
+                    let before = written[key]
                     written[key] = now
+                    guard before?.state != now.state || before?.trips != now.trips else { continue }
                     if let route = routes.get(namespace: key.namespace, name: key.name) {
                         let source = report.changedBy.map { ", following peer replica \($0)" } ?? ""
                         events.record(
@@ -328,6 +355,27 @@ public final class GatewayController: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// Sets how many replicas have `route`'s breaker open or half-open: the leader's own `leader` state and
+    /// the `others`' reports. `replicas` only while one is not Closed; `unreportedReplicas` only when a report
+    /// was cut off before the route.
+    static func countReplicas(of route: RouteKey, leader: CircuitBreakerState, others: [String: ReplicaBreakerReport], into status: inout CircuitBreakerStatus) {
+        var open = leader == .open ? 1 : 0
+        var halfOpen = leader == .halfOpen ? 1 : 0
+        var unreported = 0
+        for report in others.values {
+            switch report.entry(route) {
+            case .known(.open): open += 1
+            case .known(.halfOpen): halfOpen += 1
+            case .known(.closed): break
+            case .unknown: unreported += 1
+            }
+        }
+        status.openReplicas = open
+        status.halfOpenReplicas = halfOpen
+        status.replicas = open + halfOpen > 0 ? 1 + others.count : nil
+        status.unreportedReplicas = unreported > 0 ? unreported : nil
     }
 
     static func breakerState(_ state: CircuitBreakerState) -> CircuitBreakerStatus.State {

@@ -29,16 +29,19 @@ import Testing
         var adminPort: Int { admin.localAddress!.port! }
         var asPeer: BreakerPeer { try! BreakerPeer(identity: name, address: "127.0.0.1:\(adminPort)") }
 
-        init(_ name: String, routes: [RouteConfig], certificate: IssuedCertificate?, trusting authority: CertificateAuthority) async throws {
+        init(
+            _ name: String, routes: [RouteConfig], certificate: IssuedCertificate?, trusting authority: CertificateAuthority,
+            configuration: BreakerExchange.Configuration = .init(), adminPort: Int = 0
+        ) async throws {
             self.name = name
             state = GatewayState(GatewayConfig(generation: 1, routes: routes))
-            exchange = BreakerExchange(identity: name, state: state, logger: BreakerExchangeTests.quiet, metricsFactory: metrics)
+            exchange = BreakerExchange(identity: name, state: state, configuration: configuration, logger: BreakerExchangeTests.quiet, metricsFactory: metrics)
             if let certificate {
                 try exchange.tls.update(certificateChainPEM: certificate.certificatePEM, privateKeyPEM: certificate.privateKeyPEM, trustedCAPEM: try authority.trustAnchorPEM)
             }
             gateway = try await GatewayServer(host: "127.0.0.1", port: 0, state: state).start()
             let state = self.state
-            admin = try await AdminServer(host: "127.0.0.1", port: 0, isReady: { state.isReady }, describeConfig: { state.describe() }, breakerExchange: exchange).start()
+            admin = try await AdminServer(host: "127.0.0.1", port: adminPort, isReady: { state.isReady }, describeConfig: { state.describe() }, breakerExchange: exchange).start()
             let exchange = self.exchange
             running = Task { await exchange.run() }
         }
@@ -213,14 +216,22 @@ import Testing
         #expect(try await a.get("/orders/close").hasPrefix("HTTP/1.1 502"))
         #expect(try await a.get("/orders/fine").hasPrefix("HTTP/1.1 503"), "A's own breaker opened")
         #expect(try await Self.within(.seconds(2)) { try a.counter("failed") == 1 })
-        // Within the back-off the peer is skipped at once; A's breakers work on their own all along.
+        // Within the back-off (2 s) the peer is not tried: the next transition waits for it. A's breakers
+        // work on their own all along.
         #expect(try await a.get("/billing/close").hasPrefix("HTTP/1.1 502"))
         #expect(try await a.get("/billing/fine").hasPrefix("HTTP/1.1 503"))
-        #expect(try await Self.within(.seconds(1)) { try a.counter("failed") == 2 })
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try a.counter("failed") == 1, "not tried again within the back-off")
+        func peerDescription() async throws -> [String: Any] {
+            let debug = try await RawHTTPClient.exchange(port: a.adminPort, "GET /debug/breakers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            let document = try #require(JSONSerialization.jsonObject(with: Data(debug.httpBody.utf8)) as? [String: Any])
+            return try #require((document["peers"] as? [[String: Any]])?.first)
+        }
+        #expect(try await peerDescription()["pending"] as? Int == 2, "both transitions wait for the peer")
+        // After the back-off both are tried again (and fail again), one post at a time, latest per route.
+        #expect(try await Self.within(.seconds(6)) { try a.counter("failed") >= 2 }, "retried after the back-off")
         #expect(try a.counter("sent") == 0)
-        let debug = try await RawHTTPClient.exchange(port: a.adminPort, "GET /debug/breakers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        let document = try #require(JSONSerialization.jsonObject(with: Data(debug.httpBody.utf8)) as? [String: Any])
-        let peer = try #require((document["peers"] as? [[String: Any]])?.first)
+        let peer = try await peerDescription()
         #expect(peer["reachable"] as? Bool == false)
         #expect((peer["lastError"] as? String)?.isEmpty == false)
         try await a.stop()
@@ -318,5 +329,135 @@ import Testing
         try? await channel.closeFuture.get()
         var bytes = collected.withLockedValue { $0 }
         return bytes.readString(length: bytes.readableBytes) ?? ""
+    }
+
+    /// A port on which nothing listens (yet): bound and closed again.
+    static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+
+    @Test func aPeerThatWasUnreachableWhenABreakerOpenedGetsItOnceReachable() async throws {
+        let upstream = try await TestUpstream()
+        let authority = try CertificateAuthority.generate(now: Date())
+        let backoff = Duration.seconds(1)
+        let breaker = CircuitBreakerConfiguration(consecutiveFailures: 1, openDuration: .seconds(30))
+        let routes = [Self.route("orders", port: upstream.port, breaker: breaker)]
+        let a = try await Replica(
+            "replica-a", routes: routes, certificate: try Self.peerCertificate(authority), trusting: authority,
+            configuration: .init(unreachableBackoff: backoff)
+        )
+        // B's admin port is not listening yet when A's breaker opens.
+        let port = try await Self.freePort()
+        a.exchange.updatePeers([try BreakerPeer(identity: "replica-b", address: "127.0.0.1:\(port)")])
+        #expect(try await a.get("/orders/close").hasPrefix("HTTP/1.1 502"))
+        #expect(a.breaker("orders")?.state == .open)
+        #expect(try await Self.within(.seconds(3)) { try a.counter("failed") >= 1 }, "the first post found nobody")
+
+        try await Task.sleep(for: .milliseconds(500))
+        let b = try await Replica(
+            "replica-b", routes: routes, certificate: try Self.peerCertificate(authority), trusting: authority, adminPort: port
+        )
+        b.exchange.updatePeers([a.asPeer])
+        let listening = ContinuousClock.now
+        #expect(try await Self.within(.seconds(10)) { b.breaker("orders")?.state == .open }, "B learns that the breaker is open")
+        let took = ContinuousClock.now - listening
+        #expect(took < backoff + .seconds(1), "within the back-off and a second of B listening, not \(took)")
+        #expect(b.breaker("orders")?.changedBy == "replica-a")
+        // B stays open for what is left of A's period, not a fresh 30 s and not less than most of it.
+        let rejected = try await b.get("/orders/fine")
+        #expect(rejected.hasPrefix("HTTP/1.1 503"))
+        let retryAfter = Int(rejected.httpHeader("retry-after") ?? "") ?? 0
+        #expect((20...30).contains(retryAfter), "retry-after \(retryAfter)")
+        #expect(upstream.requestCount("/fine") == 0)
+
+        // Exactly one message made it, and nothing came back: B does not echo what it follows.
+        try await Task.sleep(for: .seconds(2))
+        #expect(try b.counter("received") == 1)
+        #expect(try a.counter("sent") == 1)
+        #expect(try b.counter("sent") == 0)
+        #expect(try a.counter("received") == 0)
+        try await a.stop()
+        try await b.stop()
+        try await upstream.stop()
+    }
+
+    @Test func aPeerAddedLaterIsToldTheSharedBreakersOpenOnThisReplicasOwnCalls() async throws {
+        let upstream = try await TestUpstream()
+        let authority = try CertificateAuthority.generate(now: Date())
+        let shared = CircuitBreakerConfiguration(consecutiveFailures: 1, openDuration: .seconds(30))
+        var local = shared
+        local.scope = .replica
+        let routes = [
+            Self.route("orders", port: upstream.port, breaker: shared), Self.route("followed", port: upstream.port, breaker: shared),
+            Self.route("local", port: upstream.port, breaker: local),
+        ]
+        func replica(_ name: String) async throws -> Replica {
+            try await Replica(name, routes: routes, certificate: try Self.peerCertificate(authority), trusting: authority)
+        }
+        let a = try await replica("replica-a")
+        let b = try await replica("replica-b")
+        let c = try await replica("replica-c")
+        // A's own calls open "orders" (shared) and "local" (per replica); "followed" opens on C, and A follows C.
+        c.exchange.updatePeers([a.asPeer])
+        _ = try await c.get("/followed/close")
+        #expect(try await Self.within(.seconds(5)) { a.breaker("followed")?.state == .open })
+        _ = try await a.get("/orders/close")
+        _ = try await a.get("/local/close")
+        #expect(a.breaker("orders")?.state == .open && a.breaker("local")?.state == .open)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try b.counter("received") == 0, "A knows no peers yet")
+
+        // B appears in A's peer list (a new replica's Lease): A tells it what its own calls opened.
+        a.exchange.updatePeers([b.asPeer])
+        b.exchange.updatePeers([a.asPeer, c.asPeer])
+        #expect(try await Self.within(.seconds(5)) { b.breaker("orders")?.state == .open }, "B learns about orders")
+        #expect(b.breaker("orders")?.changedBy == "replica-a")
+        try await Task.sleep(for: .seconds(2))
+        #expect(b.breaker("followed")?.state == .closed, "A does not pass on what it follows from C")
+        #expect(b.breaker("local")?.state == .closed, "a per-replica breaker is never sent")
+        #expect(try b.counter("received") == 1, "one message: orders")
+        #expect(try a.counter("received") == 1, "only C's; B had nothing of its own to tell")
+        #expect(try c.counter("received") == 0)
+        #expect(try b.counter("sent") == 0)
+        for replica in [a, b, c] { try await replica.stop() }
+        try await upstream.stop()
+    }
+
+    @Test func aPeerThatRestartedUnderTheSameIdentityAndAddressIsCaughtUp() async throws {
+        let upstream = try await TestUpstream()
+        let authority = try CertificateAuthority.generate(now: Date())
+        let breaker = CircuitBreakerConfiguration(consecutiveFailures: 1, openDuration: .seconds(30))
+        let routes = [Self.route("orders", port: upstream.port, breaker: breaker)]
+        func replica(_ name: String, adminPort: Int = 0) async throws -> Replica {
+            try await Replica(name, routes: routes, certificate: try Self.peerCertificate(authority), trusting: authority, adminPort: adminPort)
+        }
+        let a = try await replica("replica-a")
+        let b = try await replica("replica-b")
+        let port = b.adminPort
+        a.exchange.updatePeers([try BreakerPeer(identity: "replica-b", address: "127.0.0.1:\(port)", incarnation: "1")])
+        _ = try await a.get("/orders/close")
+        #expect(try await Self.within(.seconds(5)) { b.breaker("orders")?.state == .open })
+
+        // B restarts between two transitions: nothing failed, so only its Lease tells A it is a new process.
+        try await b.stop()
+        let restarted = try await replica("replica-b", adminPort: port)
+        #expect(restarted.breaker("orders")?.state == .closed)
+        try await Task.sleep(for: .milliseconds(500))
+        a.exchange.updatePeers([try BreakerPeer(identity: "replica-b", address: "127.0.0.1:\(port)", incarnation: "1")])
+        try await Task.sleep(for: .seconds(1))
+        #expect(restarted.breaker("orders")?.state == .closed, "the same incarnation: nothing to make up")
+        a.exchange.updatePeers([try BreakerPeer(identity: "replica-b", address: "127.0.0.1:\(port)", incarnation: "2")])
+        #expect(try await Self.within(.seconds(5)) { restarted.breaker("orders")?.state == .open }, "the restarted B is caught up")
+        #expect(restarted.breaker("orders")?.changedBy == "replica-a")
+        #expect(try restarted.counter("received") == 1)
+        try await a.stop()
+        try await restarted.stop()
+        try await upstream.stop()
     }
 }

@@ -112,7 +112,9 @@ import Testing
         try await eventually("the route serves") { try await installation.get("/").body == "backend" }
         try await eventually("Ready") { try await condition("Ready")?.status == .true }
 
-        // Objects no Route names change nothing the gateway serves: no new config.
+        // Objects no Route names change nothing the gateway serves: no new config. (The PKI's issuer
+        // documents, made at start beside the Routes, are a change of their own: wait until they are served.)
+        try await eventually("the issuer's documents are served") { installation.state.describe().contains("\"issuer\"") }
         let generation = installation.state.generation
         try await installation.apply("""
             apiVersion: v1

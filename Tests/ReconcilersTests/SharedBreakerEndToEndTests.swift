@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CredentialFakes
 import Foundation
 import Gateway
 import Kubernetes
@@ -9,6 +10,8 @@ import NIOHTTP1
 import NIOSSL
 import Reconcilers
 import Resilience
+import PortcullisAPI
+import Synchronization
 import Testing
 
 /// Two gateway replicas against one API server: they find each other through their replica Leases, the
@@ -45,7 +48,7 @@ import Testing
             }
         }
 
-        func breaker() -> GatewayState.CircuitBreakerReport? { state.circuitBreakers()[RouteKey(namespace: "default", name: "flaky")] }
+        func breaker(_ route: String = "flaky") -> GatewayState.CircuitBreakerReport? { state.circuitBreakers()[RouteKey(namespace: "default", name: route)] }
 
         func get(_ path: String) async throws -> Int {
             let response = try await httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(gateway.localAddress!.port!)\(path)"), timeout: .seconds(15))
@@ -93,6 +96,8 @@ import Testing
                 #expect(a.exchange.currentPeers.first?.port == b.admin.localAddress?.port)
                 let lease = try await cluster.client.resources(CoordinationV1.Lease.self).get("portcullis-gateway-replica-b", namespace: Self.systemNamespace)
                 #expect(lease.metadata.annotations?["portcullis.io/peer-address"] == "127.0.0.1:\(b.admin.localAddress!.port!)")
+                let incarnation = try #require(lease.metadata.annotations?["portcullis.io/peer-incarnation"])
+                #expect(a.exchange.currentPeers.first?.incarnation == incarnation, "a restarted B would count as a new peer")
 
                 // The leader issued one peer certificate, and both replicas loaded it.
                 _ = try await eventually("both load the peer certificate") { a.certificateLoaded && b.certificateLoaded ? true : nil }
@@ -130,6 +135,77 @@ import Testing
             }
             await a.stop()
             await b.stop()
+        }
+    }
+
+    @Test func routeStatusCountsTheReplicasWhoseBreakerIsOpen() async throws {
+        // An upstream that fails (503) until told otherwise.
+        let failing = Atomic<Bool>(false)
+        let upstream = try await FakeHTTPServer.start { _ in failing.load(ordering: .relaxed) ? .text(503, "down") : .text(200, "up") }
+        try await TestCluster.with { cluster in
+            _ = try await cluster.client.resources(.namespaces, as: JSONValue.self).create(
+                ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]]
+            )
+            // Each replica keeps its own breaker, so the replicas disagree.
+            try await cluster.apply("""
+                apiVersion: portcullis.io/v1alpha1
+                kind: Route
+                metadata: {name: local, namespace: default}
+                spec:
+                  upstream: {url: '\(upstream.baseURL)'}
+                  retries: {attempts: 1}
+                  circuitBreaker: {consecutiveFailures: 2, openDuration: 2s, halfOpenProbes: 1, scope: Replica}
+                """)
+            let a = try await Replica("replica-a", leader: true, cluster: cluster)
+            let b = try await Replica("replica-b", leader: false, cluster: cluster)
+            func status() async throws -> RouteStatus? { try await cluster.client.resources(Route.self).get("local", namespace: "default").status }
+            do {
+                _ = try await eventually("both serve the route") {
+                    let (fromA, fromB) = (try await a.get("/"), try await b.get("/"))
+                    return fromA == 200 && fromB == 200 ? true : nil
+                }
+                _ = try await eventually("two replicas in status") { try await status()?.replicas?.total == 2 ? true : nil }
+
+                // B's breaker opens; the leader's (A's) stays closed.
+                failing.store(true, ordering: .relaxed)
+                #expect(try await b.get("/") == 503)
+                #expect(try await b.get("/") == 503)
+                #expect(b.breaker("local")?.state == .open)
+                #expect(a.breaker("local")?.state == .closed)
+                let breaker = try await eventually("openReplicas 1 of 2", timeout: .seconds(20)) {
+                    let breaker = try await status()?.circuitBreaker
+                    return breaker?.openReplicas == 1 && breaker?.replicas == 2 ? breaker : nil
+                }
+                #expect(breaker.state == .closed, "state is the leader's breaker")
+                #expect(breaker.halfOpenReplicas == 0)
+                #expect(breaker.unreportedReplicas == nil)
+                #expect(try await status()?.replicas?.total == 2)
+                let lease = try await cluster.client.resources(CoordinationV1.Lease.self).get("portcullis-gateway-replica-b", namespace: Self.systemNamespace)
+                #expect(lease.metadata.annotations?["portcullis.io/circuit-breakers"] == #"{"open":["default/local"]}"#)
+
+                // The upstream recovers; B's probe after the open period closes its breaker, and the count goes back to 0.
+                failing.store(false, ordering: .relaxed)
+                try await Task.sleep(for: .milliseconds(2500))
+                _ = try await eventually("B's probe succeeds") {
+                    let code = try await b.get("/")
+                    return code == 200 && b.breaker("local")?.state == .closed ? true : nil
+                }
+                let closed = try await eventually("openReplicas 0", timeout: .seconds(20)) {
+                    let breaker = try await status()?.circuitBreaker
+                    return breaker?.openReplicas == 0 ? breaker : nil
+                }
+                #expect(closed.halfOpenReplicas == 0)
+                #expect(closed.replicas == nil, "replicas is only written while a breaker is not Closed")
+                #expect(closed.state == .closed)
+            } catch {
+                await a.stop()
+                await b.stop()
+                await upstream.stop()
+                throw error
+            }
+            await a.stop()
+            await b.stop()
+            await upstream.stop()
         }
     }
 }

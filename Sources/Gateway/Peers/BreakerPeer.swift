@@ -5,12 +5,16 @@ public struct BreakerPeer: Sendable, Hashable, CustomStringConvertible {
     /// An IP address or host name, without brackets.
     public var host: String
     public var port: Int
+    /// Which run of the replica's process this is (it changes when the process restarts under the same
+    /// identity and address), so a restarted peer counts as new and is caught up; `nil` when unknown.
+    public var incarnation: String?
 
     /// - Parameters:
     ///   - identity: The replica's identity.
     ///   - address: `host:port`, with an IPv6 address in brackets (`[fd00::7]:9090`).
+    ///   - incarnation: Which run of the replica's process this is, if known.
     /// - Throws: ``InvalidAddress`` naming the address when it is not `host:port` with a port of 1–65535.
-    public init(identity: String, address: String) throws {
+    public init(identity: String, address: String, incarnation: String? = nil) throws {
         let host: Substring
         let port: Substring
         if address.hasPrefix("[") {
@@ -31,6 +35,7 @@ public struct BreakerPeer: Sendable, Hashable, CustomStringConvertible {
         self.identity = identity
         self.host = String(host)
         self.port = number
+        self.incarnation = incarnation
     }
 
     /// `host:port`, IPv6 in brackets.

@@ -50,6 +50,18 @@ struct BreakerTransitionMessage: Sendable, Hashable, Codable {
         self.tripStreak = transition.tripStreak
     }
 
+    /// An `Open` message for a breaker that stays open for `openFor` more: what a peer that missed the
+    /// transition is told later.
+    init(openFor: Duration, tripStreak: Int, route: RouteKey, settings: String, sender: String) {
+        self.sender = sender
+        self.namespace = route.namespace
+        self.name = route.name
+        self.settings = settings
+        self.state = CircuitBreakerState.open.rawValue
+        self.openForMilliseconds = min(Self.maximumOpenMilliseconds, max(0, openFor.milliseconds))
+        self.tripStreak = min(10_000, max(0, tripStreak))
+    }
+
     /// Reads and checks a message.
     ///
     /// - Throws: ``Invalid`` naming the field and the value that is wrong.

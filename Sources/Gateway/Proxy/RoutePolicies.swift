@@ -73,6 +73,16 @@ final class RoutePolicies: Sendable {
     /// calls did, or it never changed.
     var breakerChangedBy: String? { changedBy.withLock { $0 } }
 
+    /// What peers should hear about this breaker now, as `sender`: Open with what is left of its open period
+    /// when it is a shared breaker that this replica's own calls opened, else `nil`. A breaker that follows a
+    /// peer is never reported, so peers do not echo each other.
+    func ownOpenState(sender: String, now: ContinuousClock.Instant = .now) -> BreakerTransitionMessage? {
+        guard outbox != nil, let breaker, let breakerSettings, breaker.state == .open, breakerChangedBy == nil else { return nil }
+        let snapshot = breaker.snapshot(now: now)
+        guard snapshot.state == .open, let until = snapshot.openUntil, until > now else { return nil }
+        return BreakerTransitionMessage(openFor: now.duration(to: until), tripStreak: snapshot.tripStreak, route: route, settings: breakerSettings, sender: sender)
+    }
+
     /// Hands back a permit whose call says nothing about the upstream (the client left, or no
     /// credential could be had), so a half-open breaker admits another probe in its place.
     func abandon(_ permit: CircuitBreakerPermit?) {

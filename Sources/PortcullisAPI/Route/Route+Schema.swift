@@ -399,16 +399,24 @@ extension Route {
                 ),
                 .upstream: .string("The upstream origin requests go to."),
                 .circuitBreaker: .object(
-                    "The circuit breaker as the gateway replicas see it.",
+                    "The circuit breaker as the gateway replicas see it: the leader's breaker, and how many replicas have theirs open or half-open.",
                     keyedBy: CircuitBreakerStatus.CodingKeys.self,
                     required: [.state],
                     [
-                        .state: .enum("Closed, Open or HalfOpen.", CircuitBreakerStatus.State.self),
-                        .since: .string("When the breaker entered this state.", format: "date-time"),
-                        .failureRate: .integer("The failure rate over the current window, in percent.", minimum: 0, maximum: 100),
-                        .trips: .integer("How many times the breaker has opened.", minimum: 0, format: "int64"),
-                        .openReplicas: .integer("Gateway replicas whose breaker is open.", minimum: 0),
-                        .replicas: .integer("Gateway replicas reporting.", minimum: 0),
+                        .state: .enum("The leader's breaker: Closed, Open or HalfOpen.", CircuitBreakerStatus.State.self),
+                        .since: .string("When the leader's breaker entered this state.", format: "date-time"),
+                        .failureRate: .integer("The failure rate over the leader's current window, in percent.", minimum: 0, maximum: 100),
+                        .trips: .integer("How many times the leader's breaker has opened.", minimum: 0, format: "int64"),
+                        .openReplicas: .integer("Gateway replicas whose breaker is open, the leader included.", minimum: 0),
+                        .halfOpenReplicas: .integer("Gateway replicas whose breaker is half-open, the leader included.", minimum: 0),
+                        .replicas: .integer(
+                            "Gateway replicas reporting their breakers, the leader included; set while any of them has this breaker open or half-open.",
+                            minimum: 0
+                        ),
+                        .unreportedReplicas: .integer(
+                            "Replicas whose report of breakers that are not Closed was too long for their Lease and was cut off before this Route; they are not counted. Absent when none.",
+                            minimum: 0
+                        ),
                     ]
                 ),
                 .replicas: .object(

@@ -28,7 +28,8 @@ public struct RouteStatus: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey, CaseIterable { case observedGeneration, conditions, upstream, circuitBreaker, replicas }
 }
 
-/// The circuit breaker as the gateway replicas see it.
+/// The circuit breaker as the gateway replicas see it: the leader's breaker, and how many replicas have
+/// theirs open or half-open (they disagree with scope `Replica`, or while a replica is cut off from its peers).
 public struct CircuitBreakerStatus: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable, CaseIterable {
         case closed = "Closed"
@@ -36,28 +37,48 @@ public struct CircuitBreakerStatus: Sendable, Hashable, Codable {
         case halfOpen = "HalfOpen"
     }
 
+    /// The leader's breaker.
     public var state: State
-    /// When the breaker entered this state (RFC 3339).
+    /// When the leader's breaker entered this state (RFC 3339).
     public var since: String?
-    /// The failure rate over the current window, in percent.
+    /// The failure rate over the leader's current window, in percent.
     public var failureRate: Int?
-    /// How many times the breaker has opened.
+    /// How many times the leader's breaker has opened.
     public var trips: Int64?
-    /// Replicas whose breaker is open.
+    /// Replicas whose breaker is open, the leader included.
     public var openReplicas: Int?
-    /// Replicas reporting.
+    /// Replicas whose breaker is half-open, the leader included.
+    public var halfOpenReplicas: Int?
+    /// Replicas reporting their breakers, the leader included; set while any of them has this breaker open or
+    /// half-open (when every breaker is Closed, compare with `status.replicas.total`).
     public var replicas: Int?
+    /// Replicas whose report of breakers that are not Closed was too long for their Lease and was cut off
+    /// before this Route: they are not counted in `openReplicas` or `halfOpenReplicas`. Absent when none.
+    public var unreportedReplicas: Int?
 
-    public init(state: State, since: String? = nil, failureRate: Int? = nil, trips: Int64? = nil, openReplicas: Int? = nil, replicas: Int? = nil) {
+    public init(
+        state: State,
+        since: String? = nil,
+        failureRate: Int? = nil,
+        trips: Int64? = nil,
+        openReplicas: Int? = nil,
+        halfOpenReplicas: Int? = nil,
+        replicas: Int? = nil,
+        unreportedReplicas: Int? = nil
+    ) {
         self.state = state
         self.since = since
         self.failureRate = failureRate
         self.trips = trips
         self.openReplicas = openReplicas
+        self.halfOpenReplicas = halfOpenReplicas
         self.replicas = replicas
+        self.unreportedReplicas = unreportedReplicas
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case state, since, failureRate, trips, openReplicas, replicas }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case state, since, failureRate, trips, openReplicas, halfOpenReplicas, replicas, unreportedReplicas
+    }
 }
 
 /// How many gateway replicas serve the current generation.
