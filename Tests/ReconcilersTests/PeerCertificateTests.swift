@@ -14,9 +14,7 @@ import UpstreamCredentials
 
     @Test func theLeaderRenewsThePeerCertificateWhenAThirdOfItsLifeIsLeft() async throws {
         try await TestCluster.with { cluster in
-            _ = try await cluster.client.resources(.namespaces, as: JSONValue.self).create(
-                ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.namespace)]]
-            )
+            try await cluster.createNamespace(Self.namespace)
             let peerTLS = PeerTLS()
             let pki = InstallationPKI(
                 settings: PKISettings(namespace: Self.namespace, issuer: nil), signing: SharedSigningContext(), peerTLS: peerTLS, logger: TestCluster.quiet

@@ -74,9 +74,7 @@ import Testing
 
     @Test func replicasFindEachOtherThroughTheirLeasesAndShareAnOpenBreaker() async throws {
         try await TestCluster.with { cluster in
-            _ = try await cluster.client.resources(.namespaces, as: JSONValue.self).create(
-                ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]]
-            )
+            try await cluster.createNamespace(Self.systemNamespace)
             try await cluster.apply("""
                 apiVersion: portcullis.io/v1alpha1
                 kind: Route
@@ -143,9 +141,7 @@ import Testing
         let failing = Atomic<Bool>(false)
         let upstream = try await FakeHTTPServer.start { _ in failing.load(ordering: .relaxed) ? .text(503, "down") : .text(200, "up") }
         try await TestCluster.with { cluster in
-            _ = try await cluster.client.resources(.namespaces, as: JSONValue.self).create(
-                ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(Self.systemNamespace)]]
-            )
+            try await cluster.createNamespace(Self.systemNamespace)
             // Each replica keeps its own breaker, so the replicas disagree.
             try await cluster.apply("""
                 apiVersion: portcullis.io/v1alpha1

@@ -59,6 +59,13 @@ struct TestCluster {
         await cluster.stop()
     }
 
+    /// Creates namespace `name` (the controller's own, for tests that run replicas in it).
+    func createNamespace(_ name: String) async throws {
+        _ = try await client.resources(.namespaces, as: JSONValue.self).create(
+            ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]]
+        )
+    }
+
     /// Applies an object from YAML (server-side apply), in namespace `default` unless it names one.
     @discardableResult
     func apply(_ yaml: String) async throws -> JSONValue {
