@@ -71,6 +71,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var settled = false
         /// Whether the upstream connection came from the pool (it may have been closed by the upstream meanwhile).
         var reusedConnection = false
+        /// The handler of the upstream connection the current attempt uses, which hands its responses back.
+        var upstreamHandler: UpstreamHandler?
         /// What of the body went upstream in this attempt, kept while all of it fits the replay buffer so
         /// that it can be sent again; `replayable` turns false for good once it does not.
         var sent: [ByteBuffer] = []
@@ -221,7 +223,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch current {
         case .forwarding(let exchange, let upstream):
             Self.cancelTimers(exchange)
-            detach(upstream)
+            detach(exchange)
             upstream.close(promise: nil)
             settle(exchange, nil)
         case .connecting(let exchange):
@@ -465,7 +467,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func bodyTooLarge(_ exchange: Exchange, context: ChannelHandlerContext) {
         Self.cancelTimers(exchange)
         if case .forwarding(_, let upstream) = current {
-            detach(upstream)
+            detach(exchange)
             upstream.close(promise: nil)
         }
         settle(exchange, nil)
@@ -590,7 +592,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             current = .connecting(exchange)
             fail(Problem(kind: .timeout, detail: "no connection to \(exchange.target) within the per-try timeout \(exchange.route.timeouts.perTry ?? .zero)", instance: exchange.requestID), exchange: exchange, context: context)
         case .forwarding(let exchange, let upstream) where exchange.serial == serial && exchange.attempt == attempt && !exchange.responseStarted:
-            detach(upstream)
+            detach(exchange)
             upstream.close(promise: nil)
             if retry(exchange, after: .timeout) { return }
             Self.cancelTimers(exchange)
@@ -699,6 +701,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         lease.handler.exchange = self
+        exchange.upstreamHandler = lease.handler
         let head = ForwardedRequest.upstreamHead(
             exchange.head,
             route: exchange.route,
@@ -764,7 +767,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     : nil
                 if retry(exchange, after: .response(status: status, retryAfter: retryAfter)) {
                     // The response is dropped with its connection; the next attempt goes on a new one.
-                    detach(upstream)
+                    detach(exchange)
                     upstream.close(promise: nil)
                     return
                 }
@@ -787,9 +790,10 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case .end(let trailers):
             Self.cancelTimers(exchange)
-            detach(upstream)
-            if exchange.requestEnded && exchange.upstreamKeepAlive {
-                pool.release(upstream, target: exchange.target)
+            let handler = exchange.upstreamHandler
+            detach(exchange)
+            if exchange.requestEnded && exchange.upstreamKeepAlive, let handler {
+                pool.release(UpstreamLease(channel: upstream, handler: handler, reused: true), target: exchange.target)
             } else {
                 // The upstream closes it, or answered before the whole request arrived: not reusable.
                 upstream.close(promise: nil)
@@ -809,7 +813,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         Self.cancelTimers(exchange)
         settle(exchange, .response(status: 101))
         responded(exchange, status: 101)
-        detach(upstream)
+        detach(exchange)
         current = .idle
         var head = ForwardedRequest.clientHead(response, requestID: exchange.requestID, keepAlive: true)
         head.version = exchange.head.version
@@ -860,7 +864,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.bufferedBytes = exchange.sentBytes
         exchange.sent = []
         exchange.sentBytes = 0
-        detach(upstream)
+        detach(exchange)
         upstream.close(promise: nil)
         current = .connecting(exchange)
         authorize()
@@ -878,7 +882,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func upstreamClosed(_ error: (any Error)?) {
         guard case .forwarding(let exchange, let upstream) = current, let context else { return }
-        detach(upstream)
+        detach(exchange)
         if let refused = error as? UpstreamStreamRefused, !exchange.responseStarted {
             if refused.lastStreamID != nil, !exchange.resentAfterGoAway, exchange.replayable {
                 // A GOAWAY is how HTTP/2 servers retire connections (after so many requests, or to shut down):
@@ -987,7 +991,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             fail(Problem(kind: .timeout, detail: detail, instance: exchange.requestID), exchange: exchange, context: context)
         case .forwarding(let exchange, let upstream):
             Self.cancelTimers(exchange)
-            detach(upstream)
+            detach(exchange)
             upstream.close(promise: nil)
             settle(exchange, .timeout)
             if exchange.responseStarted {
@@ -1002,10 +1006,11 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func detach(_ upstream: any Channel) {
-        if let handler = try? upstream.pipeline.syncOperations.handler(type: UpstreamHandler.self), handler.exchange === self {
-            handler.exchange = nil
-        }
+    /// Stops the exchange's upstream connection from handing this handler its responses: the connection is
+    /// being released, closed, or taken over.
+    private func detach(_ exchange: Exchange) {
+        if let handler = exchange.upstreamHandler, handler.exchange === self { handler.exchange = nil }
+        exchange.upstreamHandler = nil
     }
 
     /// Answers with a problem before any route was chosen.

@@ -126,19 +126,17 @@ final class UpstreamPool {
 
     /// Returns a connection whose exchange completed cleanly; it is closed if the pool is full. An HTTP/2
     /// stream closes by itself once both sides ended it.
-    func release(_ channel: any Channel, target: UpstreamTarget) {
+    func release(_ lease: UpstreamLease, target: UpstreamTarget) {
         eventLoop.preconditionInEventLoop()
         guard target.httpProtocol == .http1 else { return }
         let origin = self.origin(for: target)
-        guard channel.isActive, origin.idle.count < configuration.maximumIdlePerOrigin,
-            let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-        else {
-            channel.close(promise: nil)
+        guard lease.channel.isActive, origin.idle.count < configuration.maximumIdlePerOrigin else {
+            lease.channel.close(promise: nil)
             return
         }
-        handler.pooled = true
+        lease.handler.pooled = true
         origin.metrics.recount(from: .active, to: .idle)
-        origin.idle.append(UpstreamLease(channel: channel, handler: handler, reused: true))
+        origin.idle.append(lease)
     }
 
     /// The pool's record of `target`, when it has one.
