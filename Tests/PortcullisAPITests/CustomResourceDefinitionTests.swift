@@ -71,6 +71,20 @@ import Testing
         }
     }
 
+    /// Values the gateway cannot use are refused when applied, naming the field.
+    @Test(arguments: [
+        ("Route", "{upstream: {url: 'http://b'}, maxRequestBodyBytes: 0}", "spec.maxRequestBodyBytes"),
+        ("Route", "{upstream: {url: 'http://b'}, fallback: {response: {contentType: \"text/plain\\r\\nX-Injected: yes\", body: x}}}", "spec.fallback.response.contentType"),
+        ("UpstreamAuth", "{gatewayJWT: {}, header: {name: Authorization, prefix: \"Bearer\\nX-Injected: \"}}", "spec.header.prefix"),
+    ])
+    func theSchemaRefusesWhatTheGatewayCannotUse(kind: String, spec: String, field: String) throws {
+        let type = try #require(Self.types.first { $0.kind == kind })
+        let schema = try #require(type.customResourceDefinition.spec.versions.first?.schema?.openAPIV3Schema)
+        let document = try JSONValue(yaml: "{apiVersion: portcullis.io/v1alpha1, kind: \(kind), metadata: {name: a, namespace: d}, spec: \(spec)}")
+        let errors = SchemaValidator(schema: schema).validate(document).errors.map { "\($0)" }
+        #expect(errors.count == 1 && errors.allSatisfy { $0.hasPrefix(field + ":") }, "\(errors)")
+    }
+
     @Test func namesFollowKubernetesConventions() {
         for type in Self.types {
             let crd = type.customResourceDefinition
