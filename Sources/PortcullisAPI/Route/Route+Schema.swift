@@ -15,6 +15,10 @@ extension Route {
             conditionColumn("Ready"),
             ageColumn,
             .init(name: "Hosts", type: "string", jsonPath: ".spec.hostnames", description: "The host names the Route answers for.", priority: 1),
+            .init(
+                name: "Open-Replicas", type: "integer", jsonPath: ".status.circuitBreaker.openReplicas",
+                description: "How many gateway replicas have the circuit breaker open.", priority: 1
+            ),
         ]
     }
 
