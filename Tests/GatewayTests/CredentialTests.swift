@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+@testable import Gateway
 import NIOConcurrencyHelpers
 import NIOCore
 import Resilience
@@ -145,6 +145,34 @@ final class ScriptedCredential: UpstreamCredential {
         let rejected = try await Self.get(gateway, "/require-auth/other")
         #expect(rejected.hasPrefix("HTTP/1.1 401 Unauthorized"), "\(rejected)")
         #expect(token.state.withLockedValue { $0.rejected } == ["Bearer stale", "Bearer fresh"])
+        try await gateway.close()
+        try await upstream.stop()
+    }
+
+    /// A body that fitted the replay buffer goes again with the new token. A larger one cannot: the 401
+    /// reaches the client, and the rejected token is dropped all the same, for the next request.
+    @Test func anUpstream401ReplaysABodyThatFittedTheReplayBuffer() async throws {
+        let token = ScriptedCredential(values: ["Bearer stale", "Bearer fresh", "Bearer newer"])
+        let (upstream, gateway) = try await Self.start { Self.route(port: $0, credentials: [RouteCredential(token, audience: "a")]) }
+        let port = gateway.localAddress!.port!
+        func put(_ path: String, size: Int) async throws -> String {
+            try await RawHTTPClient.exchange(
+                port: port, "PUT \(path) HTTP/1.1\r\nHost: gw\r\nContent-Length: \(size)\r\nConnection: close\r\n\r\n",
+                extraBody: ByteBuffer(repeating: 0x62, count: size)
+            )
+        }
+        let replayed = try await put("/require-auth/fresh", size: 10_000)
+        #expect(replayed.hasPrefix("HTTP/1.1 200 OK"), "\(replayed)")
+        #expect(try ProxyTests.echo(replayed)["bodyBytes"] as? Int == 10_000)
+        #expect(upstream.requestCount("/require-auth/fresh") == 2)
+
+        let tooLarge = try await put("/require-auth/newer", size: GatewayHandler.maximumReplayedBody + 1)
+        #expect(tooLarge.hasPrefix("HTTP/1.1 401 Unauthorized"), "\(tooLarge)")
+        #expect(upstream.requestCount("/require-auth/newer") == 1)
+        #expect(token.state.withLockedValue { $0.rejected } == ["Bearer stale", "Bearer fresh"])
+        let next = try await put("/require-auth/newer", size: 10)
+        #expect(next.hasPrefix("HTTP/1.1 200 OK"), "the next request has the new token: \(next)")
+        #expect(upstream.requestCount("/require-auth/newer") == 2)
         try await gateway.close()
         try await upstream.stop()
     }

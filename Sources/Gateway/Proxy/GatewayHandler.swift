@@ -19,8 +19,8 @@ import Resilience
 /// the circuit breaker and tells it how it went. Everything the gateway answers itself is problem+json.
 ///
 /// A route's credentials are read before connecting, without waiting when the caches are warm; a
-/// credential that cannot be had is a 503 `upstream-auth-failed`. An upstream 401 to a request that
-/// can be sent again drops the rejected tokens and sends it once more with new ones.
+/// credential that cannot be had is a 503 `upstream-auth-failed`. An upstream 401 drops the rejected
+/// tokens, and a request that can be sent again goes once more with new ones.
 ///
 /// When the upstream accepts a protocol upgrade (101, as for WebSocket), both connections leave HTTP
 /// and their bytes are relayed as they are until either side closes.
@@ -849,15 +849,17 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// After an upstream 401: when the request can be sent again (nothing of its body went up) and a
-    /// credential will differ, drop the rejected values and send it once more on a new connection.
+    /// After an upstream 401: drops the rejected credential values, and when one will differ and the
+    /// request can be sent again (all of it arrived, and its body fitted the replay buffer), sends it once
+    /// more on a new connection.
     private func retryAfterUnauthorized(_ exchange: Exchange, upstream: any Channel) -> Bool {
-        guard !exchange.retriedAfterUnauthorized, !exchange.credentialHeaders.isEmpty, exchange.requestEnded, exchange.replayable else { return false }
+        guard !exchange.retriedAfterUnauthorized, !exchange.credentialHeaders.isEmpty else { return false }
+        // Dropped even when this request cannot go again, so that the next ones get new values.
         var renewed = false
         for (binding, header) in zip(exchange.route.credentials, exchange.credentialHeaders) {
             renewed = binding.credential.rejected(headerValue: header.value) || renewed
         }
-        guard renewed else { return false }
+        guard renewed, exchange.requestEnded, exchange.replayable else { return false }
         exchange.retriedAfterUnauthorized = true
         exchange.reusedConnection = false
         exchange.buffered = exchange.sent
