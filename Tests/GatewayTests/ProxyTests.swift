@@ -229,6 +229,18 @@ import Testing
         try await setup.stop()
     }
 
+    /// What the gateway answers itself over HTTP/2 ends its stream cleanly: the stream is not reset under it.
+    @Test func anHTTP2StreamGetsTheGatewaysOwnAnswerWhole() async throws {
+        let setup = try await Setup { [Self.route("api", port: $0, path: "/api")] }
+        let curl = try await ExternalTool("curl").run([
+            "-sS", "--http2-prior-knowledge", "-w", "\\n%{http_version} %{http_code}", "http://127.0.0.1:\(setup.port)/nothing",
+        ])
+        #expect(curl.status == 0, "\(curl.stderr)")
+        #expect(curl.stdout.hasSuffix("\n2 404"), "\(curl.stdout)")
+        #expect(curl.stdout.contains("https://portcullis.io/problems/no-route"))
+        try await setup.stop()
+    }
+
     @Test func http2WithPriorKnowledgeIsServedWithoutTLS() async throws {
         let setup = try await Setup { [Self.route("api", port: $0)] }
         let curl = try await ExternalTool("curl").run([

@@ -10,7 +10,8 @@ import NIOPosix
 /// time, `/stream/<n>` streams n bytes, `/require-auth/<v>` answers 401 unless Authorization is `Bearer <v>`,
 /// `/fail-first/<n>/<status>[?retry-after=<s>]` answers `status` to the first n requests on that path,
 /// `/hang-first/<n>` does not answer the first n, `/stall` sends a head and 10 bytes of 100, then nothing, and
-/// `/truncate` sends the same and closes the connection.
+/// `/truncate` sends the same and closes the connection, and `/control-header` answers with a header value
+/// holding a control character (which only an HTTP/2 upstream gets out: NIO's HTTP/1.1 encoder refuses it).
 final class TestUpstream: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress!.port! }
@@ -91,6 +92,15 @@ final class TestUpstream: Sendable {
                     if let retryAfter = head.uri.split(separator: "retry-after=").dropFirst().first { headers.add(name: "retry-after", value: String(retryAfter)) }
                     context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
                     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "failed")))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    return
+                }
+                if head.uri == "/control-header" {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: "2")
+                    headers.add(name: "x-value", value: "a\u{1}b")
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                     return
                 }

@@ -182,6 +182,18 @@ enum ForwardedRequest {
         return route.upstream.basePath + rewritten + uri[queryStart...]
     }
 
+    /// The name of the first header whose value has a control character other than tab, if any.
+    ///
+    /// NIO's HTTP/1.1 parser refuses such messages; its HTTP/2 codec refuses only CR, LF and NUL (RFC
+    /// 9113 §8.2.1), so messages that arrive over HTTP/2 are checked here: the gateway forwards no control
+    /// character (see `GatewayServer.serveHTTP1`).
+    static func headerWithControlCharacter(in headers: HTTPHeaders) -> String? {
+        for (name, value) in headers where value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            return name
+        }
+        return nil
+    }
+
     /// The response head sent to the client: hop-by-hop headers removed, the request id added.
     ///
     /// The upstream's headers are kept in place and only the hop-by-hop ones removed (as a rule just

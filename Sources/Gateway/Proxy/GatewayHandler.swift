@@ -141,13 +141,20 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var lastActivity = NIODeadline.now()
 
     private let accessLog: Logger?
+    private let inboundHTTP2: Bool
+    /// The end of a response the gateway wrote itself on a connection that closes after the request's end.
+    private var responseWritten: EventLoopFuture<Void>?
 
-    /// - Parameter accessLog: Gets one `info` record per request; `nil` logs none.
-    init(state: GatewayState, pool: UpstreamPool, inboundScheme: String, accessLog: Logger?) {
+    /// - Parameters:
+    ///   - accessLog: Gets one `info` record per request; `nil` logs none.
+    ///   - inboundHTTP2: Whether the client's request arrives over HTTP/2, whose codec lets control
+    ///     characters other than CR, LF and NUL through: such a request is refused here.
+    init(state: GatewayState, pool: UpstreamPool, inboundScheme: String, accessLog: Logger?, inboundHTTP2: Bool = false) {
         self.state = state
         self.pool = pool
         self.inboundScheme = inboundScheme
         self.accessLog = accessLog
+        self.inboundHTTP2 = inboundHTTP2
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -196,7 +203,7 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 upstream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             case .draining(let keepAlive):
                 current = .idle
-                if !keepAlive { context.close(promise: nil) }
+                if !keepAlive { closeOnceWritten(context) }
             case .idle:
                 break
             }
@@ -257,15 +264,23 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        // An HTTP/2 stream ends with its messages and leaves the connection open: closing it early would
+        // reset it under its response.
+        let keepAlive = inboundHTTP2 || head.isKeepAlive
+        if inboundHTTP2, let name = ForwardedRequest.headerWithControlCharacter(in: head.headers) {
+            // Before the request id is read: it may be the header in question.
+            let problem = Problem(kind: .badRequest, detail: "the value of header \(name) has a control character", instance: ForwardedRequest.newRequestID())
+            respond(problem, version: head.version, keepAlive: keepAlive, context: context)
+            return
+        }
         let requestID = head.headers.first(name: "x-request-id").flatMap { $0.isEmpty || $0.utf8.count > 200 ? nil : $0 }
             ?? ForwardedRequest.newRequestID()
-        let keepAlive = head.isKeepAlive
         let uri = head.uri
         let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
         let host = head.headers.first(name: "host") ?? ""
         let snapshot = state.snapshot
         if let issuer = snapshot.issuer, path == issuer.discoveryPath || path == issuer.jwksPath, head.method == .GET || head.method == .HEAD {
-            serve(issuer, document: path == issuer.jwksPath ? issuer.jwksJSON : issuer.discoveryJSON, head: head, requestID: requestID, context: context)
+            serve(issuer, document: path == issuer.jwksPath ? issuer.jwksJSON : issuer.discoveryJSON, head: head, keepAlive: keepAlive, requestID: requestID, context: context)
             return
         }
         guard let route = snapshot.router.route(host: host, path: path, method: head.method.rawValue, header: { head.headers.first(name: $0) }),
@@ -347,15 +362,15 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers a GET or HEAD for the issuer's discovery document or JWKS.
-    private func serve(_ issuer: IssuerDocuments, document: String, head: HTTPRequestHead, requestID: String, context: ChannelHandlerContext) {
+    private func serve(_ issuer: IssuerDocuments, document: String, head: HTTPRequestHead, keepAlive: Bool, requestID: String, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(document.utf8.count))
         headers.add(name: "cache-control", value: "public, max-age=\(issuer.maxAge.components.seconds)")
         headers.add(name: "x-request-id", value: requestID)
-        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        if !keepAlive { headers.add(name: "connection", value: "close") }
         let response = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
-        finish(head: response, body: head.method == .HEAD ? ByteBuffer() : ByteBuffer(string: document), keepAlive: head.isKeepAlive, requestEnded: false, context: context)
+        finish(head: response, body: head.method == .HEAD ? ByteBuffer() : ByteBuffer(string: document), keepAlive: keepAlive, requestEnded: false, context: context)
     }
 
     // MARK: - Credentials
@@ -758,6 +773,9 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 guard exchange.head.headers.contains(name: "upgrade") else { return }  // an unasked-for 101 is ignored like other 1xx
                 return switchProtocols(exchange, response: head, upstream: upstream, context: context)
             }
+            if exchange.target.httpProtocol == .http2, let name = ForwardedRequest.headerWithControlCharacter(in: head.headers) {
+                return upstreamSentControlCharacter(in: name, exchange: exchange, upstream: upstream, context: context)
+            }
             if head.status == .unauthorized, retryAfterUnauthorized(exchange, upstream: upstream) { return }
             let status = Int(head.status.code)
             let policy = exchange.policies.retryPolicy
@@ -805,6 +823,18 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
+    }
+
+    /// An HTTP/2 upstream's response header carries a control character, which the gateway does not forward:
+    /// a 502 that the breaker counts, without a retry (the upstream would answer the same).
+    private func upstreamSentControlCharacter(in name: String, exchange: Exchange, upstream: any Channel, context: ChannelHandlerContext) {
+        detach(exchange)
+        upstream.close(promise: nil)
+        Self.cancelTimers(exchange)
+        settle(exchange, .reset)
+        current = .forwarding(exchange, upstream: upstream)
+        let detail = "\(exchange.target) sent response header \(name) with a control character in its value"
+        fail(Problem(kind: .upstreamProtocolError, detail: detail, instance: exchange.requestID), exchange: exchange, context: context)
     }
 
     /// The upstream switched protocols: the 101 goes to the client, then both pipelines drop their
@@ -1036,11 +1066,25 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         resumeClientReads(context)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        guard !keepAlive && requestEnded else {
+        guard !keepAlive else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             return
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        guard requestEnded else {
+            // Closed when the request's end arrives, once this went out (``closeOnceWritten(_:)``).
+            responseWritten = written
+            return
+        }
+        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Closes the connection once the response the gateway wrote itself went out: closing at once would
+    /// drop what the socket had not taken yet.
+    private func closeOnceWritten(_ context: ChannelHandlerContext) {
+        guard let written = responseWritten else { return context.close(promise: nil) }
+        responseWritten = nil
+        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     /// Stops reading the client (its request body waits in the socket) until ``resumeClientReads(_:)``.
