@@ -495,12 +495,10 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         responded(exchange, status: Int(Problem.Kind.contentTooLarge.status.code), problem: .contentTooLarge)
         let problem = Problem(kind: .contentTooLarge, detail: "the request body is larger than \(limit) bytes, the most route \(exchange.route.key) takes", instance: exchange.requestID)
         let (head, body) = problem.response(version: exchange.head.version, keepAlive: false)
-        current = .draining(keepAlive: false)
-        resumeClientReads(context)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        // Closed when the request's end arrives (`finish`), or when the linger is over.
+        finish(head: head, body: body, keepAlive: false, requestEnded: false, context: context)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        responseWritten?.whenComplete { _ in
             // HTTP/2 streams cannot half-close: the stream is reset, after its response.
             channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
             channel.eventLoop.scheduleTask(in: Self.bodyTooLargeLinger) { channel.close(promise: nil) }
