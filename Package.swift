@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "KubernetesClient", targets: ["KubernetesClient"]),
         .library(name: "Reconcilers", targets: ["Reconcilers"]),
         .library(name: "Tunnels", targets: ["Tunnels"]),
+        .library(name: "IPAddresses", targets: ["IPAddresses"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -47,6 +48,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // IP addresses and networks (CIDR), and the special-purpose ranges a destination or a tunnel may not
+        // claim. The standard library and the C library only: the resource API, the data plane and tunnels share it.
+        .target(
+            name: "IPAddresses",
+            swiftSettings: swiftSettings
+        ),
         // Kubernetes object model shared by the API server, the client and the resource API:
         // unstructured JSON values, YAML, object metadata, OpenAPI v3 schemas and their validation.
         .target(
@@ -57,7 +64,7 @@ let package = Package(
         // The portcullis.io/v1alpha1 resources (Route, UpstreamAuth, Tunnel), their CRDs and semantic validation.
         .target(
             name: "PortcullisAPI",
-            dependencies: ["Kubernetes"],
+            dependencies: ["Kubernetes", "IPAddresses"],
             swiftSettings: swiftSettings
         ),
         // The data plane's resilience policies as pure state machines: circuit breaker, retry budget, backoff,
@@ -72,6 +79,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "Resilience",
+                "IPAddresses",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -134,7 +142,7 @@ let package = Package(
         .target(
             name: "Tunnels",
             dependencies: [
-                "PortcullisAPI",
+                "IPAddresses",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -162,7 +170,7 @@ let package = Package(
             name: "Reconcilers",
             dependencies: [
                 "Kubernetes", "PortcullisAPI", "Gateway", "Resilience", "KubernetesClient", "UpstreamCredentials", "PKI",
-                "Tunnels", "CHeap",
+                "Tunnels", "IPAddresses", "CHeap",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -282,7 +290,7 @@ let package = Package(
             name: "ReconcilersTests",
             dependencies: [
                 "Reconcilers", "Gateway", "Resilience", "PortcullisAPI", "Kubernetes", "PortcullisTestSupport",
-                "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes", "Tunnels",
+                "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes", "Tunnels", "IPAddresses",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -293,8 +301,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "IPAddressesTests",
+            dependencies: ["IPAddresses"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "TunnelsTests",
-            dependencies: ["Tunnels", "PortcullisAPI", "PortcullisTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tunnels", "IPAddresses", "PortcullisTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import IPAddresses
 import Kubernetes
 import KubernetesClient
 import PortcullisAPI

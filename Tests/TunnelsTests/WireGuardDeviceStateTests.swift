@@ -1,5 +1,5 @@
 import Foundation
-import PortcullisAPI
+import IPAddresses
 import Testing
 @testable import Tunnels
 

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import PortcullisAPI
+import IPAddresses
 import PortcullisTestSupport
 import Testing
 @testable import Tunnels

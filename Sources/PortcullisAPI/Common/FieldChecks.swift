@@ -1,4 +1,5 @@
 import Kubernetes
+import IPAddresses
 import Foundation
 
 /// Checks shared by the resources' semantic validation. Each appends a ``FieldError`` naming the

@@ -1,4 +1,5 @@
 public import Kubernetes
+import IPAddresses
 
 extension Tunnel {
     /// Semantic rules the schema cannot express; see docs/api.md.

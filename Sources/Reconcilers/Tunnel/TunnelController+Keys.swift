@@ -2,6 +2,7 @@ import Foundation
 import Kubernetes
 import KubernetesClient
 import Logging
+import IPAddresses
 import PortcullisAPI
 import Synchronization
 import Tunnels

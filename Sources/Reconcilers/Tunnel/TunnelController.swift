@@ -3,6 +3,7 @@ public import Logging
 public import ServiceLifecycle
 public import Tunnels
 import Foundation
+import IPAddresses
 import Kubernetes
 import PortcullisAPI
 import Synchronization

@@ -1,3 +1,4 @@
+import IPAddresses
 import PortcullisAPI
 import Tunnels
 

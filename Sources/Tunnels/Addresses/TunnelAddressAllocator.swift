@@ -1,4 +1,4 @@
-public import PortcullisAPI
+public import IPAddresses
 
 /// Draws a Tunnel's two addresses (the gateway's and the peer's) from its address pool.
 ///

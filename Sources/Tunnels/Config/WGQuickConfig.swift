@@ -1,4 +1,4 @@
-public import PortcullisAPI
+public import IPAddresses
 
 /// A `wg-quick` config for the private side of a tunnel: its own interface, and the gateway as its one peer.
 ///

@@ -1,5 +1,5 @@
 import Foundation
-import PortcullisAPI
+import IPAddresses
 
 /// The smallest change that brings a live interface to its configuration, so that reapplying an unchanged
 /// configuration touches nothing and a change keeps the sessions it does not affect.

@@ -1,5 +1,5 @@
 public import Foundation
-public import PortcullisAPI
+public import IPAddresses
 
 /// What a live WireGuard interface reports: its key and port, and per peer the last handshake and traffic.
 /// Read from the UAPI socket (`get=1`) or from `wg show <interface> dump`.

@@ -1,5 +1,5 @@
 import Crypto
-public import PortcullisAPI
+public import IPAddresses
 
 /// What a gateway-side WireGuard interface should be: its key, port and address, and its one peer with the
 /// networks routed to it. Holds a private key, which prints as `<redacted>`.

@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import PortcullisAPI
+import IPAddresses
 import Synchronization
 
 /// Manages WireGuard interfaces on this host: kernel WireGuard where the kernel has it

@@ -1,4 +1,4 @@
-import PortcullisAPI
+import IPAddresses
 import Testing
 
 @Suite struct IPNetworkTests {
