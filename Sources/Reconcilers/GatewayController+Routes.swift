@@ -104,7 +104,7 @@ extension GatewayController {
                 served: previous?.served,
                 firstSeen: previous?.generation == generation ? previous?.firstSeen : route.metadata.resourceVersion.flatMap { Int64($0) }
             )
-            switch RouteTranslator.translate(route, references: references(of: route, caches: caches, state: state)) {
+            switch RouteTranslator.translate(route, references: references(of: route, caches: caches, state: state), policy: tenancy) {
             case .serve(let config): entry.served = config
             case .invalid(let errors): entry.problem = .invalid(errors)
             case .unresolved(let problems): entry.problem = .unresolved(problems)

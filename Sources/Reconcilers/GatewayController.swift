@@ -33,6 +33,8 @@ public final class GatewayController: Service, Sendable {
     let isLeader: @Sendable () -> Bool
     let logger: Logger
     let pki: InstallationPKI
+    /// What the cluster admin lets cross a namespace.
+    let tenancy: TenancyPolicy
     let upstreamAuths: UpstreamAuthReconciler
     let metricsFactory: any MetricsFactory
     let servedGeneration: Gauge
@@ -64,6 +66,8 @@ public final class GatewayController: Service, Sendable {
     ///   - isLeader: Whether this replica may write status, Secrets and ConfigMaps now.
     ///   - credentials: This replica's token credentials; run it as a service beside this one.
     ///   - pki: Where the CA and signing keys live, and the issuer URL.
+    ///   - tenancy: What the cluster admin lets cross a namespace (docs/security.md); the default allows
+    ///     nothing beyond the built-in token endpoints.
     ///   - identity: This replica's identity in its Lease; the breaker exchange's, when there is one.
     ///   - breakerExchange: Shares breaker transitions with the other replicas: this controller finds them
     ///     through their Leases, loads the peer certificate into it, and runs it.
@@ -76,6 +80,7 @@ public final class GatewayController: Service, Sendable {
         isLeader: @escaping @Sendable () -> Bool = { true },
         credentials: CredentialRuntime,
         pki: PKISettings,
+        tenancy: TenancyPolicy = TenancyPolicy(),
         identity: String = LeaderElector.defaultIdentity(),
         gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil,
         breakerExchange: BreakerExchange? = nil,
@@ -97,7 +102,8 @@ public final class GatewayController: Service, Sendable {
             configuration: .init(component: "portcullis-controller", instance: ProcessInfo.processInfo.hostName),
             logger: logger
         )
-        self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, events: events, logger: logger)
+        self.tenancy = tenancy
+        self.upstreamAuths = UpstreamAuthReconciler(runtime: credentials, pki: self.pki, tenancy: tenancy, events: events, logger: logger)
         self.replicas = ReplicaReports(
             identity: breakerExchange?.identity ?? identity, namespace: pki.namespace, peerAddress: peerAddress,
             breakers: { [state] in state.breakersNotClosed() }, logger: logger

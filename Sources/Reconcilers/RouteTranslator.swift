@@ -66,7 +66,8 @@ public enum RouteTranslator {
         case unresolved([String])
     }
 
-    public static func translate(_ route: Route, references: RouteReferences) -> Outcome {
+    /// - Parameter policy: What the cluster admin allows: destinations, hostnames, credentials.
+    public static func translate(_ route: Route, references: RouteReferences, policy: TenancyPolicy = TenancyPolicy()) -> Outcome {
         let errors = route.validate()
         if !errors.isEmpty { return .invalid(errors) }
 

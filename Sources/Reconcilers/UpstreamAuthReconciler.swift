@@ -23,13 +23,15 @@ final class UpstreamAuthReconciler: Sendable {
 
     let runtime: CredentialRuntime
     let pki: InstallationPKI
+    let tenancy: TenancyPolicy
     private let events: EventRecorder
     private let logger: Logger
     private let lastWrite = Mutex<[ObjectKey: ContinuousClock.Instant]>([:])
 
-    init(runtime: CredentialRuntime, pki: InstallationPKI, events: EventRecorder, logger: Logger) {
+    init(runtime: CredentialRuntime, pki: InstallationPKI, tenancy: TenancyPolicy, events: EventRecorder, logger: Logger) {
         self.runtime = runtime
         self.pki = pki
+        self.tenancy = tenancy
         self.events = events
         self.logger = logger
     }
@@ -39,9 +41,11 @@ final class UpstreamAuthReconciler: Sendable {
     /// - Returns: The resolution, and the signing algorithms the auth needs a key for.
     func resolve(_ auth: UpstreamAuth, secrets: [String: [String: Data]]) -> (ResolvedUpstreamAuth, Set<SigningKey.Algorithm>) {
         let key = Self.key(auth)
-        switch UpstreamAuthTranslator.translate(auth, secrets: secrets) {
+        switch UpstreamAuthTranslator.translate(auth, secrets: secrets, policy: tenancy) {
         case .invalid(let errors):
             return (.unusable("is invalid: " + errors.map(\.description).joined(separator: "; ")), [])
+        case .notAllowed(_, let errors):
+            return (.unusable("is not allowed: " + errors.map(\.description).joined(separator: "; ")), [])
         case .unresolved(let problems):
             return (.unusable("cannot be used: " + problems.joined(separator: "; ")), [])
         case .plan(let plan):
@@ -97,10 +101,13 @@ final class UpstreamAuthReconciler: Sendable {
         status.type = auth.spec.credentialType
         var next: Duration?
 
-        switch UpstreamAuthTranslator.translate(auth, secrets: secretData) {
+        switch UpstreamAuthTranslator.translate(auth, secrets: secretData, policy: tenancy) {
         case .invalid(let errors):
             set("Ready", .false, "Invalid", errors.map(\.description).joined(separator: "; "))
             set("CredentialReady", .unknown, "Invalid", "no credential is obtained for an invalid spec")
+        case .notAllowed(let reason, let errors):
+            set("Ready", .false, reason, errors.map(\.description).joined(separator: "; "))
+            set("CredentialReady", .unknown, reason, "no credential is obtained for what the cluster admin does not allow")
         case .unresolved(let problems):
             set("Ready", .false, "RefNotResolved", problems.joined(separator: "; "))
             set("CredentialReady", .unknown, "RefNotResolved", "no credential is obtained until the references resolve")

@@ -24,7 +24,15 @@ public enum UpstreamAuthTranslator {
         case invalid([FieldError])
         /// A Secret or key it names is missing: `Ready=False`, with every problem.
         case unresolved([String])
+        /// The spec asks for something the cluster admin does not allow this namespace: `Ready=False` with
+        /// `reason`, naming each field.
+        case notAllowed(reason: String, [FieldError])
     }
+
+    /// The reason of an UpstreamAuth naming a token endpoint off the admin's allowlist.
+    public static let endpointNotAllowed = "EndpointNotAllowed"
+    /// The reason of an UpstreamAuth presenting the installation's projected token without the admin's leave.
+    public static let subjectTokenNotAllowed = "SubjectTokenNotAllowed"
 
     /// The `sub` of gateway JWTs and federated assertions when the spec sets none.
     public static func defaultSubject(namespace: String, name: String) -> String { "portcullis:\(namespace):\(name)" }
@@ -32,13 +40,16 @@ public enum UpstreamAuthTranslator {
     /// The Secret an issued client certificate is kept in.
     public static func certificateSecretName(for name: String) -> String { "\(name)-client-tls" }
 
-    /// - Parameter secrets: The Secrets of the UpstreamAuth's namespace, by name: each key's value.
-    public static func translate(_ auth: UpstreamAuth, secrets: [String: [String: Data]]) -> Outcome {
+    /// - Parameters:
+    ///   - secrets: The Secrets of the UpstreamAuth's namespace, by name: each key's value.
+    ///   - policy: What the cluster admin allows: token endpoints, the projected token.
+    public static func translate(_ auth: UpstreamAuth, secrets: [String: [String: Data]], policy: TenancyPolicy) -> Outcome {
         let errors = auth.validate()
         if !errors.isEmpty { return .invalid(errors) }
         let namespace = auth.metadata.namespace ?? "default"
         let name = auth.metadata.name ?? ""
         let spec = auth.spec
+        if let refused = refusal(of: spec, namespace: namespace, policy: policy) { return refused }
         let subject = defaultSubject(namespace: namespace, name: name)
         var unresolved: [String] = []
         func secret(_ reference: SecretKeyReference, defaultKey: String, field: String) -> ClientSecret? {
@@ -96,7 +107,8 @@ public enum UpstreamAuthTranslator {
                 case .gatewayJWT:
                     subjectToken = .gatewayJWT(.init(subject: subject, audience: gcp.subjectToken?.audience))
                 case .serviceAccountToken:
-                    subjectToken = .serviceAccountTokenFile(path: gcp.subjectToken?.path ?? "")
+                    // refusal(of:namespace:policy:) made sure the admin set a file and allows this namespace.
+                    subjectToken = .serviceAccountTokenFile(path: policy.gcpSubjectTokenFile ?? "")
                 }
                 source = .gcpWorkloadIdentity(
                     try GCPWorkloadIdentityConfiguration(
@@ -176,6 +188,41 @@ public enum UpstreamAuthTranslator {
             prefix: spec.header?.prefix ?? PortcullisAPI.CredentialHeader.defaultPrefix
         )
         return .plan(.token(UpstreamCredentialConfiguration(source: source, header: header, refresh: TokenRefreshConfiguration(before: spec.refresh?.before?.duration))))
+    }
+
+    /// Why the admin does not allow `spec` in `namespace`: a token endpoint off the allowlist, or the
+    /// installation's projected token presented without leave; `nil` when it is allowed.
+    static func refusal(of spec: UpstreamAuthSpec, namespace: String, policy: TenancyPolicy) -> Outcome? {
+        var endpoints: [(field: String, url: String)] = []
+        if let gcp = spec.gcpWorkloadIdentity {
+            endpoints.append(("spec.gcpWorkloadIdentity.endpoints.sts", gcp.endpoints?.sts ?? GCPWorkloadIdentity.defaultSTSEndpoint))
+            if gcp.serviceAccount != nil {
+                endpoints.append(
+                    ("spec.gcpWorkloadIdentity.endpoints.iamCredentials", gcp.endpoints?.iamCredentials ?? GCPWorkloadIdentity.defaultIAMCredentialsEndpoint)
+                )
+            }
+            if gcp.subjectToken?.type == .serviceAccountToken {
+                let field = "spec.gcpWorkloadIdentity.subjectToken.type"
+                if policy.gcpSubjectTokenFile == nil {
+                    return .notAllowed(
+                        reason: subjectTokenNotAllowed,
+                        [FieldError(.forbidden, field: field, detail: "the cluster admin configures no projected token for this installation (--gcp-subject-token-file); use GatewayJWT")]
+                    )
+                }
+                if !policy.gcpSubjectTokenNamespaces.contains(namespace) {
+                    return .notAllowed(
+                        reason: subjectTokenNotAllowed,
+                        [FieldError(.forbidden, field: field, detail: "the installation's projected token is its own identity; the cluster admin has not let namespace \(namespace) present it (--gcp-subject-token-namespace); use GatewayJWT")]
+                    )
+                }
+            }
+        }
+        if let azure = spec.azureAD { endpoints.append(("spec.azureAD.authorityHost", azure.authorityHost ?? AzureAD.defaultAuthorityHost)) }
+        if let oauth2 = spec.oauth2ClientCredentials { endpoints.append(("spec.oauth2ClientCredentials.tokenURL", oauth2.tokenURL)) }
+        let refused = endpoints.compactMap { endpoint in
+            policy.tokenEndpoints.refusal(endpoint.url).map { FieldError(.forbidden, field: endpoint.field, detail: "\(endpoint.url) \($0)") }
+        }
+        return refused.isEmpty ? nil : .notAllowed(reason: endpointNotAllowed, refused)
     }
 
     /// The algorithm a gateway JWT is signed with.

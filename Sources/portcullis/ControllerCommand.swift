@@ -64,6 +64,9 @@ struct ControllerCommand: AsyncParsableCommand {
     )
     var upstreamHTTP2PingTimeout = APIDuration(.seconds(10))
 
+    @OptionGroup(title: "Tenancy (docs/security.md)")
+    var tenancy: TenancyOptions
+
     @Option(help: "How long followers respect the leader's Lease after it last changed.")
     var leaderElectLeaseDuration = APIDuration(.seconds(15))
 
@@ -164,6 +167,7 @@ struct ControllerCommand: AsyncParsableCommand {
             .init(
                 service: GatewayController(
                     client: client, state: state, namespace: namespace, isLeader: isLeader, credentials: credentials, pki: pki,
+                    tenancy: tenancy.policy(apiServer: client.configuration.server, gatewayPorts: [gateway.localAddress?.port ?? gatewayPort, boundAdminPort]),
                     identity: identity, gatewayTLS: gatewayTLS, breakerExchange: breakerExchange, peerAddress: advertisedPeerAddress, logger: logger
                 )
             )

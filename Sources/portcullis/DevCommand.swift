@@ -42,6 +42,9 @@ struct DevCommand: AsyncParsableCommand {
     @Flag(help: "Also start a demo upstream on 127.0.0.1:8090 that answers with what it received.")
     var demo = false
 
+    @OptionGroup(title: "Tenancy (docs/security.md); dev also allows loopback upstreams and token endpoints")
+    var tenancy: TenancyOptions
+
     func run() async throws {
         LoggingSystem.bootstrapPortcullis()
         let renderMetrics = ProcessMetrics.bootstrap()
@@ -105,9 +108,14 @@ struct DevCommand: AsyncParsableCommand {
                         demoUpstream?.close(promise: nil)
                     }
                     let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
+                    var policy = tenancy.policy(
+                        apiServer: endpoint.url,
+                        gatewayPorts: [gateway.localAddress?.port ?? gatewayPort, admin.localAddress?.port ?? adminPort]
+                    )
+                    policy.allowLoopback()
                     let controller = GatewayController(
                         client: client, state: gatewayState, credentials: credentials,
-                        pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL),
+                        pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), tenancy: policy,
                         breakerExchange: breakerExchange, peerAddress: "127.0.0.1:\(admin.localAddress?.port ?? adminPort)", logger: logger
                     )
                     let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)

@@ -149,17 +149,12 @@ extension UpstreamAuth {
                     keyedBy: SubjectToken.CodingKeys.self,
                     [
                         .type: .enum(
-                            "GatewayJWT: a JWT signed by the gateway. ServiceAccountToken: a projected Kubernetes service account token, re-read from path on every exchange.",
+                            "GatewayJWT: a JWT signed by the gateway for this UpstreamAuth. ServiceAccountToken: the installation's projected service account token, which the cluster admin configures and lets namespaces present.",
                             SubjectToken.TokenSource.self,
                             default: SubjectToken.defaultType
                         ),
-                        .path: .string(
-                            "The projected token file (ServiceAccountToken only).",
-                            pattern: "^/",
-                            maxLength: 1024
-                        ),
                         .audience: .string(
-                            "The subject token's audience; defaults to the provider's full resource name.",
+                            "The subject token's audience (GatewayJWT only); defaults to the provider's full resource name.",
                             maxLength: 512
                         ),
                     ]

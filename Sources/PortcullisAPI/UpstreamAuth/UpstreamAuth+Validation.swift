@@ -98,11 +98,8 @@ extension UpstreamAuth {
         }
         if let subject = gcp.subjectToken {
             let subjectPath = path.child("subjectToken")
-            switch subject.type ?? SubjectToken.defaultType {
-            case .serviceAccountToken:
-                if subject.path == nil { checks.required(subjectPath.child("path"), "the projected token file is needed for ServiceAccountToken") }
-            case .gatewayJWT:
-                if subject.path != nil { checks.forbidden(subjectPath.child("path"), "applies only to type ServiceAccountToken") }
+            if subject.type == .serviceAccountToken, subject.audience != nil {
+                checks.forbidden(subjectPath.child("audience"), "the projected token's audience is set where the cluster admin projects it")
             }
         }
         if let endpoints = gcp.endpoints {

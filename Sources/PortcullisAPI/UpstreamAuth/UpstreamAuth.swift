@@ -197,25 +197,23 @@ public struct SubjectToken: Sendable, Hashable, Codable {
     public enum TokenSource: String, Sendable, Hashable, Codable, CaseIterable {
         /// A JWT signed by the gateway, with the provider as audience.
         case gatewayJWT = "GatewayJWT"
-        /// A projected Kubernetes service account token, re-read from `path` on every exchange.
+        /// The installation's projected Kubernetes service account token, which the cluster admin configures
+        /// (`--gcp-subject-token-file`) and lets namespaces present (`--gcp-subject-token-namespace`).
         case serviceAccountToken = "ServiceAccountToken"
     }
 
     public static let defaultType = TokenSource.gatewayJWT
 
     public var type: TokenSource?
-    /// The projected token's file (ServiceAccountToken only).
-    public var path: String?
-    /// The subject token's audience; defaults to the provider's full resource name.
+    /// The subject token's audience (GatewayJWT only); defaults to the provider's full resource name.
     public var audience: String?
 
-    public init(type: TokenSource? = nil, path: String? = nil, audience: String? = nil) {
+    public init(type: TokenSource? = nil, audience: String? = nil) {
         self.type = type
-        self.path = path
         self.audience = audience
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case type, path, audience }
+    enum CodingKeys: String, CodingKey, CaseIterable { case type, audience }
 }
 
 /// Overrides of Google's endpoints, for private service connect or tests.
