@@ -1,4 +1,5 @@
 public import Foundation
+import IPAddresses
 public import Resilience
 public import CoreMetrics
 import Synchronization
@@ -13,12 +14,14 @@ public final class GatewayState: Sendable {
         let routeGenerations: [RouteKey: Int64]
         let policies: [RouteKey: RoutePolicies]
         let issuer: IssuerDocuments?
+        let destinations: DestinationPolicy
 
         /// A snapshot of `config`, keeping the breakers and bulkheads of `previous` whose settings did not change.
         init(_ config: GatewayConfig, previous: Snapshot?, metricsFactory: any MetricsFactory, outbox: BreakerTransitionOutbox) {
             router = Router(routes: config.routes)
             generation = config.generation
             issuer = config.issuer
+            destinations = config.destinations
             routeGenerations = Dictionary(config.routes.map { ($0.key, $0.generation) }, uniquingKeysWith: { first, _ in first })
             var policies: [RouteKey: RoutePolicies] = [:]
             for route in config.routes {

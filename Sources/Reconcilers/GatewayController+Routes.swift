@@ -14,13 +14,20 @@ struct RouteState {
         /// Why the current generation cannot be served.
         enum Problem {
             case invalid([FieldError])
+            case notAllowed(reason: String, [FieldError])
             case unresolved([String])
+            case notPermitted([String])
         }
 
         var generation: Int64
-        /// `nil` when the current generation is served.
+        /// `nil` when the current generation translates.
         var problem: Problem?
-        /// What the gateway serves for it: this generation, or the last good one when this one cannot be served.
+        /// The latest version that translates: this generation, or the last good one when this one cannot.
+        var accepted: RouteConfig?
+        /// Why ``accepted`` cannot have its hostnames: another namespace claims them.
+        var conflict: HostnameClaims.Conflict?
+        /// What the gateway serves for it: ``accepted``, or the version served before when ``accepted``'s
+        /// hostnames conflict; `nil` when nothing can be served.
         var served: RouteConfig?
         /// The resourceVersion at which this generation was first seen: a replica whose watermark
         /// reaches it serves the generation (``ReplicaReports``).
@@ -28,8 +35,8 @@ struct RouteState {
     }
 
     var entries: [RouteKey: Entry] = [:]
-    /// Each UpstreamAuth as last resolved, with the signing algorithms it needs.
-    var upstreamAuths: [ObjectKey: (resolved: ResolvedUpstreamAuth, algorithms: Set<SigningKey.Algorithm>)] = [:]
+    /// Each UpstreamAuth as last resolved, with the signing algorithms it needs and where its credential may go.
+    var upstreamAuths: [ObjectKey: (resolved: ResolvedUpstreamAuth, algorithms: Set<SigningKey.Algorithm>, rules: CredentialSendingRules)] = [:]
     /// Routes whose status the leader has to look at: translated since, waiting for replicas, or
     /// whose last write failed.
     var statusPending: Set<RouteKey> = []
@@ -90,10 +97,10 @@ extension GatewayController {
         let newAlgorithms = resolveUpstreamAuths(changes, caches: caches, state: &state, translate: &translate)
         if changes.everything { translate.formUnion(caches.routes.keys.map { RouteKey(namespace: $0.namespace, name: $0.name) }) }
 
-        var configChanged = false
+        var acceptedChanged = false
         for key in translate {
             guard let route = caches.routes.get(namespace: key.namespace, name: key.name), route.metadata.deletionTimestamp == nil else {
-                if state.entries.removeValue(forKey: key) != nil { configChanged = true }
+                if state.entries.removeValue(forKey: key) != nil { acceptedChanged = true }
                 state.statusPending.remove(key)
                 continue
             }
@@ -101,23 +108,30 @@ extension GatewayController {
             let generation = route.metadata.generation ?? 1
             var entry = Entry(
                 generation: generation,
+                accepted: previous?.accepted,
+                conflict: previous?.conflict,
                 served: previous?.served,
                 firstSeen: previous?.generation == generation ? previous?.firstSeen : route.metadata.resourceVersion.flatMap { Int64($0) }
             )
             switch RouteTranslator.translate(route, references: references(of: route, caches: caches, state: state), policy: tenancy) {
-            case .serve(let config): entry.served = config
+            case .serve(let config): entry.accepted = config
             case .invalid(let errors): entry.problem = .invalid(errors)
+            case .notAllowed(let reason, let errors): entry.problem = .notAllowed(reason: reason, errors)
             case .unresolved(let problems): entry.problem = .unresolved(problems)
+            case .notPermitted(let problems): entry.problem = .notPermitted(problems)
             }
-            if entry.served != previous?.served { configChanged = true }
+            if entry.accepted != previous?.accepted { acceptedChanged = true }
             state.entries[key] = entry
             state.statusPending.insert(key)
         }
+        let configChanged = (acceptedChanged || changes.everything) && resolveHostnames(&state)
 
         let issuer = pki.issuerDocuments
         if configChanged || issuer != state.issuer || changes.everything {
             let configs = state.entries.values.compactMap(\.served)
-            self.state.apply(GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs, issuer: issuer))
+            self.state.apply(
+                GatewayConfig(generation: generation.add(1, ordering: .relaxed).newValue, routes: configs, issuer: issuer, destinations: tenancy.destinations)
+            )
             state.issuer = issuer
             servedGeneration.record(self.state.generation)
             servedRoutes.record(configs.count)
@@ -169,6 +183,42 @@ extension GatewayController {
         return (newAlgorithms, false)
     }
 
+    /// Decides which Routes get their hostnames, oldest first (``HostnameClaims``): a Route whose accepted
+    /// version conflicts keeps serving the version served before if that one does not, else serves nothing.
+    /// Routes whose outcome changed have their status looked at again.
+    ///
+    /// - Returns: Whether what the gateway serves changed.
+    func resolveHostnames(_ state: inout RouteState) -> Bool {
+        var claims = HostnameClaims(shared: tenancy.sharedHostnames, catchAllNamespaces: tenancy.catchAllNamespaces)
+        var changed = false
+        var order: [(key: RouteKey, createdAt: Int64)] = []
+        for (key, entry) in state.entries {
+            if let config = entry.accepted ?? entry.served { order.append((key, config.createdAt)) }
+        }
+        order.sort { $0.createdAt != $1.createdAt ? $0.createdAt < $1.createdAt : $0.key < $1.key }
+        for (key, _) in order {
+            guard var entry = state.entries[key] else { continue }
+            let before = (served: entry.served, conflict: entry.conflict)
+            entry.conflict = nil
+            entry.served = nil
+            var candidates = [entry.accepted, before.served].compactMap { $0 }
+            if candidates.count == 2 && candidates[0] == candidates[1] { candidates.removeLast() }
+            for candidate in candidates {
+                if let conflict = claims.claim(candidate.match.hostnames, namespace: key.namespace) {
+                    entry.conflict = entry.conflict ?? conflict
+                } else {
+                    entry.served = candidate
+                    break
+                }
+            }
+            if entry.served == entry.accepted { entry.conflict = nil }
+            if entry.served != before.served { changed = true }
+            if entry.served != before.served || entry.conflict != before.conflict { state.statusPending.insert(key) }
+            state.entries[key] = entry
+        }
+        return changed
+    }
+
     /// How long a pass writes statuses before it lets the next pass serve what changed meanwhile.
     static let statusWriteBudget = Duration.seconds(1)
 
@@ -194,7 +244,7 @@ extension GatewayController {
         guard !keys.isEmpty else { return false }
         var secretsByNamespace: [String: [String: [String: Data]]] = [:]
         for key in keys {
-            let resolved: (resolved: ResolvedUpstreamAuth, algorithms: Set<SigningKey.Algorithm>)?
+            let resolved: (resolved: ResolvedUpstreamAuth, algorithms: Set<SigningKey.Algorithm>, rules: CredentialSendingRules)?
             if let auth = caches.upstreamAuths.get(key), auth.metadata.deletionTimestamp == nil {
                 if secretsByNamespace[key.namespace] == nil {
                     secretsByNamespace[key.namespace] = Dictionary(
@@ -202,11 +252,15 @@ extension GatewayController {
                         uniquingKeysWith: { first, _ in first }
                     )
                 }
-                resolved = upstreamAuths.resolve(auth, secrets: secretsByNamespace[key.namespace] ?? [:])
+                let (usable, algorithms) = upstreamAuths.resolve(auth, secrets: secretsByNamespace[key.namespace] ?? [:])
+                resolved = (usable, algorithms, CredentialSendingRules(auth.spec))
             } else {
                 resolved = nil
             }
-            guard resolved?.resolved != state.upstreamAuths[key]?.resolved || resolved?.algorithms != state.upstreamAuths[key]?.algorithms else { continue }
+            let current = state.upstreamAuths[key]
+            guard resolved?.resolved != current?.resolved || resolved?.algorithms != current?.algorithms || resolved?.rules != current?.rules else {
+                continue
+            }
             state.upstreamAuths[key] = resolved
             for route in caches.routes.keys(byIndex: RouteReference.index, value: RouteReference.indexValue(.upstreamAuth, namespace: key.namespace, name: key.name)) {
                 translate.insert(RouteKey(namespace: route.namespace, name: route.name))
@@ -241,8 +295,9 @@ extension GatewayController {
                     references.tunnels[reference.name] = tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
                 }
             case .upstreamAuth:
-                if let resolved = state.upstreamAuths[ObjectKey(namespace: namespace, name: reference.name)]?.resolved {
-                    references.upstreamAuths[reference.name] = resolved
+                if let resolved = state.upstreamAuths[ObjectKey(namespace: namespace, name: reference.name)] {
+                    references.upstreamAuths[reference.name] = resolved.resolved
+                    references.credentialRules[reference.name] = resolved.rules
                 }
             }
         }
@@ -266,6 +321,12 @@ extension GatewayController {
         var counts: ReplicaCounts?
         switch entry.problem {
         case nil:
+            if let conflict = entry.conflict {
+                set("Accepted", .false, conflict.reason, conflict.message)
+                set("ResolvedRefs", .true, "ResolvedRefs", "every reference resolves")
+                stale()
+                break
+            }
             set("Accepted", .true, "Accepted", "the spec is valid")
             set("ResolvedRefs", .true, "ResolvedRefs", "every reference resolves")
             let ready = replicas.values.filter { reported in
@@ -282,9 +343,17 @@ extension GatewayController {
             set("Accepted", .false, "Invalid", errors.map(\.description).joined(separator: "; "))
             set("ResolvedRefs", .unknown, "Invalid", "references are resolved once the spec is valid")
             stale()
+        case .notAllowed(let reason, let errors)?:
+            set("Accepted", .false, reason, errors.map(\.description).joined(separator: "; "))
+            set("ResolvedRefs", .unknown, reason, "references are resolved once the spec is allowed")
+            stale()
         case .unresolved(let problems)?:
             set("Accepted", .true, "Accepted", "the spec is valid")
             set("ResolvedRefs", .false, "RefNotResolved", problems.joined(separator: "; "))
+            stale()
+        case .notPermitted(let problems)?:
+            set("Accepted", .true, "Accepted", "the spec is valid")
+            set("ResolvedRefs", .false, "RefNotPermitted", problems.joined(separator: "; "))
             stale()
         }
         return (conditions, counts)

@@ -2,6 +2,7 @@ public import Gateway
 public import Kubernetes
 public import PortcullisAPI
 public import Foundation
+import IPAddresses
 import Resilience
 
 /// What the controller knows about the objects a Route may refer to, in the Route's namespace.
@@ -30,17 +31,21 @@ public struct RouteReferences: Sendable {
     public var upstreamAuths: [String: ResolvedUpstreamAuth]
     /// Tunnels by name, with whether they are Ready.
     public var tunnels: [String: Bool]
+    /// Where each UpstreamAuth's credential may be sent, by name; absent: the defaults.
+    public var credentialRules: [String: CredentialSendingRules]
 
     public init(
         services: [String: Service] = [:],
         secrets: [String: [String: Data]] = [:],
         upstreamAuths: [String: ResolvedUpstreamAuth] = [:],
-        tunnels: [String: Bool] = [:]
+        tunnels: [String: Bool] = [:],
+        credentialRules: [String: CredentialSendingRules] = [:]
     ) {
         self.services = services
         self.secrets = secrets
         self.upstreamAuths = upstreamAuths
         self.tunnels = tunnels
+        self.credentialRules = credentialRules
     }
 }
 
@@ -62,23 +67,34 @@ public enum RouteTranslator {
         case serve(RouteConfig)
         /// The spec is invalid: `Accepted=False`, with every problem.
         case invalid([FieldError])
+        /// The spec asks for what the cluster admin does not allow: `Accepted=False` with `reason`, naming each field.
+        case notAllowed(reason: String, [FieldError])
         /// A reference is missing or not usable: `ResolvedRefs=False`, with every problem.
         case unresolved([String])
+        /// A reference resolves, but may not be used as the Route asks (a credential sent where its
+        /// UpstreamAuth does not allow): `ResolvedRefs=False`, reason `RefNotPermitted`, with every problem.
+        case notPermitted([String])
     }
+
+    /// The reason of a Route whose upstream the admin's policy refuses.
+    public static let destinationNotAllowed = "DestinationNotAllowed"
 
     /// - Parameter policy: What the cluster admin allows: destinations, hostnames, credentials.
     public static func translate(_ route: Route, references: RouteReferences, policy: TenancyPolicy = TenancyPolicy()) -> Outcome {
         let errors = route.validate()
         if !errors.isEmpty { return .invalid(errors) }
+        let namespace = route.metadata.namespace ?? "default"
 
         var unresolved: [String] = []
+        var refused: [FieldError] = []
         var upstream = target(route.spec.upstream, field: "spec.upstream", references: references, unresolved: &unresolved)
+        allow(&upstream, route.spec.upstream, field: "spec.upstream", namespace: namespace, policy: policy, refused: &refused)
         var fallback: RouteConfig.Fallback?
         if let fallbackSpec = route.spec.fallback {
-            if let upstreamSpec = fallbackSpec.upstream,
-                let target = target(upstreamSpec, field: "spec.fallback.upstream", references: references, unresolved: &unresolved)
-            {
-                fallback = .upstream(target)
+            if let upstreamSpec = fallbackSpec.upstream {
+                var target = target(upstreamSpec, field: "spec.fallback.upstream", references: references, unresolved: &unresolved)
+                allow(&target, upstreamSpec, field: "spec.fallback.upstream", namespace: namespace, policy: policy, refused: &refused)
+                fallback = target.map { .upstream($0) }
             } else if let response = fallbackSpec.response {
                 fallback = .response(
                     status: response.status ?? StaticResponse.defaultStatus,
@@ -87,9 +103,26 @@ public enum RouteTranslator {
                 )
             }
         }
+        if !refused.isEmpty { return .notAllowed(reason: destinationNotAllowed, refused) }
         var credentials: [RouteCredential] = []
+        var notPermitted: [String] = []
         for (index, reference) in (route.spec.authRefs ?? []).enumerated() {
             let field = "spec.authRefs[\(index)].name: UpstreamAuth \"\(reference.name)\""
+            let rules = references.credentialRules[reference.name] ?? CredentialSendingRules()
+            var destinations: [(target: UpstreamTarget?, spec: Upstream, field: String)] = [(upstream, route.spec.upstream, "spec.upstream")]
+            if case .credential = references.upstreamAuths[reference.name], case .upstream(let target)? = fallback, let spec = route.spec.fallback?.upstream {
+                // A token goes to the fallback upstream too; a client certificate belongs to the upstream's connection only.
+                destinations.append((target, spec, "spec.fallback.upstream"))
+            }
+            let isCertificate = references.upstreamAuths[reference.name].map { if case .clientCertificate = $0 { true } else { false } } ?? false
+            if references.upstreamAuths[reference.name].map({ if case .unusable = $0 { false } else { true } }) == true {
+                for destination in destinations {
+                    guard let target = destination.target,
+                        let why = rules.refusal(target, spec: destination.spec, isCertificate: isCertificate, policy: policy)
+                    else { continue }
+                    notPermitted.append("\(field) may not be sent to \(destination.field) \(target.origin): \(why)")
+                }
+            }
             switch references.upstreamAuths[reference.name] {
             case nil:
                 unresolved.append("\(field) not found")
@@ -110,6 +143,7 @@ public enum RouteTranslator {
                 upstream?.tls?.clientIdentity = identity
             }
         }
+        if !notPermitted.isEmpty { return .notPermitted(notPermitted + unresolved) }
         guard unresolved.isEmpty, let upstream else { return .unresolved(unresolved) }
 
         let spec = route.spec
@@ -146,6 +180,32 @@ public enum RouteTranslator {
                 maxRequestBodyBytes: spec.maxRequestBodyBytes
             )
         )
+    }
+
+    /// Checks a URL upstream's destination against the admin's policy, recording why it is refused, and sets
+    /// how the gateway connects to an allowed one (an absolute name; a Service may lie in a cluster network).
+    static func allow(
+        _ target: inout UpstreamTarget?,
+        _ upstream: Upstream,
+        field: String,
+        namespace: String,
+        policy: TenancyPolicy,
+        refused: inout [FieldError]
+    ) {
+        guard var resolved = target else { return }
+        if upstream.service != nil {
+            resolved.intoClusterNetwork = true
+            if IPAddress(resolved.host) == nil { resolved.connectHost = "\(resolved.host).\(policy.clusterDomain)." }
+        } else if let why = UpstreamDestination.refusal(&resolved, namespace: namespace, policy: policy) {
+            refused.append(
+                FieldError(
+                    .forbidden, field: "\(field).url",
+                    detail: "\(why): the cluster admin may allow it with --allow-upstream-network or --allow-upstream-host (docs/security.md)"
+                )
+            )
+            return
+        }
+        target = resolved
     }
 
     /// Resolves an upstream to where the gateway connects, or records why it cannot.

@@ -61,6 +61,9 @@ struct TenancyOptions: ParsableArguments {
     @Option(name: .customLong("spiffe-trust-domain"), help: "The trust domain of SPIFFE URI SANs in client certificates.")
     var spiffeTrustDomain: String = TenancyPolicy.defaultSPIFFETrustDomain
 
+    @Option(name: .customLong("cluster-domain"), help: "The cluster's DNS domain: <service>.<namespace>.svc.<domain> names a Service.")
+    var clusterDomain: String = TenancyPolicy.defaultClusterDomain
+
     func validate() throws {
         for url in tokenEndpoints {
             guard let entry = TokenEndpointPolicy.Entry(url), entry.description.hasPrefix("https://") else {
@@ -114,7 +117,8 @@ struct TenancyOptions: ParsableArguments {
             apiServerHosts: apiServerHosts,
             sharedHostnames: Set(sharedHostnames),
             catchAllNamespaces: catchAllNamespaces.isEmpty ? nil : Set(catchAllNamespaces),
-            spiffeTrustDomain: spiffeTrustDomain
+            spiffeTrustDomain: spiffeTrustDomain,
+            clusterDomain: clusterDomain
         )
     }
 }

@@ -52,7 +52,11 @@ import Testing
         #expect(config.generation == 4)
         #expect(config.createdAt == 1_735_689_600)
         #expect(config.match == RouteMatchRule(hostnames: ["api.example.com"], path: .prefix("/catalog"), methods: ["GET"], headers: [.init(name: "x-tenant", value: "acme")]))
-        #expect(config.upstream == UpstreamTarget(scheme: .https, host: "catalog.internal.example.com", port: 8443, basePath: "/base"))
+        #expect(
+            config.upstream
+                == UpstreamTarget(scheme: .https, host: "catalog.internal.example.com", port: 8443, basePath: "/base", connectHost: "catalog.internal.example.com."),
+            "connected to as an absolute name, which the resolver's search domains cannot complete into a cluster name"
+        )
         #expect(config.rewritePrefix == "/v2")
         #expect(config.timeouts == TimeoutConfiguration(request: .seconds(3), perTry: .seconds(1), connect: .seconds(2), idle: .seconds(60)))
         #expect(config.retry.attempts == 3)
@@ -71,10 +75,10 @@ import Testing
     }
 
     @Test func aRouteWithoutPoliciesGetsTheConservativeDefaults() throws {
-        let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://b'}}}")
+        let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://b.example'}}}")
         let config = try Self.serve(RouteTranslator.translate(route, references: RouteReferences()))
         #expect(config.match.path == .prefix("/"))
-        #expect(config.upstream == UpstreamTarget(scheme: .http, host: "b", port: 80))
+        #expect(config.upstream == UpstreamTarget(scheme: .http, host: "b.example", port: 80, connectHost: "b.example."))
         #expect(config.timeouts == TimeoutConfiguration())
         #expect(config.retry == RetryConfiguration())
         #expect(config.circuitBreaker == nil)
@@ -135,9 +139,14 @@ import Testing
         #expect(config.upstream.tls?.clientIdentity == identity)
         #expect("\(identity)" == "ClientIdentity(redacted)")
 
+        var onlyCertificate = references
+        onlyCertificate.upstreamAuths = ["cert": .clientCertificate(identity)]
         #expect(
-            RouteTranslator.translate(try Self.route(yaml.replacingOccurrences(of: "URL", with: "http://pay.example.com")), references: references)
-                == .unresolved([#"spec.authRefs[0].name: UpstreamAuth "cert" presents a client certificate, which needs an https upstream"#])
+            RouteTranslator.translate(try Self.route(yaml.replacingOccurrences(of: "URL", with: "http://pay.example.com")), references: onlyCertificate)
+                == .unresolved([
+                    #"spec.authRefs[0].name: UpstreamAuth "cert" presents a client certificate, which needs an https upstream"#,
+                    #"spec.authRefs[1].name: UpstreamAuth "google" not found"#, #"spec.authRefs[2].name: UpstreamAuth "jwt" not found"#,
+                ])
         )
     }
 
@@ -203,7 +212,9 @@ import Testing
                     ),
                     tunnels: ["mainframe": true]
                 )
-                _ = try Self.serve(RouteTranslator.translate(route, references: references))
+                // The quickstart is what `portcullis dev` applies, with its loopback upstream; the rest is for clusters.
+                let policy = file.path.contains("/quickstart/") ? TenancyPolicy.development : TenancyPolicy()
+                _ = try Self.serve(RouteTranslator.translate(route, references: references, policy: policy))
                 count += 1
             }
         }

@@ -37,7 +37,7 @@ import Testing
             let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
             let controller = GatewayController(
                 client: cluster.client, state: state, isLeader: { leader }, credentials: credentials,
-                pki: PKISettings(namespace: SharedBreakerEndToEndTests.systemNamespace, issuer: nil), identity: name,
+                pki: PKISettings(namespace: SharedBreakerEndToEndTests.systemNamespace, issuer: nil), tenancy: .development, identity: name,
                 breakerExchange: exchange, peerAddress: "127.0.0.1:\(admin.localAddress!.port!)", logger: logger
             )
             running = Task {

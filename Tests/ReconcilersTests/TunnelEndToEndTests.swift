@@ -134,7 +134,7 @@ extension TunnelIntegrationTests {
                 let credentials = CredentialRuntime(httpClient: httpClient, logger: TestCluster.quiet)
                 let routes = GatewayController(
                     client: cluster.client, state: state, credentials: credentials,
-                    pki: PKISettings(namespace: "default", issuer: nil), logger: TestCluster.quiet
+                    pki: PKISettings(namespace: "default", issuer: nil), tenancy: .development, logger: TestCluster.quiet
                 )
                 services.append(Task { try await credentials.run() })
                 services.append(Task { try await routes.run() })

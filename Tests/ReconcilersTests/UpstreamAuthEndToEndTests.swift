@@ -41,7 +41,8 @@ final class Installation: Sendable {
         let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
         let controller = GatewayController(
             client: client, state: state, credentials: credentials,
-            pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL, keyRing: keyRing), gatewayTLS: gatewayTLS, logger: logger
+            pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL, keyRing: keyRing), tenancy: .development, gatewayTLS: gatewayTLS,
+            logger: logger
         )
         self.controller = Task {
             try await withThrowingDiscardingTaskGroup { group in

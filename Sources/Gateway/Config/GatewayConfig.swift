@@ -1,3 +1,4 @@
+public import IPAddresses
 public import Resilience
 
 /// Everything the gateway serves, as one immutable value: the reconcilers build it from Routes,
@@ -8,11 +9,16 @@ public struct GatewayConfig: Sendable, Hashable {
     public var routes: [RouteConfig]
     /// The discovery document and JWKS of the gateway's JWT issuer, served on the gateway's port.
     public var issuer: IssuerDocuments?
+    /// The addresses upstream connections may go to, checked on every address a name resolves to. The
+    /// controller sets the installation's policy; unset, only the API server and the gateway's own ports it
+    /// names are refused, which here is nothing.
+    public var destinations: DestinationPolicy
 
-    public init(generation: Int64 = 0, routes: [RouteConfig] = [], issuer: IssuerDocuments? = nil) {
+    public init(generation: Int64 = 0, routes: [RouteConfig] = [], issuer: IssuerDocuments? = nil, destinations: DestinationPolicy = .unrestricted) {
         self.generation = generation
         self.routes = routes
         self.issuer = issuer
+        self.destinations = destinations
     }
 }
 
@@ -248,6 +254,12 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
     public var tunnel: String?
     /// The HTTP version spoken to the upstream. Default: HTTP/1.1.
     public var httpProtocol: HTTPProtocol
+    /// The name or address connected to when it is not ``host``: an absolute DNS name (ending in `.`), so
+    /// that the resolver's search domains cannot turn a short name into a cluster name.
+    public var connectHost: String?
+    /// Whether the destination is a cluster Service the controller resolved itself, which may lie in a
+    /// cluster network (``DestinationPolicy/clusterNetworks``).
+    public var intoClusterNetwork: Bool
 
     public init(
         scheme: Scheme,
@@ -256,7 +268,9 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
         basePath: String = "",
         tls: TLS? = nil,
         tunnel: String? = nil,
-        httpProtocol: HTTPProtocol = .http1
+        httpProtocol: HTTPProtocol = .http1,
+        connectHost: String? = nil,
+        intoClusterNetwork: Bool = false
     ) {
         self.scheme = scheme
         self.host = host
@@ -265,6 +279,8 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
         self.tls = tls
         self.tunnel = tunnel
         self.httpProtocol = httpProtocol
+        self.connectHost = connectHost
+        self.intoClusterNetwork = intoClusterNetwork
     }
 
     /// How an https upstream is verified.

@@ -693,7 +693,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             current = .connecting(exchange)
         }
         // The pool connects on this loop, so the callback runs here too.
-        pool.lease(exchange.target, connectTimeout: connectTimeout, fresh: exchange.reusedConnection) { [weak self] result in
+        pool.lease(exchange.target, destinations: state.snapshot.destinations, connectTimeout: connectTimeout, fresh: exchange.reusedConnection) {
+            [weak self] result in
             guard let self, case .connecting(let exchange) = self.current, exchange.serial == serial, exchange.attempt == attempt else {
                 // An attempt that timed out or a request that ended meanwhile.
                 if case .success(let lease) = result { lease.channel.close(promise: nil) }
@@ -739,14 +740,20 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func connectFailed(_ error: any Error) {
         guard case .connecting(let exchange) = current, let context else { return }
-        // An upstream that does not speak HTTP/2 will not start to on the next attempt.
+        // An upstream that does not speak HTTP/2 will not start to on the next attempt, nor will a refused address
+        // become allowed; a refusal says nothing about the upstream's health, so the breaker is not told.
         let mismatch = (error as? UpstreamHTTP2Error)?.isProtocolMismatch == true
-        if !mismatch, retry(exchange, after: .connectFailure) { return }
-        settle(exchange, .connectFailure)
+        let refused = error is UpstreamDestinationRefused
+        if !mismatch, !refused, retry(exchange, after: .connectFailure) { return }
+        settle(exchange, refused ? nil : .connectFailure)
         let problem =
-            mismatch
-            ? Problem(kind: .upstreamProtocolError, detail: "\(exchange.target) was configured as an HTTP/2 upstream, but \(error)", instance: exchange.requestID)
-            : Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
+            if mismatch {
+                Problem(kind: .upstreamProtocolError, detail: "\(exchange.target) was configured as an HTTP/2 upstream, but \(error)", instance: exchange.requestID)
+            } else if refused {
+                Problem(kind: .upstreamDestinationRefused, detail: "the gateway may not connect to the address of \(exchange.target)", instance: exchange.requestID)
+            } else {
+                Problem(kind: .upstreamUnreachable, detail: "could not connect to \(exchange.target) after \(exchange.attempt) attempt\(exchange.attempt == 1 ? "" : "s"): \(error)", instance: exchange.requestID)
+            }
         if fallBack(exchange) {
             exchange.settled = false
             exchange.holdsSlot = false

@@ -1,3 +1,4 @@
+import IPAddresses
 import NIOCore
 import NIOHTTP2
 import NIOSSL
@@ -31,6 +32,8 @@ final class HTTP2UpstreamConnection {
 
     let target: UpstreamTarget
     let connectTimeout: TimeAmount
+    /// The addresses the connection was allowed to go to, for the requests it hands on to another connection.
+    let destinations: DestinationPolicy
     /// Streams the connection carries in its lifetime (``UpstreamPoolConfiguration/HTTP2``).
     let streamLimit: Int
     var state = State.connecting
@@ -54,7 +57,8 @@ final class HTTP2UpstreamConnection {
     /// How the connection is counted in the origin's metrics.
     var counted = UpstreamMetrics.Count.uncounted
 
-    init(target: UpstreamTarget, connectTimeout: TimeAmount, streamLimit: Int) {
+    init(target: UpstreamTarget, connectTimeout: TimeAmount, destinations: DestinationPolicy, streamLimit: Int) {
+        self.destinations = destinations
         self.target = target
         self.connectTimeout = connectTimeout
         self.streamLimit = streamLimit

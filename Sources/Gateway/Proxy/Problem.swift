@@ -10,6 +10,7 @@ struct Problem: Sendable {
         case contentTooLarge = "content-too-large"
         case requestHeaderFieldsTooLarge = "request-header-fields-too-large"
         case upstreamUnreachable = "upstream-unreachable"
+        case upstreamDestinationRefused = "upstream-destination-refused"
         case upstreamProtocolError = "upstream-protocol-error"
         case timeout = "timeout"
         case circuitOpen = "circuit-open"
@@ -22,7 +23,7 @@ struct Problem: Sendable {
             case .badRequest: return .badRequest
             case .contentTooLarge: return .payloadTooLarge
             case .requestHeaderFieldsTooLarge: return .requestHeaderFieldsTooLarge
-            case .upstreamUnreachable, .upstreamProtocolError: return .badGateway
+            case .upstreamUnreachable, .upstreamProtocolError, .upstreamDestinationRefused: return .badGateway
             case .timeout: return .gatewayTimeout
             case .circuitOpen, .bulkheadFull, .upstreamAuthFailed: return .serviceUnavailable
             }
@@ -36,6 +37,7 @@ struct Problem: Sendable {
             case .requestHeaderFieldsTooLarge: return "The request's header fields are too large"
             case .upstreamUnreachable: return "The upstream could not be reached"
             case .upstreamProtocolError: return "The upstream broke the HTTP protocol"
+            case .upstreamDestinationRefused: return "The upstream's address is not one the gateway may connect to"
             case .timeout: return "The upstream did not answer in time"
             case .circuitOpen: return "The upstream's circuit breaker is open"
             case .bulkheadFull: return "The upstream has too many requests in flight"

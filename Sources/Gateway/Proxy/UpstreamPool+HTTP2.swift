@@ -1,4 +1,5 @@
 import CoreMetrics
+import IPAddresses
 import NIOCore
 import NIOHTTP2
 import NIOPosix
@@ -13,6 +14,7 @@ extension UpstreamPool {
     func leaseHTTP2(
         _ target: UpstreamTarget,
         origin: Origin,
+        destinations: DestinationPolicy,
         connectTimeout: TimeAmount,
         _ completion: @escaping (Result<UpstreamLease, any Error>) -> Void
     ) {
@@ -25,12 +27,13 @@ extension UpstreamPool {
             connection.waiters.append(completion)
             return
         }
-        connectHTTP2(target, origin: origin, connectTimeout: connectTimeout, completion)
+        connectHTTP2(target, origin: origin, destinations: destinations, connectTimeout: connectTimeout, completion)
     }
 
     private func connectHTTP2(
         _ target: UpstreamTarget,
         origin: Origin,
+        destinations: DestinationPolicy,
         connectTimeout: TimeAmount,
         _ completion: @escaping (Result<UpstreamLease, any Error>) -> Void
     ) {
@@ -40,13 +43,13 @@ extension UpstreamPool {
         } catch {
             return completion(.failure(error))
         }
-        let connection = HTTP2UpstreamConnection(target: target, connectTimeout: connectTimeout, streamLimit: configuration.http2.streamsPerConnection)
+        let connection = HTTP2UpstreamConnection(target: target, connectTimeout: connectTimeout, destinations: destinations, streamLimit: configuration.http2.streamsPerConnection)
         connection.takeStream()
         connection.waiters = [completion]
         origin.http2.append(connection)
         let serverName = Self.serverName(target)
         let bound = NIOLoopBound((pool: self, connection: connection), eventLoop: eventLoop)
-        ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -60,7 +63,7 @@ extension UpstreamPool {
                     }
                 }
             }
-            .connect(host: target.host, port: target.port)
+        connect(bootstrap, to: target, destinations: destinations)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
@@ -142,7 +145,9 @@ extension UpstreamPool {
                 if reused && (connection.state == .draining || connection.state == .closed) {
                     // The connection went away before the stream opened, so nothing was sent: another one
                     // takes the request (a new connection's stream is not passed on again).
-                    return self.leaseHTTP2(connection.target, origin: origin, connectTimeout: connection.connectTimeout, completion)
+                    return self.leaseHTTP2(
+                        connection.target, origin: origin, destinations: connection.destinations, connectTimeout: connection.connectTimeout, completion
+                    )
                 }
                 completion(.failure(error))
             }
@@ -186,7 +191,7 @@ extension UpstreamPool {
                     // Another connection would say the same: the request's retry policy decides.
                     waiter(.failure(UpstreamHTTP2Error(code: .noStreams)))
                 } else {
-                    leaseHTTP2(connection.target, origin: origin, connectTimeout: connection.connectTimeout, waiter)
+                    leaseHTTP2(connection.target, origin: origin, destinations: connection.destinations, connectTimeout: connection.connectTimeout, waiter)
                 }
             }
         }

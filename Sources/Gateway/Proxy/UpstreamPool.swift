@@ -1,4 +1,5 @@
 import CoreMetrics
+import IPAddresses
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -62,8 +63,11 @@ final class UpstreamPool {
     /// Hands `completion` an idle connection to the target (`reused` true), or a new one; `fresh`
     /// skips the idle ones. For an HTTP/2 target, a stream on an open connection with room, or on a new
     /// one. `completion` runs on this loop, at once when an idle connection is there.
+    ///
+    /// - Parameter destinations: The addresses a new connection may go to (read only when one is opened).
     func lease(
         _ target: UpstreamTarget,
+        destinations: @autoclosure () -> DestinationPolicy,
         connectTimeout: TimeAmount,
         fresh: Bool = false,
         _ completion: @escaping (Result<UpstreamLease, any Error>) -> Void
@@ -71,7 +75,7 @@ final class UpstreamPool {
         eventLoop.preconditionInEventLoop()
         let origin = self.origin(for: target)
         if target.httpProtocol == .http2 {
-            return leaseHTTP2(target, origin: origin, connectTimeout: connectTimeout, completion)
+            return leaseHTTP2(target, origin: origin, destinations: destinations(), connectTimeout: connectTimeout, completion)
         }
         while !fresh, let connection = origin.idle.popLast() {
             guard connection.channel.isActive else { continue }
@@ -87,7 +91,7 @@ final class UpstreamPool {
             return completion(.failure(error))
         }
         let serverName = Self.serverName(target)
-        ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -101,7 +105,7 @@ final class UpstreamPool {
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }
-            .connect(host: target.host, port: target.port)
+        connect(bootstrap, to: target, destinations: destinations())
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
@@ -122,6 +126,23 @@ final class UpstreamPool {
                     completion(.failure(error))
                 }
             }
+    }
+
+    /// Connects `bootstrap` to the target's address, or fails with ``UpstreamDestinationRefused`` when
+    /// `destinations` allows none of the addresses it names or resolves to.
+    func connect(_ bootstrap: ClientBootstrap, to target: UpstreamTarget, destinations: DestinationPolicy) -> EventLoopFuture<any Channel> {
+        let host = target.connectHost ?? target.host
+        if let literal = IPAddress(host) {
+            if let refusal = destinations.refusal(literal, port: target.port, intoClusterNetwork: target.intoClusterNetwork) {
+                return eventLoop.makeFailedFuture(UpstreamDestinationRefused(host: host, refusal: refusal))
+            }
+            return bootstrap.connect(host: host, port: target.port)
+        }
+        let resolver = DestinationCheckingResolver(eventLoop: eventLoop, policy: destinations, intoClusterNetwork: target.intoClusterNetwork)
+        return bootstrap.resolver(resolver).connect(host: host, port: target.port).flatMapErrorThrowing { error in
+            if let refusal = resolver.refusal { throw UpstreamDestinationRefused(host: host, refusal: refusal) }
+            throw error
+        }
     }
 
     /// Returns a connection whose exchange completed cleanly; it is closed if the pool is full. An HTTP/2

@@ -7,6 +7,10 @@
 /// 3. among equal paths: a method match, then more header matches, then the oldest route, then
 ///    namespace/name order.
 ///
+/// A host is served by the namespaces whose routes name it most specifically: a request for a host that
+/// some namespace's routes name exactly (or by the longest wildcard) never reaches another namespace's
+/// wildcard or host-less route, whatever the path (docs/security.md, "Hostnames").
+///
 /// Cost: a hash lookup per host candidate (the host's labels), a hash lookup for exact paths and
 /// a walk down a segment trie as deep as the path; regular expressions are tried one by one, so
 /// they are the only part that grows with the number of routes.
@@ -16,6 +20,8 @@ public struct Router: Sendable {
         var exact: [Substring: [Candidate]] = [:]
         var prefixes = PrefixTrie()
         var patterns: [(pattern: CompiledPattern, candidates: [Candidate])] = []
+        /// The namespaces of the routes that name this host: requests for it go to their routes only.
+        var namespaces: Set<String> = []
     }
 
     /// A route with what is needed to check its method and headers.
@@ -57,9 +63,12 @@ public struct Router: Sendable {
             let hostnames = route.match.hostnames.isEmpty ? [nil] : route.match.hostnames.map { Optional($0) }
             for hostname in hostnames {
                 if let hostname, hostname.hasPrefix("*.") {
-                    Router.add(candidate, route.match.path, to: &wildcardHosts[String(hostname.dropFirst(2)), default: HostRoutes()], invalid: &invalidPatterns)
+                    let key = String(hostname.dropFirst(2))
+                    Router.add(candidate, route.match.path, to: &wildcardHosts[key, default: HostRoutes()], invalid: &invalidPatterns)
+                    wildcardHosts[key]?.namespaces.insert(route.key.namespace)
                 } else if let hostname {
                     Router.add(candidate, route.match.path, to: &exactHosts[hostname, default: HostRoutes()], invalid: &invalidPatterns)
+                    exactHosts[hostname]?.namespaces.insert(route.key.namespace)
                 } else {
                     Router.add(candidate, route.match.path, to: &anyHost, invalid: &invalidPatterns)
                 }
@@ -113,37 +122,43 @@ public struct Router: Sendable {
     ///   - header: The value of a request header by lowercase name, or `nil`.
     public func route(host: String, path: String, method: String, header: (String) -> String?) -> RouteConfig? {
         let hostname = Router.normalizedHost(host)
-        if let routes = exactHosts[hostname], let found = find(in: routes, path: path, method: method, header: header) {
-            return self.routes[found]
+        // The namespaces of the most specific hostname that names this host; `nil` while none does.
+        var owners: Set<String>?
+        if let routes = exactHosts[hostname] {
+            if let found = find(in: routes, path: path, method: method, owners: nil, header: header) { return self.routes[found] }
+            owners = routes.namespaces
         }
         if !wildcardHosts.isEmpty {
             // *.example.com matches a.example.com and a.b.example.com: try each proper suffix, longest first.
             var rest = Substring(hostname)
             while let dot = rest.firstIndex(of: ".") {
                 rest = rest[rest.index(after: dot)...]
-                if let routes = wildcardHosts[String(rest)], let found = find(in: routes, path: path, method: method, header: header) {
-                    return self.routes[found]
+                if let routes = wildcardHosts[String(rest)] {
+                    if let found = find(in: routes, path: path, method: method, owners: owners, header: header) { return self.routes[found] }
+                    owners = owners ?? routes.namespaces
                 }
             }
         }
-        if let found = find(in: anyHost, path: path, method: method, header: header) { return self.routes[found] }
+        if let found = find(in: anyHost, path: path, method: method, owners: owners, header: header) { return self.routes[found] }
         return nil
     }
 
-    private func find(in routes: HostRoutes, path: String, method: String, header: (String) -> String?) -> Int? {
+    /// - Parameter owners: The namespaces whose routes may take the request; `nil` for any.
+    private func find(in routes: HostRoutes, path: String, method: String, owners: Set<String>?, header: (String) -> String?) -> Int? {
         func first(_ candidates: [Candidate]) -> Int? {
-            for candidate in candidates where accepts(candidate, method: method, header: header) { return candidate.index }
+            for candidate in candidates where accepts(candidate, method: method, owners: owners, header: header) { return candidate.index }
             return nil
         }
         if let candidates = routes.exact[Substring(path)], let found = first(candidates) { return found }
-        if let found = routes.prefixes.longestMatch(path, where: { accepts($0, method: method, header: header) }) { return found }
+        if let found = routes.prefixes.longestMatch(path, where: { accepts($0, method: method, owners: owners, header: header) }) { return found }
         for (pattern, candidates) in routes.patterns where pattern.matches(path) {
             if let found = first(candidates) { return found }
         }
         return nil
     }
 
-    private func accepts(_ candidate: Candidate, method: String, header: (String) -> String?) -> Bool {
+    private func accepts(_ candidate: Candidate, method: String, owners: Set<String>?, header: (String) -> String?) -> Bool {
+        if let owners, !owners.contains(candidate.key.namespace) { return false }
         if !candidate.methods.isEmpty && !candidate.methods.contains(method) { return false }
         for rule in candidate.headers where header(rule.name) != rule.value { return false }
         return true

@@ -61,6 +61,36 @@ extension UpstreamAuth {
                         )
                     ]
                 ),
+                .allowedDestinations: .array(
+                    "Where the credential may be sent: a Route that attaches it to any other upstream (or fallback upstream) is not served (ResolvedRefs=False, RefNotPermitted). Absent: the upstream of any Route in this namespace.",
+                    of: .object(
+                        "An origin, or a Service of this namespace: exactly one of url and service.",
+                        keyedBy: CredentialDestination.CodingKeys.self,
+                        [
+                            .url: .string(
+                                "An origin, https://host[:port] (http only with allowCleartext); the host may start with *. for any name under a domain. No path.",
+                                pattern: #"^https?://(\*\.)?[^/*?#@\s]+$"#,
+                                maxLength: 512
+                            ),
+                            .service: .object(
+                                "A Service of this namespace, as a Route names it in upstream.service.",
+                                keyedBy: CredentialDestinationService.CodingKeys.self,
+                                required: [.name],
+                                [
+                                    .name: CommonSchemas.objectName("The Service's name."),
+                                    .port: .integer("The port; absent: any port of the Service.", minimum: 1, maximum: 65535),
+                                ]
+                            ),
+                        ]
+                    ).rule("[has(self.url), has(self.service)].filter(x, x).size() == 1", message: "exactly one of url and service must be set"),
+                    maxItems: 64
+                ),
+                .allowCleartext: .boolean(
+                    "Whether the credential may be sent over cleartext, to an http upstream. Default false (portcullis dev allows loopback)."
+                ),
+                .allowUnverifiedTLS: .boolean(
+                    "Whether the credential may be sent to an upstream whose certificate is not verified (upstream.tls.insecureSkipVerify). Default false."
+                ),
             ]
         ).rule(exactlyOneSourceRule, message: "exactly one of gatewayJWT, gcpWorkloadIdentity, azureAD, oauth2ClientCredentials, mutualTLS must be set")
     }

@@ -39,7 +39,27 @@ extension UpstreamAuth {
         if let before = s.refresh?.before, before.duration == .zero {
             checks.invalid(spec.child("refresh").child("before"), .string(before.description), "must be greater than 0")
         }
+        UpstreamAuth.validateSending(s, at: spec, checks: &checks)
         return checks.errors
+    }
+
+    /// `allowedDestinations`, `allowCleartext` and `allowUnverifiedTLS`.
+    private static func validateSending(_ s: UpstreamAuthSpec, at spec: FieldPath, checks: inout FieldChecks) {
+        for (index, destination) in (s.allowedDestinations ?? []).enumerated() {
+            let path = spec.child("allowedDestinations").index(index)
+            checks.exactlyOne(path, [("url", destination.url != nil), ("service", destination.service != nil)])
+            guard let url = destination.url else { continue }
+            guard let origin = destination.origin else {
+                checks.invalid(path.child("url"), .string(url), "must be an origin, https://host[:port], whose host may start with *.")
+                continue
+            }
+            if origin.scheme == "http" && s.allowCleartext != true {
+                checks.invalid(path.child("url"), .string(url), "is cleartext: set allowCleartext to send the credential over http")
+            }
+        }
+        if s.mutualTLS != nil && s.allowCleartext != nil {
+            checks.forbidden(spec.child("allowCleartext"), "a client certificate is only ever presented over TLS")
+        }
     }
 
     private static func validate(_ jwt: GatewayJWT, refresh: RefreshPolicy?, at spec: FieldPath, checks: inout FieldChecks) {
@@ -173,5 +193,31 @@ extension UpstreamAuth {
         for (index, uri) in (mtls.uris ?? []).enumerated() where URLComponents(string: uri)?.scheme == nil {
             checks.invalid(path.child("uris").index(index), .string(uri), "must be an absolute URI")
         }
+    }
+}
+
+extension CredentialDestination {
+    /// A destination origin: scheme, host (lowercase, without `*.`), port, and whether it covers every name
+    /// under the host.
+    public struct Origin: Sendable, Hashable {
+        public var scheme: String
+        public var host: String
+        public var port: Int
+        public var coversSubdomains: Bool
+    }
+
+    /// The origin of ``url``, or `nil` when it is not one.
+    public var origin: Origin? {
+        guard var text = url else { return nil }
+        var wildcard = false
+        if let range = text.range(of: "://*.") {
+            wildcard = true
+            text.replaceSubrange(range, with: "://")
+        }
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = components.host?.lowercased(), !host.isEmpty, !host.contains("*"), components.user == nil, components.password == nil,
+            components.path.isEmpty || components.path == "/", components.query == nil, components.fragment == nil
+        else { return nil }
+        return Origin(scheme: scheme, host: host, port: components.port ?? (scheme == "https" ? 443 : 80), coversSubdomains: wildcard)
     }
 }

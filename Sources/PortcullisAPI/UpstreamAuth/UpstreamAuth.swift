@@ -27,6 +27,13 @@ public struct UpstreamAuthSpec: Sendable, Hashable, Codable {
     public var header: CredentialHeader?
     /// When tokens are refreshed; not used with mutualTLS.
     public var refresh: RefreshPolicy?
+    /// Where the credential may be sent; absent: to the upstream of any Route in this namespace.
+    public var allowedDestinations: [CredentialDestination]?
+    /// Whether the credential may be sent over cleartext (an `http` upstream). Default false.
+    public var allowCleartext: Bool?
+    /// Whether the credential may be sent to an upstream whose certificate is not verified
+    /// (`tls.insecureSkipVerify`). Default false.
+    public var allowUnverifiedTLS: Bool?
 
     public init(
         gatewayJWT: GatewayJWT? = nil,
@@ -35,7 +42,10 @@ public struct UpstreamAuthSpec: Sendable, Hashable, Codable {
         oauth2ClientCredentials: OAuth2ClientCredentials? = nil,
         mutualTLS: MutualTLS? = nil,
         header: CredentialHeader? = nil,
-        refresh: RefreshPolicy? = nil
+        refresh: RefreshPolicy? = nil,
+        allowedDestinations: [CredentialDestination]? = nil,
+        allowCleartext: Bool? = nil,
+        allowUnverifiedTLS: Bool? = nil
     ) {
         self.gatewayJWT = gatewayJWT
         self.gcpWorkloadIdentity = gcpWorkloadIdentity
@@ -44,6 +54,9 @@ public struct UpstreamAuthSpec: Sendable, Hashable, Codable {
         self.mutualTLS = mutualTLS
         self.header = header
         self.refresh = refresh
+        self.allowedDestinations = allowedDestinations
+        self.allowCleartext = allowCleartext
+        self.allowUnverifiedTLS = allowUnverifiedTLS
     }
 
     /// Which credential source is set, or `nil` when none or several are.
@@ -57,8 +70,37 @@ public struct UpstreamAuthSpec: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case gatewayJWT, gcpWorkloadIdentity, azureAD, oauth2ClientCredentials, mutualTLS, header, refresh
+        case gatewayJWT, gcpWorkloadIdentity, azureAD, oauth2ClientCredentials, mutualTLS, header, refresh, allowedDestinations, allowCleartext,
+            allowUnverifiedTLS
     }
+}
+
+/// An upstream an UpstreamAuth's credential may be sent to: an origin, or a Service of its namespace.
+public struct CredentialDestination: Sendable, Hashable, Codable {
+    /// An origin, `https://host[:port]`; the host may start with `*.` for any name under a domain.
+    public var url: String?
+    public var service: CredentialDestinationService?
+
+    public init(url: String? = nil, service: CredentialDestinationService? = nil) {
+        self.url = url
+        self.service = service
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case url, service }
+}
+
+/// A Service of the UpstreamAuth's namespace, as a credential destination.
+public struct CredentialDestinationService: Sendable, Hashable, Codable {
+    public var name: String
+    /// The port; absent: any port of the Service.
+    public var port: Int?
+
+    public init(name: String, port: Int? = nil) {
+        self.name = name
+        self.port = port
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, port }
 }
 
 /// The kinds of credential an UpstreamAuth can produce, as `status.type` names them.

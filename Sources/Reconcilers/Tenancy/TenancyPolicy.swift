@@ -25,6 +25,8 @@ public struct TenancyPolicy: Sendable {
     public var catchAllNamespaces: Set<String>?
     /// The trust domain of the SPIFFE IDs in client certificates (`--spiffe-trust-domain`).
     public var spiffeTrustDomain: String
+    /// The cluster's DNS domain (`--cluster-domain`): `<service>.<namespace>.svc.<domain>` names a Service.
+    public var clusterDomain: String
     /// Whether credentials may go over cleartext to a loopback upstream without the UpstreamAuth
     /// allowing cleartext: `portcullis dev` only.
     public var allowsCleartextCredentialsToLoopback: Bool
@@ -39,6 +41,7 @@ public struct TenancyPolicy: Sendable {
         sharedHostnames: Set<String> = [],
         catchAllNamespaces: Set<String>? = nil,
         spiffeTrustDomain: String = TenancyPolicy.defaultSPIFFETrustDomain,
+        clusterDomain: String = TenancyPolicy.defaultClusterDomain,
         allowsCleartextCredentialsToLoopback: Bool = false
     ) {
         self.tokenEndpoints = tokenEndpoints
@@ -50,10 +53,12 @@ public struct TenancyPolicy: Sendable {
         self.sharedHostnames = Set(sharedHostnames.map { $0.lowercased() })
         self.catchAllNamespaces = catchAllNamespaces
         self.spiffeTrustDomain = spiffeTrustDomain
+        self.clusterDomain = clusterDomain.lowercased()
         self.allowsCleartextCredentialsToLoopback = allowsCleartextCredentialsToLoopback
     }
 
     public static let defaultSPIFFETrustDomain = "cluster.local"
+    public static let defaultClusterDomain = "cluster.local"
 
     /// What `portcullis dev` relaxes on a laptop: loopback upstreams, loopback token endpoints, and
     /// credentials over cleartext to loopback. Never the rest.
@@ -62,6 +67,14 @@ public struct TenancyPolicy: Sendable {
         allowedUpstreamHosts.append("localhost")
         tokenEndpoints.allowsLoopback = true
         allowsCleartextCredentialsToLoopback = true
+    }
+
+    /// The defaults with what `portcullis dev` relaxes (``allowLoopback()``): for tests of what lies
+    /// behind the boundary, with their upstreams and token services on loopback.
+    public static var development: TenancyPolicy {
+        var policy = TenancyPolicy()
+        policy.allowLoopback()
+        return policy
     }
 
     /// The in-cluster names of the API server's Service.
