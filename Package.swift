@@ -272,7 +272,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Resilience", "PKI", "PortcullisTestSupport",
+                "Gateway", "Resilience", "PKI", "PortcullisTestSupport", "IPAddresses",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

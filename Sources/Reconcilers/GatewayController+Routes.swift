@@ -98,9 +98,13 @@ extension GatewayController {
         if changes.everything { translate.formUnion(caches.routes.keys.map { RouteKey(namespace: $0.namespace, name: $0.name) }) }
 
         var acceptedChanged = false
+        var servedRemoved = false
         for key in translate {
             guard let route = caches.routes.get(namespace: key.namespace, name: key.name), route.metadata.deletionTimestamp == nil else {
-                if state.entries.removeValue(forKey: key) != nil { acceptedChanged = true }
+                if let removed = state.entries.removeValue(forKey: key) {
+                    acceptedChanged = true
+                    if removed.served != nil { servedRemoved = true }
+                }
                 state.statusPending.remove(key)
                 continue
             }
@@ -124,7 +128,9 @@ extension GatewayController {
             state.entries[key] = entry
             state.statusPending.insert(key)
         }
-        let configChanged = (acceptedChanged || changes.everything) && resolveHostnames(&state)
+        // Resolved whenever a Route's accepted version changed or one went: a loser may now win.
+        let hostnamesChanged = (acceptedChanged || changes.everything) && resolveHostnames(&state)
+        let configChanged = servedRemoved || hostnamesChanged
 
         let issuer = pki.issuerDocuments
         if configChanged || issuer != state.issuer || changes.everything {

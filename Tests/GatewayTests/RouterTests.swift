@@ -49,6 +49,32 @@ import Testing
         #expect(Self.match(Router(routes: [Self.route("api", path: .prefix("/api"))]), path: "/other") == nil)
     }
 
+    @Test func aRequestForAHostANamespaceNamesReachesOnlyThatNamespacesRoutes() {
+        func route(_ namespace: String, _ name: String, hosts: [String] = [], path: String) -> RouteConfig {
+            RouteConfig(
+                key: RouteKey(namespace: namespace, name: name),
+                match: RouteMatchRule(hostnames: hosts, path: .prefix(path)),
+                upstream: Self.upstream
+            )
+        }
+        let router = Router(routes: [
+            route("shop", "api", hosts: ["shop.example.com"], path: "/api"),
+            route("shop", "rest", path: "/assets"),
+            route("edge", "login", path: "/login"),
+            route("edge", "wild", hosts: ["*.example.com"], path: "/wild"),
+            route("edge", "deep", hosts: ["*.deep.example.com"], path: "/"),
+        ])
+        func match(_ host: String, _ path: String) -> RouteKey? { router.route(host: host, path: path, method: "GET", header: { _ in nil })?.key }
+        #expect(match("shop.example.com", "/api/x") == RouteKey(namespace: "shop", name: "api"))
+        #expect(match("shop.example.com", "/login") == nil, "another namespace's host-less Route does not catch it")
+        #expect(match("shop.example.com", "/wild") == nil, "nor its wildcard")
+        #expect(match("shop.example.com", "/assets/app.js") == RouteKey(namespace: "shop", name: "rest"), "the namespace's own host-less Route does")
+        #expect(match("other.example.com", "/login") == RouteKey(namespace: "edge", name: "login"), "a host no namespace names exactly")
+        #expect(match("other.example.com", "/wild") == RouteKey(namespace: "edge", name: "wild"))
+        #expect(match("a.deep.example.com", "/wild") == RouteKey(namespace: "edge", name: "deep"), "the most specific wildcard's namespace")
+        #expect(match("unclaimed.test", "/login") == RouteKey(namespace: "edge", name: "login"))
+    }
+
     @Test func hostPrecedenceIsExactThenLongestWildcardThenAny() {
         let router = Router(routes: [
             Self.route("any"),

@@ -46,12 +46,16 @@ import Testing
         let kubectl = { (arguments: [String]) in try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig] + arguments) }
         #expect(try await kubectl(["apply", "-f", RepositoryFiles.url("crds").path]).status == 0)
         #expect(try await kubectl(["apply", "-f", RepositoryFiles.url("examples/quickstart").path]).status == 0)
+        // The quickstart is made for `portcullis dev`, which allows its loopback upstream and cleartext to it; in a
+        // cluster the admin allows the address, and the UpstreamAuth allows cleartext itself.
+        let cleartext = try await kubectl(["patch", "upstreamauth", "demo-identity", "--type=merge", "-p", #"{"spec":{"allowCleartext":true}}"#])
+        #expect(cleartext.status == 0, "\(cleartext.stderr)")
 
         let controller = try BackgroundProcess(
             RepositoryFiles.builtProduct("portcullis"),
             [
                 "controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0", "--leader-elect", "--lease-namespace", "default",
-                "--issuer-url", "https://gateway.portcullis.test",
+                "--issuer-url", "https://gateway.portcullis.test", "--allow-upstream-network", "127.0.0.1/32",
             ]
         )
         defer { controller.terminate() }

@@ -254,11 +254,12 @@ final class Cluster: Sendable {
         return try await kubectl("get", "route", route, "-o", path).stdout
     }
 
-    /// A `portcullis controller` against this API server, once it serves its ports.
+    /// A `portcullis controller` against this API server, once it serves its ports. The tests' upstreams
+    /// listen on 127.0.0.1, which the admin allows as a cluster admin would allow an address of theirs.
     func startController(_ arguments: [String] = []) async throws -> ControllerProcess {
         let process = try BackgroundProcess(
             RepositoryFiles.builtProduct("portcullis"),
-            ["controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0"] + arguments
+            ["controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0", "--allow-upstream-network", "127.0.0.1/32"] + arguments
         )
         let started = try await process.waitFor("admin on port", timeout: ControllerEndToEndTests.timeout)
         guard started, let match = process.printed.firstMatch(of: /admin on port (\d+)/), let admin = Int(match.1) else {

@@ -41,7 +41,7 @@ public struct CredentialSendingRules: Sendable, Hashable {
         }
         guard spec.url != nil, let origin = destination.origin, origin.scheme == target.scheme.rawValue, origin.port == target.port else { return false }
         let host = target.host.lowercased()
-        return host == origin.host || (origin.coversSubdomains && host.hasSuffix("." + origin.host))
+        return origin.coversSubdomains ? host.hasSuffix("." + origin.host) : host == origin.host
     }
 
     static func isLoopback(_ host: String) -> Bool {
