@@ -345,7 +345,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PortcullisCLITests",
-            dependencies: ["portcullis", "Kubernetes", "PortcullisTestSupport"],
+            dependencies: ["portcullis", "Kubernetes", "PKI", "PortcullisTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -9,7 +9,8 @@ public import Foundation
 /// its server go with it.
 public final class TestHost: Sendable {
     public let name: String
-    public let namespace: NetworkNamespace
+    /// `nil` for a host on this machine's loopback.
+    public let namespace: NetworkNamespace?
     public let address: String
     public let port: Int
     /// `https` when the server has a certificate.
@@ -35,16 +36,37 @@ public final class TestHost: Sendable {
     /// - Parameters:
     ///   - certificate: A PEM certificate chain and key to serve HTTPS with; plain HTTP without.
     ///   - port: The server's port.
-    public init(_ name: String, certificate: (chainPEM: String, keyPEM: String)? = nil, port: Int = 8443) async throws {
+    ///   - onLoopback: Listen on this machine's 127.0.0.1 instead of a namespace of its own: what a test
+    ///     that must reach it through loopback needs (`port` must then be free).
+    public init(_ name: String, certificate: (chainPEM: String, keyPEM: String)? = nil, port: Int = 8443, onLoopback: Bool = false) async throws {
         let suffix = WireGuardTestEnvironment.uniqueSuffix()
         let octet = WireGuardTestEnvironment.randomOctet()
         self.name = name
         self.port = port
         scheme = certificate == nil ? "http" : "https"
-        address = "10.213.\(octet).2"
+        address = onLoopback ? "127.0.0.1" : "10.213.\(octet).2"
         hostVeth = "pth" + suffix
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-host-\(suffix)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let script = directory.appendingPathComponent("recorder.py")
+        try Self.recorder.write(to: script, atomically: true, encoding: .utf8)
+        var arguments = ["python3", "-u", script.path, name, address, String(port), directory.appendingPathComponent("requests.jsonl").path]
+        if let certificate {
+            let chain = directory.appendingPathComponent("tls.crt")
+            let key = directory.appendingPathComponent("tls.key")
+            try certificate.chainPEM.write(to: chain, atomically: true, encoding: .utf8)
+            try certificate.keyPEM.write(to: key, atomically: true, encoding: .utf8)
+            arguments += [chain.path, key.path]
+        }
+        if onLoopback {
+            namespace = nil
+            server = try BackgroundProcess(ExternalTool("python3").url ?? URL(fileURLWithPath: "/usr/bin/python3"), Array(arguments.dropFirst()))
+            guard try await server.waitFor("listening") else {
+                server.kill()
+                throw NetworkSetupError(message: "the recorder on \(name) did not start: \(server.printed)")
+            }
+            return
+        }
         let namespace = try await NetworkNamespace.create("pth-" + suffix)
         self.namespace = namespace
         do {
@@ -55,18 +77,9 @@ public final class TestHost: Sendable {
             try await namespace.run(["ip", "addr", "add", "\(address)/24", "dev", inner])
             try await namespace.run(["ip", "link", "set", inner, "up"])
             try await namespace.run(["ip", "route", "add", "default", "via", "10.213.\(octet).1"])
-            let script = directory.appendingPathComponent("recorder.py")
-            try Self.recorder.write(to: script, atomically: true, encoding: .utf8)
-            var arguments = ["python3", "-u", script.path, name, address, String(port), directory.appendingPathComponent("requests.jsonl").path]
-            if let certificate {
-                let chain = directory.appendingPathComponent("tls.crt")
-                let key = directory.appendingPathComponent("tls.key")
-                try certificate.chainPEM.write(to: chain, atomically: true, encoding: .utf8)
-                try certificate.keyPEM.write(to: key, atomically: true, encoding: .utf8)
-                arguments += [chain.path, key.path]
-            }
             server = try namespace.start(arguments)
             guard try await server.waitFor("listening") else {
+                server.kill()
                 throw NetworkSetupError(message: "the recorder on \(name) did not start: \(server.printed)")
             }
         } catch {
@@ -109,8 +122,10 @@ public final class TestHost: Sendable {
 
     public func stop() async {
         server.kill()
-        _ = try? await NetworkNamespace.ip.run(["link", "del", hostVeth])
-        await namespace.delete()
+        if let namespace {
+            _ = try? await NetworkNamespace.ip.run(["link", "del", hostVeth])
+            await namespace.delete()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 

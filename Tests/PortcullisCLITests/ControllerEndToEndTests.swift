@@ -254,25 +254,32 @@ final class Cluster: Sendable {
         return try await kubectl("get", "route", route, "-o", path).stdout
     }
 
-    /// A `portcullis controller` against this API server, once it serves its ports. The tests' upstreams
-    /// listen on 127.0.0.1, which the admin allows as a cluster admin would allow an address of theirs.
-    func startController(_ arguments: [String] = []) async throws -> ControllerProcess {
+    /// A `portcullis controller` against this API server, once it serves its ports.
+    ///
+    /// - Parameter allowingLoopbackUpstreams: Most tests' upstreams listen on 127.0.0.1, which their admin
+    ///   allows (`--allow-upstream-network`) as a cluster admin would allow an address of theirs; the attack
+    ///   suite runs the default flags.
+    func startController(_ arguments: [String] = [], allowingLoopbackUpstreams: Bool = true) async throws -> ControllerProcess {
+        let allowance = allowingLoopbackUpstreams ? ["--allow-upstream-network", "127.0.0.1/32"] : []
         let process = try BackgroundProcess(
             RepositoryFiles.builtProduct("portcullis"),
-            ["controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0", "--allow-upstream-network", "127.0.0.1/32"] + arguments
+            ["controller", "--kubeconfig", kubeconfig, "--gateway-port", "0", "--admin-port", "0"] + allowance + arguments
         )
         let started = try await process.waitFor("admin on port", timeout: ControllerEndToEndTests.timeout)
-        guard started, let match = process.printed.firstMatch(of: /admin on port (\d+)/), let admin = Int(match.1) else {
+        guard started, let match = process.printed.firstMatch(of: /gateway on port (\d+), admin on port (\d+)/), let gateway = Int(match.1),
+            let admin = Int(match.2)
+        else {
             process.terminate()
             throw EndToEndFailure("portcullis controller did not start:\n\(process.printed)")
         }
-        return ControllerProcess(process: process, adminPort: admin)
+        return ControllerProcess(process: process, gatewayPort: gateway, adminPort: admin)
     }
 }
 
 /// A running `portcullis controller` and its admin port.
 struct ControllerProcess: Sendable {
     let process: BackgroundProcess
+    let gatewayPort: Int
     let adminPort: Int
 
     func get(_ path: String) async throws -> String {
