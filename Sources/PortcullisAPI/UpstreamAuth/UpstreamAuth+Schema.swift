@@ -92,7 +92,13 @@ extension UpstreamAuth {
                     "Whether the credential may be sent to an upstream whose certificate is not verified (upstream.tls.insecureSkipVerify). Default false."
                 ),
             ]
-        ).rule(exactlyOneSourceRule, message: "exactly one of gatewayJWT, gcpWorkloadIdentity, azureAD, oauth2ClientCredentials, mutualTLS must be set")
+        )
+        .rule(exactlyOneSourceRule, message: "exactly one of gatewayJWT, gcpWorkloadIdentity, azureAD, oauth2ClientCredentials, mutualTLS must be set")
+        .rule("!has(self.mutualTLS) || !has(self.allowCleartext)", message: "allowCleartext: a client certificate is only ever presented over TLS")
+        .rule(
+            "!has(self.allowedDestinations) || (has(self.allowCleartext) && self.allowCleartext) || self.allowedDestinations.all(d, !has(d.url) || !d.url.startsWith('http://'))",
+            message: "allowedDestinations: an http destination needs allowCleartext"
+        )
     }
 
     private static var gatewayJWTSchema: JSONSchemaProps {
