@@ -14,7 +14,7 @@ extension UpstreamPool {
     func leaseHTTP2(
         _ target: UpstreamTarget,
         origin: Origin,
-        destinations: DestinationPolicy,
+        destinations: @autoclosure () -> DestinationPolicy,
         connectTimeout: TimeAmount,
         _ completion: @escaping (Result<UpstreamLease, any Error>) -> Void
     ) {
@@ -27,7 +27,7 @@ extension UpstreamPool {
             connection.waiters.append(completion)
             return
         }
-        connectHTTP2(target, origin: origin, destinations: destinations, connectTimeout: connectTimeout, completion)
+        connectHTTP2(target, origin: origin, destinations: destinations(), connectTimeout: connectTimeout, completion)
     }
 
     private func connectHTTP2(
