@@ -128,7 +128,7 @@ public final class GatewayController: Service, Sendable {
         let tlsSecrets = gatewayTLS.map { namespace == nil || namespace == $0.secret.namespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some($0.secret.namespace)) }
         let pkiNames: Set<String> = [
             pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
-            pki.settings.peerSecretName,
+            pki.settings.peerCASecretName, pki.settings.peerSecretName,
         ]
 
         let queue = WorkQueue<ObjectKey>(name: "gateway-config", metricsFactory: metricsFactory)
