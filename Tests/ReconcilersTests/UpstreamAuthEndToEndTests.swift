@@ -217,7 +217,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
             apiVersion: portcullis.io/v1alpha1
             kind: UpstreamAuth
             metadata: {name: client-cert, namespace: default}
-            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://test/gateway']}}
+            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://cluster.local/ns/default/gateway']}}
             ---
             apiVersion: portcullis.io/v1alpha1
             kind: Route
@@ -245,7 +245,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
             apiVersion: portcullis.io/v1alpha1
             kind: UpstreamAuth
             metadata: {name: client-cert, namespace: default}
-            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://test/gateway-v2']}}
+            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://cluster.local/ns/default/gateway-v2']}}
             """)
         let second = try await eventuallyValue("a new certificate") { () -> String? in
             let serial = try await installation.upstreamAuth("client-cert").status?.certificate?.serialNumber
