@@ -189,8 +189,8 @@ public final class GatewayController: Service, Sendable {
             if let gatewayTLS, let secret = tlsSecrets?.store.get(gatewayTLS.secret) { updateGatewayCertificate(from: secret) }
             let now = Date()
             let live = ReplicaReports.live(replicaLeases.store.list(), now: now)
-            let (newAlgorithms, statusesLeft) = try await reconcileRoutes(changes.take(), caches: caches, replicas: live.replicas, now: now)
-            if newAlgorithms { pkiQueue.add(Self.pkiKey) }
+            let (pkiNeedsReconcile, statusesLeft) = try await reconcileRoutes(changes.take(), caches: caches, replicas: live.replicas, now: now)
+            if pkiNeedsReconcile { pkiQueue.add(Self.pkiKey) }
             if isLeader() {
                 for lease in ReplicaReports.abandoned(replicaLeases.store.list(), now: now) {
                     try? await client.resources(CoordinationV1.Lease.self).delete(lease.metadata.name ?? "", namespace: lease.metadata.namespace)

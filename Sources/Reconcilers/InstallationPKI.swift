@@ -96,8 +96,20 @@ public final class InstallationPKI: Sendable {
         var keyRing: KeyRing?
         var algorithms: Set<SigningKey.Algorithm> = [.es256]
         var signingKids: [SigningKey.Algorithm: String] = [:]
+        /// The active ES256 key, from which namespace keys are derived.
+        var activeES256: SigningKey?
+        /// The namespaces whose JWKS the gateway serves: those with a private_key_jwt UpstreamAuth.
+        var keyNamespaces: Set<String> = []
+        /// Namespace keys derived so far, by installation key and namespace (a derivation costs tens of µs).
+        var namespaceKeys: [NamespaceKeyID: SigningKey] = [:]
         var issuerDocuments: IssuerDocuments?
         var problem: String?
+    }
+
+    /// Which namespace key: the installation key's `kid` and the namespace.
+    private struct NamespaceKeyID: Hashable {
+        var kid: String
+        var namespace: String
     }
 
     /// - Parameters:
@@ -121,6 +133,61 @@ public final class InstallationPKI: Sendable {
 
     /// The `kid` signing each algorithm now.
     func signingKeyID(for algorithm: SigningKey.Algorithm) -> String? { state.withLock { $0.signingKids[algorithm] } }
+
+    /// The `kid` signing `namespace`'s private_key_jwt assertions now.
+    func namespaceKeyID(for namespace: String) -> String? {
+        guard let active = state.withLock({ $0.activeES256 }) else { return nil }
+        return try? namespaceKey(derivedFrom: active, for: namespace).kid
+    }
+
+    /// Where the gateway serves the installation's JWKS, or with `namespace` that namespace's; `nil` without an issuer.
+    func jwksURI(namespace: String? = nil) -> String? {
+        settings.issuer.map { issuer in
+            (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer)
+                + (namespace.map(OIDCDiscoveryDocument.namespaceJWKSPath) ?? OIDCDiscoveryDocument.jwksPath)
+        }
+    }
+
+    /// Serves the JWKS of exactly these namespaces from now on (those with a private_key_jwt UpstreamAuth).
+    ///
+    /// - Returns: Whether the set changed, so the issuer's documents need a reconcile.
+    func requireNamespaceKeys(_ namespaces: Set<String>) -> Bool {
+        state.withLock { state in
+            defer { state.keyNamespaces = namespaces }
+            return state.keyNamespaces != namespaces
+        }
+    }
+
+    /// The key `installationKey` derives for `namespace`, derived once.
+    private func namespaceKey(derivedFrom installationKey: SigningKey, for namespace: String) throws -> SigningKey {
+        let id = NamespaceKeyID(kid: installationKey.kid, namespace: namespace)
+        if let cached = state.withLock({ $0.namespaceKeys[id] }) { return cached }
+        let derived = try installationKey.namespaceKey(for: namespace)
+        state.withLock { $0.namespaceKeys[id] = derived }
+        return derived
+    }
+
+    /// Each namespace's JWKS by request path: the keys every published ES256 key (pending, active, retired) derives
+    /// for it, so its assertions verify across rotations as the installation's tokens do. The derived keys of
+    /// other installation keys and namespaces are forgotten.
+    private func namespaceDocuments(published: [SigningKey], base: String) -> [String: String] {
+        let installationKeys = published.filter { $0.algorithm == .es256 }
+        let namespaces = state.withLock { $0.keyNamespaces }
+        var documents: [String: String] = [:]
+        for namespace in namespaces {
+            do {
+                let keys = try installationKeys.map { try namespaceKey(derivedFrom: $0, for: namespace) }
+                documents[base + OIDCDiscoveryDocument.namespaceJWKSPath(namespace)] = JSONWebKeySet(keys).json
+            } catch {
+                logger.error("the namespace's signing keys cannot be derived", metadata: ["namespace": "\(namespace)", "error": "\(error)"])
+            }
+        }
+        let kids = Set(installationKeys.map(\.kid))
+        state.withLock { state in
+            state.namespaceKeys = state.namespaceKeys.filter { kids.contains($0.key.kid) && namespaces.contains($0.key.namespace) }
+        }
+        return documents
+    }
 
     /// Why JWT credentials cannot be used, if they cannot.
     var signingProblem: String? {
@@ -230,7 +297,9 @@ public final class InstallationPKI: Sendable {
                         discoveryPath: base + OIDCDiscoveryDocument.path,
                         discoveryJSON: discovery.json,
                         jwksPath: base + OIDCDiscoveryDocument.jwksPath,
-                        jwksJSON: snapshot.jwks.json
+                        jwksJSON: snapshot.jwks.json,
+                        namespaceJWKSPrefix: base + OIDCDiscoveryDocument.namespacesPath,
+                        namespaceJWKS: namespaceDocuments(published: snapshot.publishedKeys, base: base)
                     )
                     if isLeader {
                         try await ensureConfigMap(
@@ -249,6 +318,7 @@ public final class InstallationPKI: Sendable {
                 let changed = state.issuerDocuments != documents
                 state.keyRing = ring
                 state.signingKids = kids
+                state.activeES256 = snapshot.signingKeys[.es256]
                 state.issuerDocuments = documents
                 return changed
             }

@@ -161,7 +161,7 @@ public enum UpstreamAuthTranslator {
                 let field = "spec.oauth2ClientCredentials.clientSecretRef"
                 switch oauth2.clientAuth ?? OAuth2ClientCredentials.defaultClientAuthentication {
                 case .privateKeyJWT:
-                    authentication = .privateKeyJWT(.init())
+                    authentication = .privateKeyJWT(.init(namespace: namespace))
                 case .clientSecretBasic:
                     guard let reference = oauth2.clientSecretRef, let value = secret(reference, defaultKey: "client-secret", field: field) else {
                         return .unresolved(unresolved)
@@ -259,6 +259,13 @@ public enum UpstreamAuthTranslator {
         }
     }
 
+    /// Whether `auth`'s assertions are signed with its namespace's key (private_key_jwt), so the gateway serves
+    /// that namespace's JWKS.
+    static func signsWithNamespaceKey(_ auth: UpstreamAuth) -> Bool {
+        guard let oauth2 = auth.spec.oauth2ClientCredentials else { return false }
+        return (oauth2.clientAuth ?? OAuth2ClientCredentials.defaultClientAuthentication) == .privateKeyJWT
+    }
+
     /// The signing algorithms a plan needs a key for.
     static func signingAlgorithms(of plan: UpstreamAuthPlan) -> Set<SigningKey.Algorithm> {
         guard case .token(let configuration) = plan else { return [] }
@@ -271,7 +278,8 @@ public enum UpstreamAuthTranslator {
             if case .federated(let assertion) = entra.credential { return [assertion.algorithm] }
             return []
         case .oauth2ClientCredentials(let oauth2):
-            if case .privateKeyJWT(let jwt) = oauth2.clientAuthentication { return [jwt.algorithm] }
+            // Namespace keys derive from the installation's ES256 keys.
+            if case .privateKeyJWT = oauth2.clientAuthentication { return [.es256] }
             return []
         }
     }

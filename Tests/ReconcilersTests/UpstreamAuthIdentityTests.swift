@@ -70,6 +70,16 @@ import UpstreamCredentials
         }
     }
 
+    @Test func privateKeyJWTAssertionsAreSignedWithTheNamespacesKey() throws {
+        let outcome = try Self.translate("{oauth2ClientCredentials: {tokenURL: 'https://login.microsoftonline.com/t/token', clientID: team-b-client, clientAuth: private_key_jwt}}")
+        guard case .oauth2ClientCredentials(let oauth2) = try Self.token(outcome), case .privateKeyJWT(let assertion) = oauth2.clientAuthentication else {
+            throw CancellationError()
+        }
+        #expect(assertion.namespace == "team-a")
+        guard case .plan(let plan) = outcome else { throw CancellationError() }
+        #expect(UpstreamAuthTranslator.signingAlgorithms(of: plan) == [.es256], "derived from the installation's ES256 keys")
+    }
+
     /// One refused client certificate identity: the spec and the fields named.
     struct Refusal: Sendable, CustomTestStringConvertible {
         var spec: String

@@ -410,11 +410,13 @@ extension UpstreamAuth {
                     ]
                 ),
                 .jwks: .object(
-                    "The key gateway JWTs are verified with.",
+                    "The key gateway JWTs (gatewayJWT) or client assertions (private_key_jwt) are verified with.",
                     keyedBy: JWKSStatus.CodingKeys.self,
                     [
                         .keyID: .string("The kid of the key currently signing."),
-                        .uri: .string("Where the JWKS is published."),
+                        .uri: .string(
+                            "Where the JWKS is published: the installation's for gateway JWTs; for private_key_jwt this namespace's own, <issuer>/namespaces/<namespace>/jwks.json, to register the client with."
+                        ),
                     ]
                 ),
             ]
