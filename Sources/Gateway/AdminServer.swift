@@ -10,7 +10,7 @@ import NIOSSL
 ///
 /// The same port speaks plain HTTP (kubelet probes, Prometheus) and, for peer replicas, TLS: a
 /// connection whose first byte is a TLS handshake record (0x16) must present a client certificate that
-/// chains to the installation CA (``PeerTLS``). ``BreakerExchange/path`` is served only there, and only to
+/// chains to the peer CA (``PeerTLS``). ``BreakerExchange/path`` is served only there, and only to
 /// a certificate naming ``PeerTLS/peerName``; plain HTTP gets 403 for it.
 public struct AdminServer: Sendable {
     public let host: String
@@ -109,7 +109,7 @@ private final class AdminHandler: ChannelInboundHandler {
     static let maximumBody = 16 * 1024
 
     let server: AdminServer
-    /// Whether the connection is TLS with a client certificate that chains to the installation CA.
+    /// Whether the connection is TLS with a client certificate that chains to the peer CA.
     let overTLS: Bool
     var head: HTTPRequestHead?
     var body = ByteBuffer()

@@ -78,14 +78,15 @@ extension GatewayController {
     /// writes (half a minute) do not hold back the changes that arrive meanwhile.
     ///
     /// - Parameter replicas: The live gateway replicas and how far each has got (``ReplicaReports``).
-    /// - Returns: Whether an UpstreamAuth needs a signing algorithm the key ring does not keep yet, and
-    ///   whether statuses are left to write.
+    /// - Returns: Whether the PKI needs a reconcile (an UpstreamAuth needs a signing algorithm the key ring
+    ///   does not keep yet, or a namespace's JWKS is to be served or no longer), and whether statuses are
+    ///   left to write.
     func reconcileRoutes(
         _ changes: RouteChanges.Pending,
         caches: RouteCaches,
         replicas: [String: Int64?],
         now: Date = Date()
-    ) async throws -> (newAlgorithms: Bool, statusesLeft: Bool) {
+    ) async throws -> (pkiNeedsReconcile: Bool, statusesLeft: Bool) {
         var state = routeState.withLock { state in
             var taken = RouteState()
             swap(&taken, &state)
@@ -94,7 +95,7 @@ extension GatewayController {
         defer { routeState.withLock { [state] in $0 = state } }
 
         var translate = changes.routes
-        let newAlgorithms = resolveUpstreamAuths(changes, caches: caches, state: &state, translate: &translate)
+        let pkiNeedsReconcile = resolveUpstreamAuths(changes, caches: caches, state: &state, translate: &translate)
         if changes.everything { translate.formUnion(caches.routes.keys.map { RouteKey(namespace: $0.namespace, name: $0.name) }) }
 
         var acceptedChanged = false
@@ -147,7 +148,7 @@ extension GatewayController {
         state.watermark = max(state.watermark, changes.resourceVersion)
         self.replicas.applied(upTo: state.watermark)
 
-        guard isLeader() else { return (newAlgorithms, false) }
+        guard isLeader() else { return (pkiNeedsReconcile, false) }
         // This replica's gateway serves what it just applied, whatever its Lease says yet.
         var replicas = replicas
         replicas[self.replicas.identity] = max(replicas[self.replicas.identity].flatMap { $0 } ?? 0, state.watermark)
@@ -162,7 +163,7 @@ extension GatewayController {
         let client = self.client.resources(Route.self)
         let writesEnd = ContinuousClock.now + Self.statusWriteBudget
         for key in look {
-            if ContinuousClock.now > writesEnd { return (newAlgorithms, true) }
+            if ContinuousClock.now > writesEnd { return (pkiNeedsReconcile, true) }
             guard let route = caches.routes.get(namespace: key.namespace, name: key.name), let entry = state.entries[key] else {
                 state.statusPending.remove(key)
                 continue
@@ -186,7 +187,7 @@ extension GatewayController {
                 state.statusPending.remove(key)  // deleted meanwhile
             }
         }
-        return (newAlgorithms, false)
+        return (pkiNeedsReconcile, false)
     }
 
     /// Decides which Routes get their hostnames, oldest first (``HostnameClaims``): a Route whose accepted
@@ -233,7 +234,8 @@ extension GatewayController {
     /// Resolves the UpstreamAuths `changes` names again, and adds the Routes of those whose result
     /// differs to `translate`.
     ///
-    /// - Returns: Whether one needs a signing algorithm the key ring does not keep yet.
+    /// - Returns: Whether one needs a signing algorithm the key ring does not keep yet, or the namespaces
+    ///   whose JWKS the gateway serves changed.
     private func resolveUpstreamAuths(
         _ changes: RouteChanges.Pending,
         caches: RouteCaches,
@@ -272,8 +274,11 @@ extension GatewayController {
                 translate.insert(RouteKey(namespace: route.namespace, name: route.name))
             }
         }
-        upstreamAuths.retain(caches.upstreamAuths.list().filter { $0.metadata.deletionTimestamp == nil })
-        return pki.require(state.upstreamAuths.values.reduce(into: Set()) { $0.formUnion($1.algorithms) })
+        let live = caches.upstreamAuths.list().filter { $0.metadata.deletionTimestamp == nil }
+        upstreamAuths.retain(live)
+        let newAlgorithms = pki.require(state.upstreamAuths.values.reduce(into: Set()) { $0.formUnion($1.algorithms) })
+        let newNamespaces = pki.requireNamespaceKeys(Set(live.filter(UpstreamAuthTranslator.signsWithNamespaceKey).map { $0.metadata.namespace ?? "default" }))
+        return newAlgorithms || newNamespaces
     }
 
     /// What `route` refers to, from the caches: only the objects it names.

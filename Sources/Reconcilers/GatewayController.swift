@@ -128,7 +128,7 @@ public final class GatewayController: Service, Sendable {
         let tlsSecrets = gatewayTLS.map { namespace == nil || namespace == $0.secret.namespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some($0.secret.namespace)) }
         let pkiNames: Set<String> = [
             pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
-            pki.settings.peerSecretName,
+            pki.settings.peerCASecretName, pki.settings.peerSecretName,
         ]
 
         let queue = WorkQueue<ObjectKey>(name: "gateway-config", metricsFactory: metricsFactory)
@@ -189,8 +189,8 @@ public final class GatewayController: Service, Sendable {
             if let gatewayTLS, let secret = tlsSecrets?.store.get(gatewayTLS.secret) { updateGatewayCertificate(from: secret) }
             let now = Date()
             let live = ReplicaReports.live(replicaLeases.store.list(), now: now)
-            let (newAlgorithms, statusesLeft) = try await reconcileRoutes(changes.take(), caches: caches, replicas: live.replicas, now: now)
-            if newAlgorithms { pkiQueue.add(Self.pkiKey) }
+            let (pkiNeedsReconcile, statusesLeft) = try await reconcileRoutes(changes.take(), caches: caches, replicas: live.replicas, now: now)
+            if pkiNeedsReconcile { pkiQueue.add(Self.pkiKey) }
             if isLeader() {
                 for lease in ReplicaReports.abandoned(replicaLeases.store.list(), now: now) {
                     try? await client.resources(CoordinationV1.Lease.self).delete(lease.metadata.name ?? "", namespace: lease.metadata.namespace)

@@ -23,8 +23,12 @@ public struct PKISettings: Sendable, Hashable {
     public var signingKeysSecretName: String
     /// The ConfigMap with the JWKS and discovery document, for providers that cannot reach the gateway.
     public var jwksConfigMapName: String
+    /// The `kubernetes.io/tls` Secret with the peer CA: a CA of its own that issues the peer certificate and
+    /// nothing else, so no certificate a tenant can obtain (from the installation CA) is a peer's. Created
+    /// when missing.
+    public var peerCASecretName: String
     /// The `kubernetes.io/tls` Secret with the certificate gateway replicas present to each other when they
-    /// share circuit-breaker transitions (``PeerTLS``); issued from the CA and renewed by the leader.
+    /// share circuit-breaker transitions (``PeerTLS``); issued from the peer CA and renewed by the leader.
     public var peerSecretName: String
     /// The lifetime of the peer certificate; it is renewed when a third of it is left.
     public var peerCertificateDuration: Duration
@@ -38,6 +42,7 @@ public struct PKISettings: Sendable, Hashable {
         trustBundleConfigMapName: String = "portcullis-ca-bundle",
         signingKeysSecretName: String = "portcullis-signing-keys",
         jwksConfigMapName: String = "portcullis-jwks",
+        peerCASecretName: String = "portcullis-peer-ca",
         peerSecretName: String = "portcullis-peer-tls",
         peerCertificateDuration: Duration = .seconds(7 * 86_400),
         keyRing: KeyRing.Configuration = KeyRing.Configuration()
@@ -48,6 +53,7 @@ public struct PKISettings: Sendable, Hashable {
         self.trustBundleConfigMapName = trustBundleConfigMapName
         self.signingKeysSecretName = signingKeysSecretName
         self.jwksConfigMapName = jwksConfigMapName
+        self.peerCASecretName = peerCASecretName
         self.peerSecretName = peerSecretName
         self.peerCertificateDuration = peerCertificateDuration
         self.keyRing = keyRing
@@ -59,8 +65,9 @@ public struct PKISettings: Sendable, Hashable {
 /// signing keys to its credentials and serves the issuer's documents from its gateway.
 ///
 /// Likewise the peer certificate replicas share breaker transitions with: the leader issues it from the
-/// CA into one Secret and renews it; every replica loads it into its ``PeerTLS``. (Only the leader issues:
-/// replicas could sign their own with the CA key they hold, but then no one would see or revoke them.)
+/// peer CA (a CA of its own, which issues nothing else) into one Secret and renews it; every replica loads
+/// it into its ``PeerTLS``, which trusts only the peer CA. (Only the leader issues: replicas could sign their
+/// own with the CA key they hold, but then no one would see or revoke them.)
 public final class InstallationPKI: Sendable {
     /// The Secret key holding the key ring as JSON.
     public static let keyRingKey = "keyring.json"
@@ -75,14 +82,34 @@ public final class InstallationPKI: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
+    /// A CA as loaded from its Secret, and the certificate PEM it was loaded from.
+    private struct LoadedAuthority {
+        var authority: CertificateAuthority
+        var certificatePEM: String
+    }
+
     private struct State {
-        var authority: CertificateAuthority?
-        var authorityPEM: String?
+        /// The installation CA: client certificates for tenants, the trust bundle.
+        var installationCA: LoadedAuthority?
+        /// The peer CA: the peer certificate only.
+        var peerCA: LoadedAuthority?
         var keyRing: KeyRing?
         var algorithms: Set<SigningKey.Algorithm> = [.es256]
         var signingKids: [SigningKey.Algorithm: String] = [:]
+        /// The active ES256 key, from which namespace keys are derived.
+        var activeES256: SigningKey?
+        /// The namespaces whose JWKS the gateway serves: those with a private_key_jwt UpstreamAuth.
+        var keyNamespaces: Set<String> = []
+        /// Namespace keys derived so far, by installation key and namespace (a derivation costs tens of µs).
+        var namespaceKeys: [NamespaceKeyID: SigningKey] = [:]
         var issuerDocuments: IssuerDocuments?
         var problem: String?
+    }
+
+    /// Which namespace key: the installation key's `kid` and the namespace.
+    private struct NamespaceKeyID: Hashable {
+        var kid: String
+        var namespace: String
     }
 
     /// - Parameters:
@@ -95,14 +122,72 @@ public final class InstallationPKI: Sendable {
         self.logger = logger
     }
 
-    /// The CA, once loaded.
-    var authority: CertificateAuthority? { state.withLock { $0.authority } }
+    /// The installation CA, once loaded.
+    var authority: CertificateAuthority? { state.withLock { $0.installationCA?.authority } }
+
+    /// The peer CA, once loaded.
+    var peerAuthority: CertificateAuthority? { state.withLock { $0.peerCA?.authority } }
 
     /// The discovery document and JWKS the gateway serves, once the key ring is loaded and an issuer is set.
     var issuerDocuments: IssuerDocuments? { state.withLock { $0.issuerDocuments } }
 
     /// The `kid` signing each algorithm now.
     func signingKeyID(for algorithm: SigningKey.Algorithm) -> String? { state.withLock { $0.signingKids[algorithm] } }
+
+    /// The `kid` signing `namespace`'s private_key_jwt assertions now.
+    func namespaceKeyID(for namespace: String) -> String? {
+        guard let active = state.withLock({ $0.activeES256 }) else { return nil }
+        return try? namespaceKey(derivedFrom: active, for: namespace).kid
+    }
+
+    /// Where the gateway serves the installation's JWKS, or with `namespace` that namespace's; `nil` without an issuer.
+    func jwksURI(namespace: String? = nil) -> String? {
+        settings.issuer.map { issuer in
+            (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer)
+                + (namespace.map(OIDCDiscoveryDocument.namespaceJWKSPath) ?? OIDCDiscoveryDocument.jwksPath)
+        }
+    }
+
+    /// Serves the JWKS of exactly these namespaces from now on (those with a private_key_jwt UpstreamAuth).
+    ///
+    /// - Returns: Whether the set changed, so the issuer's documents need a reconcile.
+    func requireNamespaceKeys(_ namespaces: Set<String>) -> Bool {
+        state.withLock { state in
+            defer { state.keyNamespaces = namespaces }
+            return state.keyNamespaces != namespaces
+        }
+    }
+
+    /// The key `installationKey` derives for `namespace`, derived once.
+    private func namespaceKey(derivedFrom installationKey: SigningKey, for namespace: String) throws -> SigningKey {
+        let id = NamespaceKeyID(kid: installationKey.kid, namespace: namespace)
+        if let cached = state.withLock({ $0.namespaceKeys[id] }) { return cached }
+        let derived = try installationKey.namespaceKey(for: namespace)
+        state.withLock { $0.namespaceKeys[id] = derived }
+        return derived
+    }
+
+    /// Each namespace's JWKS by request path: the keys every published ES256 key (pending, active, retired) derives
+    /// for it, so its assertions verify across rotations as the installation's tokens do. The derived keys of
+    /// other installation keys and namespaces are forgotten.
+    private func namespaceDocuments(published: [SigningKey], base: String) -> [String: String] {
+        let installationKeys = published.filter { $0.algorithm == .es256 }
+        let namespaces = state.withLock { $0.keyNamespaces }
+        var documents: [String: String] = [:]
+        for namespace in namespaces {
+            do {
+                let keys = try installationKeys.map { try namespaceKey(derivedFrom: $0, for: namespace) }
+                documents[base + OIDCDiscoveryDocument.namespaceJWKSPath(namespace)] = JSONWebKeySet(keys).json
+            } catch {
+                logger.error("the namespace's signing keys cannot be derived", metadata: ["namespace": "\(namespace)", "error": "\(error)"])
+            }
+        }
+        let kids = Set(installationKeys.map(\.kid))
+        state.withLock { state in
+            state.namespaceKeys = state.namespaceKeys.filter { kids.contains($0.key.kid) && namespaces.contains($0.key.namespace) }
+        }
+        return documents
+    }
 
     /// Why JWT credentials cannot be used, if they cannot.
     var signingProblem: String? {
@@ -138,36 +223,15 @@ public final class InstallationPKI: Sendable {
         let configMapClient = client.resources(CoreV1.ConfigMap.self)
         let labels = ["app.kubernetes.io/managed-by": "portcullis"]
 
-        // The CA.
-        var caSecret = secrets.get(namespace: namespace, name: settings.caSecretName)
-        if caSecret == nil, isLeader {
-            let authority = try CertificateAuthority.generate(commonName: String("Portcullis CA \(namespace)".prefix(64)), now: now)
-            let secret = CoreV1.Secret(
-                metadata: ObjectMeta(name: settings.caSecretName, namespace: namespace, labels: labels),
-                data: [
-                    IssuedCertificate.certificateKey: Data(try authority.certificatePEM.utf8),
-                    IssuedCertificate.privateKeyKey: Data(try authority.privateKeyPEM.utf8),
-                    IssuedCertificate.caKey: Data(try authority.trustAnchorPEM.utf8),
-                ],
-                type: "kubernetes.io/tls"
-            )
-            caSecret = try await createIgnoringConflict(secret, client: secretClient)
-            logger.info("created the installation CA", metadata: ["secret": "\(namespace)/\(settings.caSecretName)"])
-        }
-        if let caSecret, let certificate = caSecret.data?[IssuedCertificate.certificateKey], let key = caSecret.data?[IssuedCertificate.privateKeyKey] {
-            let pem = String(decoding: certificate, as: UTF8.self)
-            if state.withLock({ $0.authorityPEM }) != pem {
-                do {
-                    let authority = try CertificateAuthority(certificatePEM: pem, privateKeyPEM: String(decoding: key, as: UTF8.self))
-                    state.withLock {
-                        $0.authority = authority
-                        $0.authorityPEM = pem
-                    }
-                } catch {
-                    logger.error("the CA Secret cannot be loaded", metadata: ["secret": "\(namespace)/\(settings.caSecretName)", "error": "\(error)"])
-                }
-            }
-        }
+        // The CAs.
+        try await reconcileAuthority(
+            settings.caSecretName, commonName: "Portcullis CA \(namespace)", into: \.installationCA,
+            secrets: secrets, client: secretClient, isLeader: isLeader, labels: labels, now: now
+        )
+        try await reconcileAuthority(
+            settings.peerCASecretName, commonName: "Portcullis peer CA \(namespace)", into: \.peerCA,
+            secrets: secrets, client: secretClient, isLeader: isLeader, labels: labels, now: now
+        )
         if isLeader, let authority = self.authority {
             try await ensureConfigMap(
                 settings.trustBundleConfigMapName, data: [TrustBundle.configMapKey: try authority.trustAnchorPEM], labels: labels,
@@ -233,7 +297,9 @@ public final class InstallationPKI: Sendable {
                         discoveryPath: base + OIDCDiscoveryDocument.path,
                         discoveryJSON: discovery.json,
                         jwksPath: base + OIDCDiscoveryDocument.jwksPath,
-                        jwksJSON: snapshot.jwks.json
+                        jwksJSON: snapshot.jwks.json,
+                        namespaceJWKSPrefix: base + OIDCDiscoveryDocument.namespacesPath,
+                        namespaceJWKS: namespaceDocuments(published: snapshot.publishedKeys, base: base)
                     )
                     if isLeader {
                         try await ensureConfigMap(
@@ -252,6 +318,7 @@ public final class InstallationPKI: Sendable {
                 let changed = state.issuerDocuments != documents
                 state.keyRing = ring
                 state.signingKids = kids
+                state.activeES256 = snapshot.signingKeys[.es256]
                 state.issuerDocuments = documents
                 return changed
             }
@@ -265,8 +332,50 @@ public final class InstallationPKI: Sendable {
         return (next, changed)
     }
 
-    /// As leader, issues the peer certificate when it is missing, unreadable, due for renewal or from
-    /// another CA; on every replica, loads it into ``peerTLS``.
+    /// The CA kept in Secret `name`: created by the leader when missing (or supplied by the user), and loaded
+    /// into `loaded` whenever its certificate changed.
+    private func reconcileAuthority(
+        _ name: String,
+        commonName: String,
+        into loaded: WritableKeyPath<State, LoadedAuthority?>,
+        secrets: Store<CoreV1.Secret>,
+        client: ResourceClient<CoreV1.Secret>,
+        isLeader: Bool,
+        labels: [String: String],
+        now: Date
+    ) async throws {
+        let namespace = settings.namespace
+        var secret = secrets.get(namespace: namespace, name: name)
+        if secret == nil, isLeader {
+            let authority = try CertificateAuthority.generate(commonName: String(commonName.prefix(64)), now: now)
+            let new = CoreV1.Secret(
+                metadata: ObjectMeta(name: name, namespace: namespace, labels: labels),
+                data: [
+                    IssuedCertificate.certificateKey: Data(try authority.certificatePEM.utf8),
+                    IssuedCertificate.privateKeyKey: Data(try authority.privateKeyPEM.utf8),
+                    IssuedCertificate.caKey: Data(try authority.trustAnchorPEM.utf8),
+                ],
+                type: "kubernetes.io/tls"
+            )
+            secret = try await createIgnoringConflict(new, client: client)
+            logger.info("created a CA", metadata: ["secret": "\(namespace)/\(name)"])
+        }
+        guard let secret, let certificate = secret.data?[IssuedCertificate.certificateKey], let key = secret.data?[IssuedCertificate.privateKeyKey] else {
+            return
+        }
+        let pem = String(decoding: certificate, as: UTF8.self)
+        guard state.withLock({ $0[keyPath: loaded]?.certificatePEM }) != pem else { return }
+        do {
+            let authority = try CertificateAuthority(certificatePEM: pem, privateKeyPEM: String(decoding: key, as: UTF8.self))
+            state.withLock { $0[keyPath: loaded] = LoadedAuthority(authority: authority, certificatePEM: pem) }
+        } catch {
+            logger.error("the CA Secret cannot be loaded", metadata: ["secret": "\(namespace)/\(name)", "error": "\(error)"])
+        }
+    }
+
+    /// As leader, issues the peer certificate from the peer CA when it is missing, unreadable, due for renewal
+    /// or from another CA (a certificate of an earlier version, issued by the installation CA, is replaced);
+    /// on every replica, loads it into ``peerTLS``, trusting only the CA in its `ca.crt`.
     ///
     /// - Returns: When the leader renews it next; `nil` without a peer certificate to look after.
     private func reconcilePeerCertificate(
@@ -281,7 +390,7 @@ public final class InstallationPKI: Sendable {
         let reference = "\(namespace)/\(settings.peerSecretName)"
         var secret = secrets.get(namespace: namespace, name: settings.peerSecretName)
         var current = secret?.data.flatMap { data in try? IssuedCertificate(secretData: data.mapValues { String(decoding: $0, as: UTF8.self) }) }
-        if isLeader, let authority {
+        if isLeader, let authority = peerAuthority {
             let caPEM = try authority.trustAnchorPEM
             if current.map({ now >= $0.renewAt || $0.caPEM != caPEM }) ?? true {
                 let issued = try authority.issue(

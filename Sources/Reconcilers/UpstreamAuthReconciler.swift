@@ -131,12 +131,17 @@ final class UpstreamAuthReconciler: Sendable {
                     }
                     status.credential = snapshot.map(Self.credentialStatus)
                 }
-                if case .gatewayJWT(let jwt) = configuration.source {
-                    status.jwks = JWKSStatus(
-                        keyID: pki.signingKeyID(for: jwt.algorithm),
-                        uri: pki.settings.issuer.map { ($0.hasSuffix("/") ? String($0.dropLast()) : $0) + OIDCDiscoveryDocument.jwksPath }
-                    )
-                } else {
+                switch configuration.source {
+                case .gatewayJWT(let jwt):
+                    status.jwks = JWKSStatus(keyID: pki.signingKeyID(for: jwt.algorithm), uri: pki.jwksURI())
+                case .oauth2ClientCredentials(let oauth2):
+                    // private_key_jwt: the namespace's own key, and the JWKS to register the client with.
+                    guard case .privateKeyJWT(let assertion) = oauth2.clientAuthentication else {
+                        status.jwks = nil
+                        break
+                    }
+                    status.jwks = JWKSStatus(keyID: pki.namespaceKeyID(for: assertion.namespace), uri: pki.jwksURI(namespace: assertion.namespace))
+                default:
                     status.jwks = nil
                 }
                 next = Self.statusInterval

@@ -34,8 +34,13 @@ public enum UpstreamAuthTranslator {
     /// The reason of an UpstreamAuth presenting the installation's projected token without the admin's leave.
     public static let subjectTokenNotAllowed = "SubjectTokenNotAllowed"
 
-    /// The `sub` of gateway JWTs and federated assertions when the spec sets none.
-    public static func defaultSubject(namespace: String, name: String) -> String { "portcullis:\(namespace):\(name)" }
+    /// The reason of an UpstreamAuth whose client certificate would name what is not its namespace's.
+    public static let identityNotAllowed = "IdentityNotAllowed"
+
+    /// The `sub` of gateway JWTs and federated assertions, and the CN of client certificates:
+    /// `portcullis:<namespace>:<part>`, where `part` is the spec's subject (never with `:`) or the UpstreamAuth's
+    /// name. Namespaces have no `:`, so what stands between the first two is always the UpstreamAuth's namespace.
+    public static func subject(namespace: String, part: String) -> String { "portcullis:\(namespace):\(part)" }
 
     /// The Secret an issued client certificate is kept in.
     public static func certificateSecretName(for name: String) -> String { "\(name)-client-tls" }
@@ -50,7 +55,7 @@ public enum UpstreamAuthTranslator {
         let name = auth.metadata.name ?? ""
         let spec = auth.spec
         if let refused = refusal(of: spec, namespace: namespace, policy: policy) { return refused }
-        let subject = defaultSubject(namespace: namespace, name: name)
+        let subject = Self.subject(namespace: namespace, part: name)
         var unresolved: [String] = []
         func secret(_ reference: SecretKeyReference, defaultKey: String, field: String) -> ClientSecret? {
             let key = reference.key ?? defaultKey
@@ -91,8 +96,7 @@ public enum UpstreamAuthTranslator {
             if let jwt = spec.gatewayJWT {
                 source = .gatewayJWT(
                     GatewayJWTConfiguration(
-                        issuer: jwt.issuer,
-                        subject: jwt.subject ?? subject,
+                        subject: Self.subject(namespace: namespace, part: jwt.subject ?? name),
                         audience: jwt.audience,
                         ttl: (jwt.ttl ?? GatewayJWT.defaultTTL).duration,
                         claims: jwt.claims ?? [:],
@@ -130,7 +134,12 @@ public enum UpstreamAuthTranslator {
             } else if let azure = spec.azureAD {
                 let credential: EntraIDConfiguration.Credential
                 if let federated = azure.credential.federated {
-                    credential = .federated(.init(subject: federated.subject ?? subject, audience: federated.audience ?? FederatedCredential.defaultAudience))
+                    credential = .federated(
+                        .init(
+                            subject: Self.subject(namespace: namespace, part: federated.subject ?? name),
+                            audience: federated.audience ?? FederatedCredential.defaultAudience
+                        )
+                    )
                 } else if let reference = azure.credential.clientSecretRef,
                     let value = secret(reference, defaultKey: "client-secret", field: "spec.azureAD.credential.clientSecretRef")
                 {
@@ -152,7 +161,7 @@ public enum UpstreamAuthTranslator {
                 let field = "spec.oauth2ClientCredentials.clientSecretRef"
                 switch oauth2.clientAuth ?? OAuth2ClientCredentials.defaultClientAuthentication {
                 case .privateKeyJWT:
-                    authentication = .privateKeyJWT(.init())
+                    authentication = .privateKeyJWT(.init(namespace: namespace))
                 case .clientSecretBasic:
                     guard let reference = oauth2.clientSecretRef, let value = secret(reference, defaultKey: "client-secret", field: field) else {
                         return .unresolved(unresolved)
@@ -190,9 +199,14 @@ public enum UpstreamAuthTranslator {
         return .plan(.token(UpstreamCredentialConfiguration(source: source, header: header, refresh: TokenRefreshConfiguration(before: spec.refresh?.before?.duration))))
     }
 
-    /// Why the admin does not allow `spec` in `namespace`: a token endpoint off the allowlist, or the
-    /// installation's projected token presented without leave; `nil` when it is allowed.
+    /// Why the admin does not allow `spec` in `namespace`: a client certificate naming what is not the
+    /// namespace's, a token endpoint off the allowlist, or the installation's projected token presented
+    /// without leave; `nil` when it is allowed.
     static func refusal(of spec: UpstreamAuthSpec, namespace: String, policy: TenancyPolicy) -> Outcome? {
+        if let mtls = spec.mutualTLS {
+            let refused = identityRefusals(of: mtls, namespace: namespace, policy: policy)
+            if !refused.isEmpty { return .notAllowed(reason: identityNotAllowed, refused) }
+        }
         var endpoints: [(field: String, url: String)] = []
         if let gcp = spec.gcpWorkloadIdentity {
             endpoints.append(("spec.gcpWorkloadIdentity.endpoints.sts", gcp.endpoints?.sts ?? GCPWorkloadIdentity.defaultSTSEndpoint))
@@ -245,6 +259,13 @@ public enum UpstreamAuthTranslator {
         }
     }
 
+    /// Whether `auth`'s assertions are signed with its namespace's key (private_key_jwt), so the gateway serves
+    /// that namespace's JWKS.
+    static func signsWithNamespaceKey(_ auth: UpstreamAuth) -> Bool {
+        guard let oauth2 = auth.spec.oauth2ClientCredentials else { return false }
+        return (oauth2.clientAuth ?? OAuth2ClientCredentials.defaultClientAuthentication) == .privateKeyJWT
+    }
+
     /// The signing algorithms a plan needs a key for.
     static func signingAlgorithms(of plan: UpstreamAuthPlan) -> Set<SigningKey.Algorithm> {
         guard case .token(let configuration) = plan else { return [] }
@@ -257,7 +278,8 @@ public enum UpstreamAuthTranslator {
             if case .federated(let assertion) = entra.credential { return [assertion.algorithm] }
             return []
         case .oauth2ClientCredentials(let oauth2):
-            if case .privateKeyJWT(let jwt) = oauth2.clientAuthentication { return [jwt.algorithm] }
+            // Namespace keys derive from the installation's ES256 keys.
+            if case .privateKeyJWT = oauth2.clientAuthentication { return [.es256] }
             return []
         }
     }

@@ -311,6 +311,39 @@ import Testing
         try await b.stop()
     }
 
+    /// A peer may ask for up to a day (the message's bound); the Route's own `maxOpenDuration` (2 minutes
+    /// here) is what a breaker follows at most, so a transition cannot hold a shared breaker open for a day.
+    @Test func aPeersTransitionHoldsTheBreakerOpenNoLongerThanTheRoutesMaxOpenDuration() async throws {
+        let upstream = try await TestUpstream()
+        let authority = try CertificateAuthority.generate(now: Date())
+        let breaker = CircuitBreakerConfiguration(consecutiveFailures: 1, openDuration: .seconds(30), maxOpenDuration: .seconds(120))
+        let b = try await Replica(
+            "replica-b", routes: [Self.route("orders", port: upstream.port, breaker: breaker)], certificate: try Self.peerCertificate(authority), trusting: authority
+        )
+        let debug = try await RawHTTPClient.exchange(port: b.adminPort, "GET /debug/breakers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        let breakers = try #require(JSONSerialization.jsonObject(with: Data(debug.httpBody.utf8)) as? [String: Any])["breakers"] as? [[String: Any]]
+        let settings = try #require(breakers?.first?["settings"] as? String)
+        let identity = try Self.peerCertificate(authority)
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(try authority.trustAnchorPEM.utf8)))
+        configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map { .certificate($0) }
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        let body = #"{"sender":"replica-a","namespace":"default","name":"orders","settings":"\#(settings)","state":"Open","openForMilliseconds":86400000,"tripStreak":10000}"#
+        let answer = try await Self.tlsExchange(
+            port: b.adminPort, configuration: configuration,
+            request: "POST \(BreakerExchange.path) HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        )
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(b.breaker("orders")?.state == .open)
+        let rejected = try await b.get("/orders/fine")
+        #expect(rejected.hasPrefix("HTTP/1.1 503"))
+        let retryAfter = Int(rejected.httpHeader("retry-after") ?? "") ?? 0
+        #expect((119...120).contains(retryAfter), "open for maxOpenDuration (120 s), not a day: retry-after \(retryAfter)")
+        #expect(upstream.requestCount("/fine") == 0)
+        try await b.stop()
+        try await upstream.stop()
+    }
+
     /// Opens a TLS connection with `configuration` (server name ``PeerTLS/peerName``), sends `request` and
     /// returns everything answered until the connection closes; empty when the handshake fails.
     static func tlsExchange(port: Int, configuration: TLSConfiguration, request: String = "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") async throws -> String {

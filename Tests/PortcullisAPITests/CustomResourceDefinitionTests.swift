@@ -85,6 +85,46 @@ import Testing
         #expect(errors.count == 1 && errors.allSatisfy { $0.hasPrefix(field + ":") }, "\(errors)")
     }
 
+    /// Identities that are not the namespace's to claim are refused when applied (a real cluster and the
+    /// embedded API server answer 422), naming the field.
+    @Test(arguments: [
+        ("{gatewayJWT: {subject: 'portcullis:other-team:api'}}", "spec.gatewayJWT.subject"),
+        ("{gatewayJWT: {issuer: 'https://gw.example.com'}}", "spec.gatewayJWT.issuer"),
+        ("{azureAD: {tenantID: contoso.onmicrosoft.com, clientID: 0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d, scope: api://x/.default, credential: {federated: {subject: 'portcullis:finance:ledger'}}}}", "spec.azureAD.credential.federated.subject"),
+        ("{mutualTLS: {dnsNames: [breaker-peer.portcullis.invalid]}}", "spec.mutualTLS.dnsNames[0]"),
+        ("{mutualTLS: {dnsNames: [a.example.com, '*.invalid']}}", "spec.mutualTLS.dnsNames[1]"),
+        ("{mutualTLS: {dnsNames: [invalid]}}", "spec.mutualTLS.dnsNames[0]"),
+        ("{mutualTLS: {uris: ['https://example.com/gateway']}}", "spec.mutualTLS.uris[0]"),
+        ("{mutualTLS: {uris: ['spiffe://cluster.local/sa/gateway']}}", "spec.mutualTLS.uris[0]"),
+    ])
+    func theSchemaRefusesIdentitiesOfOthers(spec: String, field: String) throws {
+        let type = try #require(Self.types.first { $0.kind == "UpstreamAuth" })
+        let schema = try #require(type.customResourceDefinition.spec.versions.first?.schema?.openAPIV3Schema)
+        let document = try JSONValue(yaml: "{apiVersion: portcullis.io/v1alpha1, kind: UpstreamAuth, metadata: {name: a, namespace: d}, spec: \(spec)}")
+        let result = SchemaValidator(schema: schema).validate(document)
+        let problems = result.errors.map { "\($0)" } + result.unknownFields
+        #expect(problems.count == 1 && problems.allSatisfy { $0.hasPrefix(field) }, "\(problems)")
+    }
+
+    /// Only the last label decides: `invalid` there is refused, anything else (longer, shorter, differing in one
+    /// place, or `invalid` further left) is a DNS name like any other.
+    @Test func theClientCertificateDNSNamePatternRefusesOnlyTheInvalidTopLevelDomain() throws {
+        let type = try #require(Self.types.first { $0.kind == "UpstreamAuth" })
+        let schema = try #require(type.customResourceDefinition.spec.versions.first?.schema?.openAPIV3Schema)
+        func errors(_ name: String) throws -> [FieldError] {
+            let document = try JSONValue(yaml: "{apiVersion: portcullis.io/v1alpha1, kind: UpstreamAuth, metadata: {name: a, namespace: d}, spec: {mutualTLS: {dnsNames: ['\(name)']}}}")
+            return SchemaValidator(schema: schema).validate(document).errors
+        }
+        for refused in ["invalid", "x.invalid", "*.invalid", "breaker-peer.portcullis.invalid", "a.b.c.invalid", "Gateway.shop.svc", "-a.example", ""] {
+            #expect(try !errors(refused).isEmpty, "\(refused)")
+        }
+        let allowed = [
+            "gateway.shop.svc", "*.example.com", "invalid.example.com", "a", "invali", "invalidx", "invalic", "xnvalid", "inv-lid",
+            "invalld", "in", "i", "invalid0", "0nvalid", "x.invalid-domain", "x.nvalid", "x.in-valid",
+        ]
+        for name in allowed { #expect(try errors(name).isEmpty, "\(name)") }
+    }
+
     @Test func namesFollowKubernetesConventions() {
         for type in Self.types {
             let crd = type.customResourceDefinition

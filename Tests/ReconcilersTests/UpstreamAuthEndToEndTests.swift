@@ -52,6 +52,10 @@ final class Installation: Sendable {
         }
     }
 
+    func createNamespace(_ name: String) async throws {
+        _ = try await client.resources(.namespaces, as: JSONValue.self).create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]])
+    }
+
     func stop() async {
         controller.cancel()
         _ = try? await controller.value
@@ -80,12 +84,12 @@ final class Installation: Sendable {
         }
     }
 
-    func upstreamAuth(_ name: String) async throws -> UpstreamAuth {
-        try await client.resources(UpstreamAuth.self).get(name, namespace: "default")
+    func upstreamAuth(_ name: String, namespace: String = "default") async throws -> UpstreamAuth {
+        try await client.resources(UpstreamAuth.self).get(name, namespace: namespace)
     }
 
-    func condition(_ type: String, of name: String) async throws -> Condition? {
-        try await upstreamAuth(name).status?.conditions?.first { $0.type == type }
+    func condition(_ type: String, of name: String, namespace: String = "default") async throws -> Condition? {
+        try await upstreamAuth(name, namespace: namespace).status?.conditions?.first { $0.type == type }
     }
 
     /// A GET through the gateway: the status and the body.
@@ -217,7 +221,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
             apiVersion: portcullis.io/v1alpha1
             kind: UpstreamAuth
             metadata: {name: client-cert, namespace: default}
-            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://test/gateway']}}
+            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://cluster.local/ns/default/gateway']}}
             ---
             apiVersion: portcullis.io/v1alpha1
             kind: Route
@@ -245,7 +249,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
             apiVersion: portcullis.io/v1alpha1
             kind: UpstreamAuth
             metadata: {name: client-cert, namespace: default}
-            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://test/gateway-v2']}}
+            spec: {mutualTLS: {duration: 2h, uris: ['spiffe://cluster.local/ns/default/gateway-v2']}}
             """)
         let second = try await eventuallyValue("a new certificate") { () -> String? in
             let serial = try await installation.upstreamAuth("client-cert").status?.certificate?.serialNumber
@@ -302,6 +306,67 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         #expect(served.status == 200)
         let token = String(served.body.dropFirst("Bearer ".count))
         #expect(oauth.issuedTokens[token] == "gateway", "the upstream got the token the OAuth2 server issued")
+        await backend.stop()
+        await oauth.stop()
+        await installation.stop()
+    }
+
+    /// private_key_jwt (RFC 7523): iss = sub = the client ID, so the key must say whose assertion it is. team-a's
+    /// client is registered with team-a's JWKS, which the gateway serves; team-b naming team-a's client ID is
+    /// refused by the authorization server, and neither namespace's key is in the installation's JWKS.
+    @Test func privateKeyJWTClientsTrustTheirNamespacesJWKSWhichNoOtherNamespaceSignsFor() async throws {
+        let installation = try await Installation()
+        let oauth = try await FakeOAuth2Server.start()
+        let teamAJWKS = installation.gatewayURL + "/namespaces/team-a/jwks.json"
+        oauth.setClient(.init(clientID: "team-a-client", methods: [.privateKeyJWT], jwksURI: teamAJWKS))
+        let backend = try await FakeHTTPServer.start { request in .text(200, request.header("authorization") ?? "none") }
+        try await installation.createNamespace("team-a")
+        try await installation.createNamespace("team-b")
+        for namespace in ["team-a", "team-b"] {
+            try await installation.apply("""
+                apiVersion: portcullis.io/v1alpha1
+                kind: UpstreamAuth
+                metadata: {name: partner, namespace: \(namespace)}
+                spec: {oauth2ClientCredentials: {tokenURL: '\(oauth.tokenURL)', clientID: team-a-client, clientAuth: private_key_jwt}}
+                """)
+        }
+        try await installation.apply("""
+            apiVersion: portcullis.io/v1alpha1
+            kind: Route
+            metadata: {name: api, namespace: team-a}
+            spec: {match: {path: {value: /api}}, upstream: {url: '\(backend.baseURL)'}, authRefs: [{name: partner}]}
+            """)
+        try await eventually("team-a's token", timeout: .seconds(40)) {
+            try await installation.condition("CredentialReady", of: "partner", namespace: "team-a")?.reason == "TokenReady"
+        }
+        try await eventually("team-b refused", timeout: .seconds(40)) {
+            try await installation.condition("CredentialReady", of: "partner", namespace: "team-b")?.reason == "InvalidClient"
+        }
+        #expect(Set(oauth.issuedTokens.values) == ["team-a-client"])
+        let served = try await installation.get("/api")
+        #expect(served.status == 200)
+        #expect(oauth.issuedTokens[String(served.body.dropFirst("Bearer ".count))] == "team-a-client", "team-a's token reached its upstream")
+
+        // Status names the JWKS to register the client with, and the key signing now.
+        let status = try await installation.upstreamAuth("partner", namespace: "team-a").status
+        #expect(status?.jwks?.uri == teamAJWKS)
+        let keyID = try #require(status?.jwks?.keyID)
+        let teamBKeyID = try #require(try await installation.upstreamAuth("partner", namespace: "team-b").status?.jwks?.keyID)
+        #expect(teamBKeyID != keyID)
+
+        // Each namespace's JWKS holds its keys only, and the installation's none of theirs.
+        func kids(_ path: String) async throws -> Set<String> {
+            let (status, body) = try await installation.get(path)
+            try #require(status == 200, "\(path): \(status)")
+            let document = try #require(JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            return Set((document["keys"] as? [[String: Any]] ?? []).compactMap { $0["kid"] as? String })
+        }
+        let teamA = try await kids("/namespaces/team-a/jwks.json")
+        let teamB = try await kids("/namespaces/team-b/jwks.json")
+        let installationKeys = try await kids("/.well-known/jwks.json")
+        #expect(teamA == [keyID] && teamB == [teamBKeyID])
+        #expect(installationKeys.isDisjoint(with: teamA.union(teamB)) && !installationKeys.isEmpty)
+        #expect(try await installation.get("/namespaces/default/jwks.json").status == 404, "only namespaces with a private_key_jwt client")
         await backend.stop()
         await oauth.stop()
         await installation.stop()

@@ -588,6 +588,27 @@ extension CircuitBreakerTransition {
         #expect(harness.breaker.trips == 1)
     }
 
+    /// A peer's transition holds the breaker open no longer than its own `maxOpenDuration` (a day asked for,
+    /// five minutes given), whether it was closed or already open.
+    @Test func noForcedOpenPeriodOutlastsMaxOpenDuration() {
+        var closed = BreakerHarness(CircuitBreakerConfiguration(window: .count(1), minimumCalls: 1, maxOpenDuration: .seconds(300)))
+        #expect(
+            closed.breaker.force(.open(for: .seconds(86_400), tripStreak: 10_000), now: .zero)
+                == .opened(from: .closed, .forced, for: .seconds(300), streak: 10_000)
+        )
+        #expect(closed.acquire() == .rejected(retryAfter: .seconds(300)))
+        closed.now = .seconds(300)
+        #expect(closed.acquire().permit?.isProbe == true, "it probes after its own maxOpenDuration")
+
+        var open = BreakerHarness(CircuitBreakerConfiguration(window: .count(1), minimumCalls: 1, maxOpenDuration: .seconds(300)))
+        open.call(.failure)  // open until 30 s
+        open.now = .seconds(10)
+        #expect(open.breaker.force(.open(for: .seconds(86_400), tripStreak: 1), now: open.now) == nil)
+        #expect(open.acquire() == .rejected(retryAfter: .seconds(300)))
+        #expect(open.breaker.force(.open(for: .seconds(-5), tripStreak: 1), now: open.now) == nil, "a negative period changes nothing")
+        #expect(open.acquire() == .rejected(retryAfter: .seconds(300)))
+    }
+
     @Test func forcingClosedResetsTheWindowAndStreak() {
         var harness = BreakerHarness(CircuitBreakerConfiguration(window: .count(10), minimumCalls: 3))
         #expect(harness.breaker.force(.closed, now: .zero) == nil)

@@ -51,14 +51,11 @@ import Testing
         #expect(try jwtHeader(minted.token.token)["kid"] as? String == TestKeys.rs256.kid)
     }
 
-    @Test func fixedAudienceAndIssuerOverride() throws {
-        let cache = try GatewayJWTCache(
-            configuration: GatewayJWTConfiguration(issuer: "https://other-issuer.example.com", subject: "s", audience: "urn:backend"),
-            signing: signing()
-        )
+    @Test func aFixedAudienceAndTheInstallationsIssuer() throws {
+        let cache = try GatewayJWTCache(configuration: GatewayJWTConfiguration(subject: "s", audience: "urn:backend"), signing: signing())
         let token = try cache.token(audience: "https://ignored.example.com", now: now)
         let payload = try #require(String(data: Data(base64Encoded: padded(token.token.token.split(separator: ".")[1]))!, encoding: .utf8))
-        #expect(payload.contains(#""iss":"https://other-issuer.example.com""#))
+        #expect(payload.contains(#""iss":"\#(issuer)""#))
         #expect(payload.contains(#""aud":"urn:backend""#))
     }
 

@@ -18,7 +18,12 @@ import Testing
             issuer = try await FakeOIDCIssuer.start(keys: [TestKeys.es256, TestKeys.rs256], clock: clock)
             server = try await FakeOAuth2Server.start(clock: clock)
             server.setClient(.init(clientID: "gateway client", secret: OAuth2ClientCredentialsTests.secret, methods: [.clientSecretBasic, .clientSecretPost]))
-            server.setClient(.init(clientID: "gateway-jwt", methods: [.privateKeyJWT], jwksURI: issuer.jwksURI, allowedScopes: ["read", "write"]))
+            // Registered with the JWKS of namespace team-a, as status.jwks.uri of an UpstreamAuth there says.
+            server.setClient(.init(clientID: "gateway-jwt", methods: [.privateKeyJWT], jwksURI: issuer.namespaceJWKSURI("team-a"), allowedScopes: ["read", "write"]))
+            // Another team's client, registered with team-b's JWKS.
+            server.setClient(.init(clientID: "team-b-client", methods: [.privateKeyJWT], jwksURI: issuer.namespaceJWKSURI("team-b")))
+            // A client registered with the installation's JWKS, which no namespace's assertion verifies against.
+            server.setClient(.init(clientID: "installation-client", methods: [.privateKeyJWT], jwksURI: issuer.jwksURI))
         }
 
         func provider(_ configuration: OAuth2ClientCredentialsConfiguration) -> OAuth2ClientCredentialsProvider {
@@ -80,13 +85,12 @@ import Testing
         }
     }
 
-    @Test(arguments: [SigningKey.Algorithm.es256, .rs256])
-    func privateKeyJWTIsVerifiedAgainstTheRegisteredJWKS(algorithm: SigningKey.Algorithm) async throws {
+    @Test func privateKeyJWTIsSignedWithTheNamespacesKeyAndVerifiedAgainstItsJWKS() async throws {
         try await Fixture.with { fixture in
             let configuration = try OAuth2ClientCredentialsConfiguration(
                 tokenURL: fixture.server.tokenURL,
                 clientID: "gateway-jwt",
-                clientAuthentication: .privateKeyJWT(.init(algorithm: algorithm)),
+                clientAuthentication: .privateKeyJWT(.init(namespace: "team-a")),
                 scopes: ["read"]
             )
             #expect(configuration.isSecretless)
@@ -98,14 +102,44 @@ import Testing
             #expect(form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
             #expect(form["client_id"] == "gateway-jwt")
             let assertion = try #require(form["client_assertion"])
-            let claims = try await verifiedClaims(assertion, jwksJSON: JSONWebKeySet(fixture.issuer.publishedKeys).json)
+            let teamA = try JSONWebKeySet(fixture.issuer.publishedKeys.filter { $0.algorithm == .es256 }.map { try $0.namespaceKey(for: "team-a") })
+            let claims = try await verifiedClaims(assertion, jwksJSON: teamA.json)
             #expect(claims.iss == "gateway-jwt")
             #expect(claims.sub == "gateway-jwt")
             #expect(claims.aud.value == [fixture.server.tokenURL])
             #expect(claims.exp - claims.iat == 300)
-            #expect(try jwtHeader(assertion)["alg"] as? String == algorithm.rawValue)
+            #expect(try jwtHeader(assertion)["alg"] as? String == "ES256")
+            #expect(try jwtHeader(assertion)["kid"] as? String == teamA.keys.first?.kid)
+            // Neither the installation's JWKS nor another namespace's verifies it (jwt-kit, independently).
+            let teamB = try JSONWebKeySet(fixture.issuer.publishedKeys.filter { $0.algorithm == .es256 }.map { try $0.namespaceKey(for: "team-b") })
+            for (name, jwks) in [("the installation", JSONWebKeySet(fixture.issuer.publishedKeys)), ("team-b", teamB)] {
+                await #expect(throws: (any Error).self, "\(name)'s JWKS must not verify team-a's assertion") {
+                    _ = try await verifiedClaims(assertion, jwksJSON: jwks.json)
+                }
+            }
             // A second fetch mints a new assertion (the server enforces single use of jti).
             _ = try await fixture.provider(configuration).fetch(now: now)
+        }
+    }
+
+    @Test func aNamespaceCannotAuthenticateAsAnotherNamespacesClientNorAsTheInstallations() async throws {
+        try await Fixture.with { fixture in
+            // team-a names team-b's client ID, and a client that trusts the installation's JWKS: both refused.
+            for clientID in ["team-b-client", "installation-client"] {
+                let configuration = try OAuth2ClientCredentialsConfiguration(
+                    tokenURL: fixture.server.tokenURL, clientID: clientID, clientAuthentication: .privateKeyJWT(.init(namespace: "team-a"))
+                )
+                await #expect(throws: CredentialError(.invalidClient), "\(clientID)") {
+                    try await fixture.provider(configuration).fetch(now: fixture.clock.now())
+                }
+            }
+            #expect(fixture.server.issuedTokens.isEmpty)
+            // team-b's own UpstreamAuth gets team-b's client's token.
+            let own = try OAuth2ClientCredentialsConfiguration(
+                tokenURL: fixture.server.tokenURL, clientID: "team-b-client", clientAuthentication: .privateKeyJWT(.init(namespace: "team-b"))
+            )
+            let token = try await fixture.provider(own).fetch(now: fixture.clock.now())
+            #expect(fixture.server.issuedTokens[token.value] == "team-b-client")
         }
     }
 
@@ -126,27 +160,28 @@ import Testing
             }
             // Scope outside the allowed ones.
             await #expect(throws: CredentialError(.invalidScope)) {
-                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init()), scopes: ["admin"]))
+                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(namespace: "team-a")), scopes: ["admin"]))
             }
             // An expired assertion (minted an hour before the server's now).
             let expired = await #expect(throws: CredentialError(.invalidClient)) {
-                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init())), now: fixture.clock.now().addingTimeInterval(-3600))
+                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(namespace: "team-a"))), now: fixture.clock.now().addingTimeInterval(-3600))
             }
             #expect(expired?.message.contains("expired") == true)
             // Audience other than the token URL.
             await #expect(throws: CredentialError(.invalidClient)) {
-                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(audience: "https://elsewhere"))))
+                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(namespace: "team-a", audience: "https://elsewhere"))))
             }
             // The issuer's audience form is accepted.
-            _ = try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(audience: fixture.server.issuer))))
-            // A key the JWKS does not have.
-            fixture.issuer.publish([TestKeys.rs256], signingWith: [TestKeys.otherRS256])
+            _ = try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(namespace: "team-a", audience: fixture.server.issuer))))
+            // A key the JWKS does not have: the namespace key of an ES256 key that is not published.
+            fixture.issuer.publish([TestKeys.es256], signingWith: [TestKeys.otherES256])
             await #expect(throws: CredentialError(.invalidClient)) {
-                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(algorithm: .rs256))))
+                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(namespace: "team-a"))))
             }
-            // No signing key for the algorithm at all: the gateway cannot even mint.
+            // No ES256 key to derive from at all: the gateway cannot even mint.
+            fixture.issuer.publish([TestKeys.rs256])
             await #expect(throws: CredentialError(.signingKeyUnavailable)) {
-                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(algorithm: .edDSA))))
+                try await fetch(try .init(tokenURL: url, clientID: "gateway-jwt", clientAuthentication: .privateKeyJWT(.init(namespace: "team-a"))))
             }
             // Server trouble is transient; a 200 that is not JSON is malformed.
             fixture.server.core.updateFaults { $0.failNext = 1 }

@@ -44,7 +44,7 @@ import Testing
         let signing = SharedSigningContext(SigningContext(issuer: "https://gw.example.com", signingKeys: [TestKeys.es256]))
         for authentication in [
             OAuth2ClientCredentialsConfiguration.ClientAuthentication.clientSecretBasic(ClientSecret(Self.secret)),
-            .clientSecretPost(ClientSecret(Self.secret)), .privateKeyJWT(.init()),
+            .clientSecretPost(ClientSecret(Self.secret)), .privateKeyJWT(.init(namespace: "default")),
         ] {
             let provider = OAuth2ClientCredentialsProvider(
                 configuration: try .init(tokenURL: server.baseURL + "/token", clientID: "gw", clientAuthentication: authentication),

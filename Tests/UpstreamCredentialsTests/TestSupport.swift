@@ -21,6 +21,7 @@ enum TestKeys {
     static let rs256 = try! SigningKey.generate(.rs256)
     static let edDSA = try! SigningKey.generate(.edDSA)
     static let otherRS256 = try! SigningKey.generate(.rs256)
+    static let otherES256 = try! SigningKey.generate(.es256)
 }
 
 /// A provider that answers from a script, counting calls; for cache tests that need no HTTP.

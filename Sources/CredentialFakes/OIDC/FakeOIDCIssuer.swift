@@ -4,8 +4,9 @@ import Synchronization
 public import UpstreamCredentials
 
 /// The gateway's own OIDC issuer on loopback: PKI's discovery document at
-/// `<issuer>/.well-known/openid-configuration` and PKI's JWKS at `<issuer>/.well-known/jwks.json`, for the fakes of
-/// Google STS, Entra ID and OAuth2 servers to fetch, as the real services fetch the gateway's.
+/// `<issuer>/.well-known/openid-configuration`, PKI's JWKS at `<issuer>/.well-known/jwks.json`, and each namespace's
+/// JWKS (the keys its published ES256 keys derive for it) at `<issuer>/namespaces/<namespace>/jwks.json`, for the
+/// fakes of Google STS, Entra ID and OAuth2 servers to fetch, as the real services fetch the gateway's.
 ///
 /// Knobs: the published keys (rotation), `Cache-Control`, and faults (latency, 500s, a body that is not JSON).
 public final class FakeOIDCIssuer: Sendable {
@@ -58,12 +59,19 @@ public final class FakeOIDCIssuer: Sendable {
         (issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer) + OIDCDiscoveryDocument.jwksPath
     }
 
+    /// `<issuer>/namespaces/<namespace>/jwks.json`.
+    public func namespaceJWKSURI(_ namespace: String) -> String {
+        let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        return base + OIDCDiscoveryDocument.namespaceJWKSPath(namespace)
+    }
+
     private func answer(_ request: FakeHTTPRequest) -> FakeHTTPResponse {
         guard request.method == "GET" else { return .text(405, "method not allowed") }
         let (keys, cacheControl) = state.withLock { ($0.published, $0.cacheControl) }
         var headers: [(name: String, value: String)] = []
         if let cacheControl { headers.append(("Cache-Control", cacheControl)) }
         let base = path.hasSuffix("/") ? String(path.dropLast()) : path
+        let namespaces = base + OIDCDiscoveryDocument.namespacesPath
         switch request.path {
         case base + OIDCDiscoveryDocument.path:
             guard let document = try? OIDCDiscoveryDocument(issuer: issuer, algorithms: keys.map(\.algorithm)) else {
@@ -75,6 +83,17 @@ public final class FakeOIDCIssuer: Sendable {
                 status: 200,
                 headers: [("Content-Type", JSONWebKeySet.mediaType)] + headers,
                 body: Array(JSONWebKeySet(keys).json.utf8)
+            )
+        case let path where path.hasPrefix(namespaces) && path.hasSuffix("/jwks.json"):
+            let namespace = path.dropFirst(namespaces.count).dropLast("/jwks.json".count)
+            let installationKeys = keys.filter { $0.algorithm == .es256 }
+            guard let derived = try? installationKeys.map({ try $0.namespaceKey(for: String(namespace)) }) else {
+                return .text(404, "not found")
+            }
+            return FakeHTTPResponse(
+                status: 200,
+                headers: [("Content-Type", JSONWebKeySet.mediaType)] + headers,
+                body: Array(JSONWebKeySet(derived).json.utf8)
             )
         default:
             return .text(404, "not found")

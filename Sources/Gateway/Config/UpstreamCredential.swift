@@ -59,7 +59,8 @@ public struct ClientIdentity: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// What the gateway publishes for its JWT issuer: the OpenID discovery document and the JWKS, served
-/// at `<issuer path>/.well-known/openid-configuration` and the discovery document's `jwks_uri` path.
+/// at `<issuer path>/.well-known/openid-configuration` and the discovery document's `jwks_uri` path, and
+/// the namespaces' own JWKS (their private_key_jwt keys) at `<issuer path>/namespaces/<namespace>/jwks.json`.
 public struct IssuerDocuments: Sendable, Hashable {
     /// The request path of the discovery document.
     public var discoveryPath: String
@@ -67,14 +68,36 @@ public struct IssuerDocuments: Sendable, Hashable {
     /// The request path of the JWKS.
     public var jwksPath: String
     public var jwksJSON: String
-    /// How long clients may cache both.
+    /// The prefix every path of ``namespaceJWKS`` starts with.
+    public var namespaceJWKSPrefix: String
+    /// Each namespace's JWKS, by request path; only the namespaces that need one.
+    public var namespaceJWKS: [String: String]
+    /// How long clients may cache them.
     public var maxAge: Duration
 
-    public init(discoveryPath: String, discoveryJSON: String, jwksPath: String, jwksJSON: String, maxAge: Duration = .seconds(300)) {
+    public init(
+        discoveryPath: String,
+        discoveryJSON: String,
+        jwksPath: String,
+        jwksJSON: String,
+        namespaceJWKSPrefix: String = "/namespaces/",
+        namespaceJWKS: [String: String] = [:],
+        maxAge: Duration = .seconds(300)
+    ) {
         self.discoveryPath = discoveryPath
         self.discoveryJSON = discoveryJSON
         self.jwksPath = jwksPath
         self.jwksJSON = jwksJSON
+        self.namespaceJWKSPrefix = namespaceJWKSPrefix
+        self.namespaceJWKS = namespaceJWKS
         self.maxAge = maxAge
+    }
+
+    /// The document served at `path`, if it is one of these.
+    func document(at path: String) -> String? {
+        if path == jwksPath { return jwksJSON }
+        if path == discoveryPath { return discoveryJSON }
+        guard !namespaceJWKS.isEmpty, path.hasPrefix(namespaceJWKSPrefix) else { return nil }
+        return namespaceJWKS[path]
     }
 }

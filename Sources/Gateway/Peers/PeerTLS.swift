@@ -2,11 +2,14 @@ import NIOSSL
 import Synchronization
 
 /// The certificate gateway replicas present to each other on the admin port, and the CA they trust for it:
-/// one `kubernetes.io/tls` Secret the leader issues from the installation CA and every replica reads.
+/// one `kubernetes.io/tls` Secret the leader issues from the peer CA and every replica reads. The peer CA
+/// issues nothing else; in particular it is not the installation CA, which issues tenants' client
+/// certificates, so no certificate a tenant can obtain chains to it.
 ///
 /// Both ends verify: a replica accepts a TLS connection only with a client certificate that chains to the
-/// CA and names ``peerName``; a replica sending a transition checks that the server's certificate chains to
-/// the CA and names ``peerName`` (peers are reached by pod IP, so the name is an identity, not an address).
+/// peer CA and names ``peerName``; a replica sending a transition checks that the server's certificate chains
+/// to it and names ``peerName`` (peers are reached by pod IP, so the name is an identity, not an address).
+/// A client that fails either check gets no HTTP answer at all, so nothing about the breakers.
 /// Replaceable while running: each new connection uses the certificate current when it opens.
 public final class PeerTLS: Sendable {
     /// The DNS name every peer certificate carries. Under `.invalid` (RFC 2606), so no real host has it.
@@ -29,7 +32,7 @@ public final class PeerTLS: Sendable {
     /// - Parameters:
     ///   - certificateChainPEM: The replica's certificate (`tls.crt`), naming ``peerName``.
     ///   - privateKeyPEM: Its key (`tls.key`).
-    ///   - trustedCAPEM: The installation CA (`ca.crt`); peers must chain to it.
+    ///   - trustedCAPEM: The peer CA (`ca.crt`); peers must chain to it, and to nothing else.
     /// - Returns: Whether anything changed.
     /// - Throws: `NIOSSLError` when the PEM cannot be read or the key does not match; the current
     ///   certificate then stays.

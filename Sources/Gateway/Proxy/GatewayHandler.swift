@@ -279,8 +279,8 @@ final class GatewayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let path = uri.firstIndex(of: "?").map { String(uri[..<$0]) } ?? uri
         let host = head.headers.first(name: "host") ?? ""
         let snapshot = state.snapshot
-        if let issuer = snapshot.issuer, path == issuer.discoveryPath || path == issuer.jwksPath, head.method == .GET || head.method == .HEAD {
-            serve(issuer, document: path == issuer.jwksPath ? issuer.jwksJSON : issuer.discoveryJSON, head: head, keepAlive: keepAlive, requestID: requestID, context: context)
+        if let issuer = snapshot.issuer, head.method == .GET || head.method == .HEAD, let document = issuer.document(at: path) {
+            serve(issuer, document: document, head: head, keepAlive: keepAlive, requestID: requestID, context: context)
             return
         }
         guard let route = snapshot.router.route(host: host, path: path, method: head.method.rawValue, header: { head.headers.first(name: $0) }),

@@ -14,6 +14,12 @@ public struct OIDCDiscoveryDocument: Sendable, Hashable, Codable {
     public static let path = "/.well-known/openid-configuration"
     /// Where the JWKS is served, below the issuer.
     public static let jwksPath = "/.well-known/jwks.json"
+    /// The prefix of the namespaces' JWKS paths, below the issuer (``namespaceJWKSPath(_:)``).
+    public static let namespacesPath = "/namespaces/"
+
+    /// Where the JWKS of `namespace` is served, below the issuer: the public halves of its private_key_jwt keys
+    /// (``SigningKey/namespaceKey(for:)``), and nothing else.
+    public static func namespaceJWKSPath(_ namespace: String) -> String { namespacesPath + namespace + "/jwks.json" }
 
     /// The `iss` of every token, byte for byte.
     public var issuer: String

@@ -21,6 +21,47 @@ extension UpstreamAuth {
     static let exactlyOneSourceRule =
         "[has(self.gatewayJWT), has(self.gcpWorkloadIdentity), has(self.azureAD), has(self.oauth2ClientCredentials), has(self.mutualTLS)].filter(x, x).size() == 1"
 
+    /// What `gatewayJWT.subject` and `azureAD.credential.federated.subject` may be: the part of `sub` after
+    /// `portcullis:<namespace>:`, so no `:` (and so the namespace in `sub` is always the UpstreamAuth's).
+    static let subjectPartPattern = "^[^:]+$"
+
+    /// A SPIFFE ID under some trust domain's `/ns/<namespace>/`: lowercase trust domain, path segments of letters,
+    /// digits, `.`, `-` and `_`. Which trust domain and namespace is checked by the controller.
+    static let spiffeIDPattern = #"^spiffe://[a-z0-9._-]+/ns/[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[A-Za-z0-9._-]+)+$"#
+
+    /// A DNS name as ``Route/hostnamePattern`` allows it, except under `.invalid` (RFC 2606), which is reserved for
+    /// the installation: the gateway replicas' peer name is `breaker-peer.portcullis.invalid`.
+    ///
+    /// RE2 (kube-apiserver's regular expressions) has no lookahead, so the last label is spelled out: one of
+    /// another length than `invalid`, or of the same length that differs from it at some first position.
+    static let clientCertificateDNSNamePattern: String = {
+        let reserved = Array("invalid")
+        let label = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+        /// The letters from `first` to `last` as a character class range; empty when there are none.
+        func letters(_ first: Unicode.Scalar, _ last: Unicode.Scalar) -> String {
+            first > last ? "" : first == last ? String(first) : "\(first)-\(last)"
+        }
+        func characters(at index: Int, excluding excluded: Character? = nil) -> String {
+            let edge = index == 0 || index == reserved.count - 1
+            var allowed = "a-z"
+            if let excluded = excluded?.unicodeScalars.first {
+                allowed = letters("a", Unicode.Scalar(excluded.value - 1)!) + letters(Unicode.Scalar(excluded.value + 1)!, "z")
+            }
+            return "[" + (edge ? "" : "-") + allowed + "0-9]"
+        }
+        var lastLabels = [
+            "[a-z0-9]([-a-z0-9]{0,\(reserved.count - 3)}[a-z0-9])?",  // shorter
+            "[a-z0-9][-a-z0-9]{\(reserved.count - 1),}[a-z0-9]",  // longer
+        ]
+        for first in reserved.indices {  // as long, first differing at `first`
+            lastLabels.append(
+                String(reserved[..<first]) + characters(at: first, excluding: reserved[first])
+                    + (first + 1..<reserved.count).map { characters(at: $0) }.joined()
+            )
+        }
+        return "^(\\*\\.)?(" + label + "\\.)*(" + lastLabels.joined(separator: "|") + ")$"
+    }()
+
     static let guidPattern = #"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"#
     static let emailPattern = #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#
 
@@ -106,12 +147,11 @@ extension UpstreamAuth {
             "A JWT signed by the gateway's own key; the upstream verifies it against the JWKS the gateway publishes at <issuer>/.well-known/jwks.json.",
             keyedBy: GatewayJWT.CodingKeys.self,
             [
-                .issuer: .string(
-                    "The iss claim, an https URL (http only to a loopback address) serving the OpenID discovery document, without a trailing slash; defaults to the installation's issuer.",
-                    pattern: "^https?://",
+                .subject: .string(
+                    "What the sub claim says after portcullis:<namespace>:, without ':'; defaults to the UpstreamAuth's name. The gateway writes portcullis:<namespace>: itself, and iss is always the installation's issuer.",
+                    pattern: subjectPartPattern,
                     maxLength: 512
                 ),
-                .subject: .string("The sub claim; defaults to portcullis:<namespace>:<name>.", minLength: 1, maxLength: 512),
                 .audience: .string(
                     "The aud claim; defaults to the upstream origin, e.g. https://api.example.com.",
                     minLength: 1,
@@ -254,9 +294,9 @@ extension UpstreamAuth {
                                     default: FederatedCredential.defaultAudience
                                 ),
                                 .subject: .string(
-                                    "The assertion's sub; must equal the federated credential's subject exactly (case-sensitive). Defaults to portcullis:<namespace>:<name>.",
-                                    minLength: 1,
-                                    maxLength: 600
+                                    "What the assertion's sub says after portcullis:<namespace>:, without ':'; defaults to the UpstreamAuth's name. The federated credential's subject must equal the whole sub, portcullis:<namespace>:<subject>, exactly (case-sensitive).",
+                                    pattern: subjectPartPattern,
+                                    maxLength: 512
                                 ),
                             ]
                         ),
@@ -322,14 +362,14 @@ extension UpstreamAuth {
                 ),
                 .renewBefore: .duration("How long before expiry the certificate is renewed; defaults to a third of duration."),
                 .dnsNames: .array(
-                    "DNS subject alternative names.",
-                    of: .string("A DNS name.", pattern: Route.hostnamePattern, maxLength: 253),
+                    "DNS subject alternative names: not under .invalid (reserved for the installation), and no Service name of another namespace (<service>.<namespace>.svc[.cluster.local]).",
+                    of: .string("A DNS name, not under .invalid.", pattern: clientCertificateDNSNamePattern, maxLength: 253),
                     maxItems: 16,
                     listType: "set"
                 ),
                 .uris: .array(
-                    "URI subject alternative names, such as a SPIFFE ID (spiffe://trust-domain/path).",
-                    of: .string("An absolute URI.", pattern: "^[a-zA-Z][a-zA-Z0-9+.-]*:", maxLength: 2048),
+                    "URI subject alternative names: SPIFFE IDs of this namespace, spiffe://<trust domain>/ns/<namespace>/<path>, with the cluster admin's trust domain (cluster.local unless set otherwise).",
+                    of: .string("A SPIFFE ID.", pattern: spiffeIDPattern, maxLength: 2048),
                     maxItems: 16,
                     listType: "set"
                 ),
@@ -370,11 +410,13 @@ extension UpstreamAuth {
                     ]
                 ),
                 .jwks: .object(
-                    "The key gateway JWTs are verified with.",
+                    "The key gateway JWTs (gatewayJWT) or client assertions (private_key_jwt) are verified with.",
                     keyedBy: JWKSStatus.CodingKeys.self,
                     [
                         .keyID: .string("The kid of the key currently signing."),
-                        .uri: .string("Where the JWKS is published."),
+                        .uri: .string(
+                            "Where the JWKS is published: the installation's for gateway JWTs; for private_key_jwt this namespace's own, <issuer>/namespaces/<namespace>/jwks.json, to register the client with."
+                        ),
                     ]
                 ),
             ]

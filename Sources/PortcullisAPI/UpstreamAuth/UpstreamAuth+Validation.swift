@@ -64,12 +64,7 @@ extension UpstreamAuth {
 
     private static func validate(_ jwt: GatewayJWT, refresh: RefreshPolicy?, at spec: FieldPath, checks: inout FieldChecks) {
         let path = spec.child("gatewayJWT")
-        if let issuer = jwt.issuer {
-            checks.endpointURL(path.child("issuer"), issuer, allowHTTP: false)
-            if issuer.hasSuffix("/") {
-                checks.invalid(path.child("issuer"), .string(issuer), "must not end with /: verifiers compare iss byte for byte")
-            }
-        }
+        if let subject = jwt.subject { validate(subject: subject, at: path.child("subject"), checks: &checks) }
         let ttl = jwt.ttl ?? GatewayJWT.defaultTTL
         checks.duration(path.child("ttl"), jwt.ttl, atLeast: GatewayJWT.minimumTTL, atMost: GatewayJWT.maximumTTL)
         for claim in (jwt.claims ?? [:]).keys.sorted() where GatewayJWT.reservedClaims.contains(claim) {
@@ -77,6 +72,16 @@ extension UpstreamAuth {
         }
         if let before = refresh?.before, before >= ttl {
             checks.invalid(spec.child("refresh").child("before"), .string(before.description), "must be less than gatewayJWT.ttl \(ttl.description)")
+        }
+    }
+
+    /// A subject is the part of `sub` after `portcullis:<namespace>:`: the gateway writes the namespace, so no `:`.
+    private static func validate(subject: String, at path: FieldPath, checks: inout FieldChecks) {
+        if subject.isEmpty || subject.contains(":") {
+            checks.invalid(
+                path, .string(subject),
+                "must be non-empty and without ':': it is what sub says after portcullis:<namespace>:, which the gateway writes itself"
+            )
         }
     }
 
@@ -144,6 +149,9 @@ extension UpstreamAuth {
             checks.endpointURL(path.child("authorityHost"), host, allowHTTP: false, allowPath: false)
         }
         let credential = path.child("credential")
+        if let subject = azure.credential.federated?.subject {
+            validate(subject: subject, at: credential.child("federated").child("subject"), checks: &checks)
+        }
         checks.exactlyOne(
             credential,
             [("federated", azure.credential.federated != nil), ("clientSecretRef", azure.credential.clientSecretRef != nil)]

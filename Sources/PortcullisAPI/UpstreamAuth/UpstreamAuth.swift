@@ -127,9 +127,8 @@ public struct GatewayJWT: Sendable, Hashable, Codable {
     /// Claims the gateway sets itself, which `claims` cannot override.
     public static let reservedClaims: Set<String> = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"]
 
-    /// The `iss` claim; defaults to the installation's issuer URL.
-    public var issuer: String?
-    /// The `sub` claim; defaults to `portcullis:<namespace>:<name>` of the UpstreamAuth.
+    /// What `sub` says after `portcullis:<namespace>:`, without `:`; defaults to the UpstreamAuth's name. The `iss`
+    /// is always the installation's issuer URL, and the namespace always the UpstreamAuth's.
     public var subject: String?
     /// The `aud` claim; defaults to the upstream origin (`https://api.example.com`).
     public var audience: String?
@@ -141,7 +140,6 @@ public struct GatewayJWT: Sendable, Hashable, Codable {
     public var mintPerRequest: Bool?
 
     public init(
-        issuer: String? = nil,
         subject: String? = nil,
         audience: String? = nil,
         ttl: APIDuration? = nil,
@@ -149,7 +147,6 @@ public struct GatewayJWT: Sendable, Hashable, Codable {
         algorithm: Algorithm? = nil,
         mintPerRequest: Bool? = nil
     ) {
-        self.issuer = issuer
         self.subject = subject
         self.audience = audience
         self.ttl = ttl
@@ -158,7 +155,7 @@ public struct GatewayJWT: Sendable, Hashable, Codable {
         self.mintPerRequest = mintPerRequest
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case issuer, subject, audience, ttl, claims, algorithm, mintPerRequest }
+    enum CodingKeys: String, CodingKey, CaseIterable { case subject, audience, ttl, claims, algorithm, mintPerRequest }
 }
 
 /// Google Cloud workload identity federation: a subject token exchanged at Google STS, then
@@ -317,8 +314,8 @@ public struct FederatedCredential: Sendable, Hashable, Codable {
 
     /// The assertion's `aud`; must equal the federated credential's audience.
     public var audience: String?
-    /// The assertion's `sub`; must equal the federated credential's subject exactly (case-sensitive).
-    /// Defaults to `portcullis:<namespace>:<name>` of the UpstreamAuth.
+    /// What the assertion's `sub` says after `portcullis:<namespace>:`, without `:`; defaults to the UpstreamAuth's
+    /// name. The federated credential's subject must equal the whole `sub` exactly (case-sensitive).
     public var subject: String?
 
     public init(audience: String? = nil, subject: String? = nil) {

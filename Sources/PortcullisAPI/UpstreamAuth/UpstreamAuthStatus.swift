@@ -79,11 +79,11 @@ public struct CertificateStatus: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey, CaseIterable { case secretName, notAfter, renewalTime, serialNumber }
 }
 
-/// The signing key a gateway JWT is verified with.
+/// The signing key a gateway JWT, or a private_key_jwt client assertion, is verified with.
 public struct JWKSStatus: Sendable, Hashable, Codable {
     /// The `kid` of the key currently signing.
     public var keyID: String?
-    /// Where the JWKS is published.
+    /// Where the JWKS is published: the installation's, or for private_key_jwt the namespace's own.
     public var uri: String?
 
     public init(keyID: String? = nil, uri: String? = nil) {

@@ -163,6 +163,8 @@ public struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.D
     /// - Forcing the current state changes nothing, except that forcing an open breaker open extends its
     ///   open period to `now + duration` if that is later, and raises the trip streak to the given one.
     /// - Forcing open counts as a trip; the trip streak becomes the larger of the local and given streaks.
+    /// - No forced open period is longer than this breaker's own `maxOpenDuration`: a peer (or anyone who
+    ///   can force it) holds it open at most as long as its own trips could.
     /// - Forcing closed empties the window and ends the trip streak, as closing does.
     ///
     /// - Parameters:
@@ -178,8 +180,9 @@ public struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.D
         case .halfOpen:
             guard self.state != .halfOpen else { return nil }
             return self.enterHalfOpen(reason: .forced, now: now)
-        case .open(let duration, let streak):
-            let until = now.advanced(by: max(.zero, duration))
+        case .open(let requested, let streak):
+            let duration = min(max(.zero, requested), self.configuration.maxOpenDuration)
+            let until = now.advanced(by: duration)
             if self.state == .open {
                 self.openUntil = max(self.openUntil, until)
                 self.tripStreak = max(self.tripStreak, streak)
@@ -192,7 +195,7 @@ public struct CircuitBreaker<Instant: InstantProtocol>: Sendable where Instant.D
                 from: from,
                 to: .open,
                 reason: .forced,
-                openDuration: max(.zero, duration),
+                openDuration: duration,
                 tripStreak: self.tripStreak
             )
         }

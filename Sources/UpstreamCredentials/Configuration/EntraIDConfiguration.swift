@@ -20,12 +20,10 @@ public struct EntraIDConfiguration: Sendable, Hashable {
         /// `api://AzureADTokenExchange`, the only audience a federated identity credential may have.
         public static let defaultAudience = "api://AzureADTokenExchange"
 
-        /// `sub`; the reconciler's default is `portcullis:<namespace>:<name>`.
+        /// `sub`; the reconciler makes it `portcullis:<namespace>:<subject or name>`.
         public var subject: String
         /// `aud`; must equal the credential's audience.
         public var audience: String
-        /// `iss`; `nil` for the installation's issuer.
-        public var issuer: String?
         /// RS256 by default.
         public var algorithm: SigningKey.Algorithm
         /// The assertion's lifetime: 5 minutes (it is minted for one request; keep it ≤ 10 minutes).
@@ -34,13 +32,11 @@ public struct EntraIDConfiguration: Sendable, Hashable {
         public init(
             subject: String,
             audience: String = FederatedAssertion.defaultAudience,
-            issuer: String? = nil,
             algorithm: SigningKey.Algorithm = .rs256,
             ttl: Duration = .seconds(300)
         ) {
             self.subject = subject
             self.audience = audience
-            self.issuer = issuer
             self.algorithm = algorithm
             self.ttl = ttl
         }

@@ -31,8 +31,6 @@ public struct GCPWorkloadIdentityConfiguration: Sendable, Hashable {
         /// `aud`; `nil` for the provider's full resource name, which STS accepts when the provider lists no
         /// allowed audiences.
         public var audience: String?
-        /// `iss`; `nil` for the installation's issuer.
-        public var issuer: String?
         /// RS256 or ES256: the only algorithms GCP accepts. ES256 by default.
         public var algorithm: SigningKey.Algorithm
         /// The subject token's lifetime; STS requires `exp - iat` under 48 hours. 5 minutes by default: it is
@@ -42,13 +40,11 @@ public struct GCPWorkloadIdentityConfiguration: Sendable, Hashable {
         public init(
             subject: String,
             audience: String? = nil,
-            issuer: String? = nil,
             algorithm: SigningKey.Algorithm = .es256,
             ttl: Duration = .seconds(300)
         ) {
             self.subject = subject
             self.audience = audience
-            self.issuer = issuer
             self.algorithm = algorithm
             self.ttl = ttl
         }

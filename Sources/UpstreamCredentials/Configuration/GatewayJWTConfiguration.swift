@@ -1,7 +1,7 @@
 public import PKI
 
 /// A JWT signed by the gateway's own key, verifiable through the installation's JWKS; mirrors `spec.gatewayJWT` of
-/// an UpstreamAuth.
+/// an UpstreamAuth. Its `iss` is always the installation's issuer, from the ``SigningContext``.
 public struct GatewayJWTConfiguration: Sendable, Hashable {
     /// 5 minutes.
     public static let defaultTTL: Duration = .seconds(300)
@@ -12,9 +12,7 @@ public struct GatewayJWTConfiguration: Sendable, Hashable {
     /// ES256.
     public static let defaultAlgorithm = SigningKey.Algorithm.es256
 
-    /// The `iss`; `nil` for the installation's issuer from the ``SigningContext``.
-    public var issuer: String?
-    /// The `sub`; the reconciler's default is `portcullis:<namespace>:<name>` of the UpstreamAuth.
+    /// The `sub`; the reconciler makes it `portcullis:<namespace>:<subject or name>` of the UpstreamAuth.
     public var subject: String
     /// The `aud`; `nil` for the audience the caller passes per request (the upstream origin).
     public var audience: String?
@@ -30,7 +28,6 @@ public struct GatewayJWTConfiguration: Sendable, Hashable {
     public var refreshBefore: Duration?
 
     public init(
-        issuer: String? = nil,
         subject: String,
         audience: String? = nil,
         ttl: Duration = GatewayJWTConfiguration.defaultTTL,
@@ -39,7 +36,6 @@ public struct GatewayJWTConfiguration: Sendable, Hashable {
         mintPerRequest: Bool = false,
         refreshBefore: Duration? = nil
     ) {
-        self.issuer = issuer
         self.subject = subject
         self.audience = audience
         self.ttl = ttl

@@ -1,5 +1,3 @@
-public import PKI
-
 /// A generic OAuth 2.0 client credentials grant (RFC 6749 §4.4); mirrors `spec.oauth2ClientCredentials`.
 public struct OAuth2ClientCredentialsConfiguration: Sendable, Hashable {
     /// How the client authenticates (RFC 6749 §2.3, RFC 7523 §2.2).
@@ -8,21 +6,25 @@ public struct OAuth2ClientCredentialsConfiguration: Sendable, Hashable {
         case clientSecretBasic(ClientSecret)
         /// `client_id` and `client_secret` in the form body.
         case clientSecretPost(ClientSecret)
-        /// An RFC 7523 JWT signed with the gateway's key: `iss` = `sub` = client ID, `aud` the token URL. No secret.
+        /// An RFC 7523 JWT signed with the namespace's key: `iss` = `sub` = client ID, `aud` the token URL. No secret.
         case privateKeyJWT(PrivateKeyJWT)
     }
 
     /// The RFC 7523 client assertion's settings.
+    ///
+    /// The client ID is `iss` and `sub` (RFC 7523 §3), so the claims cannot say whose assertion it is: the key does.
+    /// It is signed ES256 with the key the installation's active ES256 key derives for ``namespace``
+    /// (``SigningKey/namespaceKey(for:)``), which only that namespace's JWKS publishes.
     public struct PrivateKeyJWT: Sendable, Hashable {
-        /// Which of the key ring's keys signs; ES256 by default.
-        public var algorithm: SigningKey.Algorithm
+        /// The UpstreamAuth's namespace, whose key signs.
+        public var namespace: String
         /// `aud`; `nil` for the token URL (RFC 7523 §3 allows it; some servers want their issuer URL).
         public var audience: String?
         /// The assertion's lifetime, 5 minutes by default.
         public var ttl: Duration
 
-        public init(algorithm: SigningKey.Algorithm = .es256, audience: String? = nil, ttl: Duration = .seconds(300)) {
-            self.algorithm = algorithm
+        public init(namespace: String, audience: String? = nil, ttl: Duration = .seconds(300)) {
+            self.namespace = namespace
             self.audience = audience
             self.ttl = ttl
         }

@@ -53,7 +53,6 @@ public struct EntraIDProvider: TokenProvider {
         switch configuration.credential {
         case .federated(let assertion):
             secret = try signing.require().mint(
-                issuer: assertion.issuer,
                 subject: assertion.subject,
                 audience: assertion.audience,
                 ttl: assertion.ttl,

@@ -65,7 +65,6 @@ public struct GCPWorkloadIdentityProvider: TokenProvider {
         switch configuration.subjectToken {
         case .gatewayJWT(let subject):
             return try signing.require().mint(
-                issuer: subject.issuer,
                 subject: subject.subject,
                 audience: subject.audience ?? configuration.provider,
                 ttl: subject.ttl,

@@ -77,7 +77,7 @@ public final class GatewayJWTCache: Sendable {
         let (version, context) = signing.snapshot()
         // A new signing context: keep the tokens it would sign the same way, drop the rest.
         if let context, let signer = context.signers[configuration.algorithm] {
-            let issuer = configuration.issuer ?? context.issuer
+            let issuer = context.issuer
             let kept: (MintedToken, String)? = state.withLock { state in
                 if state.version != version {
                     state.entries = state.entries.filter { _, entry in
@@ -97,8 +97,7 @@ public final class GatewayJWTCache: Sendable {
                 throw CredentialError(.signingKeyUnavailable, "the gateway's signing keys are not loaded yet")
             }
             let signer = try context.signer(for: configuration.algorithm)
-            let issuer = configuration.issuer ?? context.issuer
-            let claims = try claims(for: audience, issuer: issuer)
+            let claims = try claims(for: audience, issuer: context.issuer)
             let token: MintedToken
             do {
                 token = try signer.mint(claims, now: now)

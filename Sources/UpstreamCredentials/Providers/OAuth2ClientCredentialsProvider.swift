@@ -16,7 +16,8 @@ import PKI
 /// ```
 ///
 /// The private_key_jwt assertion (RFC 7523 §2.2, §3): `iss` = `sub` = client ID, `aud` the token URL, `iat`, `nbf`,
-/// `exp` (5 minutes), a fresh `jti`, signed with the gateway's key (the server knows the installation's JWKS).
+/// `exp` (5 minutes), a fresh `jti`, signed with the namespace's key (the server knows the namespace's JWKS,
+/// `<issuer>/namespaces/<namespace>/jwks.json`).
 /// A response without `expires_in` is taken to last `assumedLifetime` (1 hour), or until the `exp` of a JWT
 /// access token.
 public struct OAuth2ClientCredentialsProvider: TokenProvider {
@@ -63,12 +64,11 @@ public struct OAuth2ClientCredentialsProvider: TokenProvider {
             parameters.append(("client_id", configuration.clientID))
             parameters.append(("client_secret", secret))
         case .privateKeyJWT(let settings):
-            secret = try signing.require().mint(
-                issuer: configuration.clientID,
-                subject: configuration.clientID,
+            secret = try signing.require().mintClientAssertion(
+                clientID: configuration.clientID,
+                namespace: settings.namespace,
                 audience: settings.audience ?? configuration.tokenURL,
                 ttl: settings.ttl,
-                algorithm: settings.algorithm,
                 now: now
             ).token
             parameters.append(("client_id", configuration.clientID))

@@ -40,10 +40,10 @@ public struct SigningContext: Sendable {
         return signer
     }
 
-    /// Mints a JWT; used for assertions and subject tokens on the control plane.
+    /// Mints a JWT with the installation's key and issuer; used for federated assertions and subject tokens on the
+    /// control plane.
     ///
     /// - Parameters:
-    ///   - issuer: The `iss`; `nil` for the context's issuer.
     ///   - subject: The `sub`.
     ///   - audience: The `aud`.
     ///   - ttl: The lifetime.
@@ -52,24 +52,66 @@ public struct SigningContext: Sendable {
     /// - Throws: ``CredentialError`` with ``CredentialError/Reason/signingKeyUnavailable`` or
     ///   ``CredentialError/Reason/invalidConfiguration`` (bad claims).
     func mint(
-        issuer: String? = nil,
         subject: String,
         audience: String,
         ttl: Duration,
         algorithm: SigningKey.Algorithm,
         now: Date
     ) throws -> MintedToken {
-        let signer = try signer(for: algorithm)
+        try mint(with: signer(for: algorithm), issuer: issuer, subject: subject, audience: audience, ttl: ttl, now: now)
+    }
+
+    /// The signer of `namespace`'s client assertions: the key the active ES256 key derives for it.
+    ///
+    /// - Throws: ``CredentialError/Reason/signingKeyUnavailable`` without an active ES256 key.
+    public func namespaceSigner(for namespace: String) throws -> JWTSigner {
+        do {
+            return JWTSigner(key: try signer(for: .es256).key.namespaceKey(for: namespace))
+        } catch let error as PKIError {
+            throw CredentialError(
+                .signingKeyUnavailable,
+                "cannot derive the key of namespace \(namespace): \(error.message)"
+            )
+        }
+    }
+
+    /// Mints an RFC 7523 client assertion (`iss` = `sub` = the client ID) with `namespace`'s key
+    /// (``namespaceSigner(for:)``, tens of microseconds to derive; assertions are minted per token request).
+    ///
+    /// - Throws: ``CredentialError`` with ``CredentialError/Reason/signingKeyUnavailable`` or
+    ///   ``CredentialError/Reason/invalidConfiguration`` (bad claims).
+    func mintClientAssertion(
+        clientID: String,
+        namespace: String,
+        audience: String,
+        ttl: Duration,
+        now: Date
+    ) throws -> MintedToken {
+        let signer = try namespaceSigner(for: namespace)
+        return try mint(with: signer, issuer: clientID, subject: clientID, audience: audience, ttl: ttl, now: now)
+    }
+
+    private func mint(
+        with signer: JWTSigner,
+        issuer: String,
+        subject: String,
+        audience: String,
+        ttl: Duration,
+        now: Date
+    ) throws -> MintedToken {
         let claims: JWTClaims
         do {
-            claims = try JWTClaims(issuer: issuer ?? self.issuer, subject: subject, audience: audience, ttl: ttl)
+            claims = try JWTClaims(issuer: issuer, subject: subject, audience: audience, ttl: ttl)
         } catch let error as PKIError {
             throw CredentialError(.invalidConfiguration, "cannot build the assertion's claims: \(error.message)")
         }
         do {
             return try signer.mint(claims, now: now)
         } catch {
-            throw CredentialError(.signingKeyUnavailable, "signing with \(algorithm.rawValue) failed: \(type(of: error))")
+            throw CredentialError(
+                .signingKeyUnavailable,
+                "signing with \(signer.key.algorithm.rawValue) failed: \(type(of: error))"
+            )
         }
     }
 }
