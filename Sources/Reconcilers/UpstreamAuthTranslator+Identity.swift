@@ -2,14 +2,11 @@ import Kubernetes
 import PortcullisAPI
 
 extension UpstreamAuthTranslator {
-    /// The cluster domain after `svc` in a Service's full DNS name.
-    static let clusterDomain = "cluster.local"
-
     /// What a client certificate issued for an UpstreamAuth in `namespace` may not name, each naming its field:
     ///
     /// - a DNS name under `.invalid` (RFC 2606), which the installation reserves for itself (the breaker peers'
     ///   name is `breaker-peer.portcullis.invalid`);
-    /// - a DNS name in another namespace's Service tree: `<…>.<other>.svc` and `<…>.<other>.svc.cluster.local`,
+    /// - a DNS name in another namespace's Service tree: `<…>.<other>.svc` and `<…>.<other>.svc.<cluster domain>`,
     ///   the bare `<other>.svc`, a wildcard in the namespace's place, or `svc` itself;
     /// - a URI other than a SPIFFE ID of the namespace, `spiffe://<trust domain>/ns/<namespace>/<path>`, with the
     ///   admin's trust domain and no empty, `.` or `..` path segment.
@@ -20,7 +17,8 @@ extension UpstreamAuthTranslator {
         let path = FieldPath("spec").child("mutualTLS")
         var refused: [FieldError] = []
         for (index, name) in (mtls.dnsNames ?? []).enumerated() {
-            guard let why = dnsNameRefusal(name.lowercased(), namespace: namespace) else { continue }
+            let why = dnsNameRefusal(name.lowercased(), namespace: namespace, clusterDomain: policy.clusterDomain)
+            guard let why else { continue }
             let field = path.child("dnsNames").index(index).description
             refused.append(FieldError(.forbidden, field: field, detail: "\(name): \(why)"))
         }
@@ -35,7 +33,7 @@ extension UpstreamAuthTranslator {
     }
 
     /// Why a client certificate in `namespace` may not name `name` (lowercase), or `nil`.
-    static func dnsNameRefusal(_ name: String, namespace: String) -> String? {
+    static func dnsNameRefusal(_ name: String, namespace: String, clusterDomain: String) -> String? {
         var labels = name.split(separator: ".", omittingEmptySubsequences: false)
         if labels.last == "invalid" { return "names under .invalid are reserved for the installation" }
         let domain = clusterDomain.split(separator: ".")
