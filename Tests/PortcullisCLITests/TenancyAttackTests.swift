@@ -281,6 +281,40 @@ struct TenancyAttackTests {
     }
 }
 
+extension TenancyAttackTests {
+    @Test(.enabled(if: WireGuardTestEnvironment.isAvailable, "needs root, /dev/net/tun, wg and wireguard-go (.ci/run installs them)"))
+    func aTunnelCarriesOnlyTheTrafficOfTheRoutesThatNameIt() async throws {
+        let teams = try await TwoTeams.start()
+        let port = Int.random(in: 40_000...59_999)
+        func tunnel(_ name: String, pool: String, allowedIPs: String, port: Int) -> String {
+            """
+            apiVersion: portcullis.io/v1alpha1
+            kind: Tunnel
+            metadata: {name: \(name), namespace: evil}
+            spec:
+              wireGuard: {addressPool: '\(pool)', listenPort: \(port), endpoint: 'gw.example.com:\(port)', allowedIPs: \(allowedIPs)}
+            """
+        }
+        // Half the address space each (the whole of it), and the /32 of shop's backend alone.
+        let everything = try await teams.apply(tunnel("everything", pool: "10.250.1.0/30", allowedIPs: "['0.0.0.0/1', '128.0.0.0/1']", port: port))
+        let pinpoint = try await teams.apply(tunnel("pinpoint", pool: "10.250.2.0/30", allowedIPs: "['\(teams.shopBackend.address)/32']", port: port + 1))
+        #expect(pinpoint.status == 0, "\(pinpoint.stderr)")
+        // The /32 is no one else's Tunnel network, so it is configured: a real interface the evil team could use.
+        let configured = try await poll {
+            try await teams.kubectl("get", "tunnel", "pinpoint", "-n", "evil", "-o", #"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#).stdout == "True"
+        }
+        #expect(configured, "\(try await teams.kubectl("get", "tunnels", "-n", "evil", "-o", "yaml").stdout)")
+        _ = everything  // refused (it covers loopback) or configured: either way it must capture nothing
+        // shop's Route, which names no Tunnel, still reaches its backend directly, request after request.
+        for _ in 0..<5 {
+            #expect(try await teams.shopServes(), "shop's traffic went into evil's tunnel")
+        }
+        // The controller takes its interfaces, routes and rules down as the Tunnels go (their finalizer).
+        try await teams.kubectl("delete", "tunnels", "--all", "-n", "evil", "--timeout=60s")
+        await teams.stop()
+    }
+}
+
 /// Two teams on one installation: `shop`, whose Route `shop-api` (hostname `shop.example.com`, path `/api`) reaches
 /// its HTTPS backend with a gateway JWT, and `evil`, with an HTTPS backend of its own and a plain-HTTP host, all in
 /// network namespaces of their own; `portcullis controller` with default flags against `portcullis apiserver`.
