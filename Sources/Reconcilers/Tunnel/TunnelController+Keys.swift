@@ -147,6 +147,7 @@ extension TunnelController {
                 privateKey: keys.gateway,
                 listenPort: spec.listenPort ?? WireGuardTunnel.defaultListenPort,
                 address: gatewayAddress,
+                addressPool: try Self.addressPool(of: tunnel),
                 peer: .init(publicKey: keys.peerPublic, allowedIPs: [peerAddress] + spec.allowedIPs.compactMap(IPNetwork.init))
             ),
             peerAddress: peerAddress,
@@ -159,7 +160,8 @@ extension TunnelController {
         let spec = tunnel.spec.wireGuard
         let pending = TunnelProblem(readiness: .unknown, reason: "Pending", message: "waiting for the leader to write the keys and addresses")
         guard let secret = secrets.get(namespace: key.namespace, name: Self.keySecretName(tunnel)), Self.isOwned(secret, by: tunnel),
-            let gateway = tunnel.status?.address.flatMap(IPNetwork.init), let peer = tunnel.status?.peerAddress.flatMap(IPNetwork.init)
+            let gateway = tunnel.status?.address.flatMap(IPNetwork.init), let peer = tunnel.status?.peerAddress.flatMap(IPNetwork.init),
+            let pool = IPNetwork(spec.addressPool), pool.contains(gateway.address)
         else { throw pending }
         let keys = try Keys(secret)
         return TunnelPlan(
@@ -168,6 +170,7 @@ extension TunnelController {
                 privateKey: keys.gateway,
                 listenPort: spec.listenPort ?? WireGuardTunnel.defaultListenPort,
                 address: gateway,
+                addressPool: pool,
                 peer: .init(publicKey: keys.peerPublic, allowedIPs: [peer] + spec.allowedIPs.compactMap(IPNetwork.init))
             ),
             peerAddress: peer,
@@ -178,9 +181,7 @@ extension TunnelController {
     /// The Tunnel's addresses: the ones it has, unless they left the pool or an older Tunnel holds one;
     /// else the lowest free pair of the pool, reserved at once so the next Tunnel does not get it too.
     func addresses(for tunnel: Tunnel, key: ObjectKey, tunnels: Store<Tunnel>) throws -> TunnelAddressAllocator.Allocation {
-        guard let pool = IPNetwork(tunnel.spec.wireGuard.addressPool) else {
-            throw TunnelProblem(reason: "Invalid", message: "spec.wireGuard.addressPool: \(tunnel.spec.wireGuard.addressPool) is not a network")
-        }
+        let pool = try Self.addressPool(of: tunnel)
         let reservations = reserved.withLock { $0 }
         func held(_ other: Tunnel) -> [IPAddress] {
             if let reservation = reservations[other.objectKey] { return [reservation.gateway, reservation.peer] }
@@ -201,6 +202,14 @@ extension TunnelController {
         } catch let error as WireGuardError {
             throw TunnelProblem(reason: TunnelController.reason(for: error.code), message: "spec.wireGuard.addressPool: \(error.message)")
         }
+    }
+
+    /// The Tunnel's address pool.
+    static func addressPool(of tunnel: Tunnel) throws -> IPNetwork {
+        guard let pool = IPNetwork(tunnel.spec.wireGuard.addressPool) else {
+            throw TunnelProblem(reason: "Invalid", message: "spec.wireGuard.addressPool: \(tunnel.spec.wireGuard.addressPool) is not a network")
+        }
+        return pool
     }
 
     /// Whether `first` keeps its addresses over `second` when they collide: the older one, then by key.

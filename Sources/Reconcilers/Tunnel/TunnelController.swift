@@ -23,8 +23,8 @@ import Synchronization
 /// | finalizer ``finalizer`` | the interface is removed before the Tunnel goes |
 ///
 /// Setting the annotation ``rotateKeysAnnotation`` to a new value generates new key pairs once.
-/// Interface problems (no NET_ADMIN, no `/dev/net/tun`, a port or route in use) become `Ready=False` with a
-/// message naming the interface, port or network; the process keeps running.
+/// Interface problems (no NET_ADMIN, no `/dev/net/tun`, a port or routing table in use) become `Ready=False`
+/// with a message naming the interface, port or network; the process keeps running.
 public final class TunnelController: Service, Sendable {
     public struct Configuration: Sendable, Hashable {
         /// The start of every interface name; at most 5 characters. Default `wg`.
