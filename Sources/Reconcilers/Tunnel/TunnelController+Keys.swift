@@ -70,10 +70,6 @@ extension TunnelController {
     /// Makes sure the Tunnel has addresses, keys and a connector config, writing what is missing or stale.
     func ensureKeysAndAddresses(_ tunnel: Tunnel, key: ObjectKey, tunnels: Store<Tunnel>, secrets: Store<CoreV1.Secret>) async throws -> TunnelPlan {
         let spec = tunnel.spec.wireGuard
-        let errors = tunnel.validate()
-        guard errors.isEmpty else {
-            throw TunnelProblem(reason: "Invalid", message: errors.map(\.description).joined(separator: "; "))
-        }
         let keySecretName = Self.keySecretName(tunnel)
         let connectorSecretName = Self.connectorSecretName(tunnel)
         guard connectorSecretName != keySecretName else {
