@@ -287,6 +287,41 @@ extension TunnelIntegrationTests {
             }
         }
 
+        @Test func theKeySecretIsNotWrittenOverEither() async throws {
+            try await Self.withController { cluster, interfaces, _ in
+                _ = try await cluster.client.resources(CoreV1.Secret.self).create(
+                    CoreV1.Secret(metadata: ObjectMeta(name: "victim-wireguard", namespace: "default"), data: ["token": Data("keep me".utf8)])
+                )
+                try await cluster.apply(Self.tunnelYAML("victim"))
+                let ready = try await eventually("Ready=False SecretConflict") {
+                    try await cluster.tunnel("victim")?.condition("Ready").flatMap { $0.reason == "SecretConflict" ? $0 : nil }
+                }
+                #expect(ready.message.contains("Secret default/victim-wireguard") && ready.message.contains("metadata.name"), "\(ready.message)")
+                #expect(try await cluster.secret("victim-wireguard")?.data == ["token": Data("keep me".utf8)])
+                #expect(interfaces.applied.isEmpty)
+            }
+        }
+
+        @Test func aSecretNamingTheTunnelAsOwnerButNotLabelledIsLeftAlone() async throws {
+            try await Self.withController { cluster, _, _ in
+                try await cluster.apply(Self.tunnelYAML("owner"))
+                let tunnel = try await Self.ready(cluster, "owner")
+                // A Secret someone else wrote with an owner reference to the Tunnel, as a connector Secret name.
+                var metadata = ObjectMeta(name: "forged", namespace: "default")
+                metadata.ownerReferences = [
+                    OwnerReference(apiVersion: PortcullisAPIGroup.apiVersion, kind: Tunnel.kind, name: "owner", uid: tunnel.metadata.uid ?? "", controller: true)
+                ]
+                _ = try await cluster.client.resources(CoreV1.Secret.self).create(CoreV1.Secret(metadata: metadata, data: ["wg0.conf": Data("keep me".utf8)]))
+                try await cluster.apply(Self.tunnelYAML("owner", extra: "    connectorSecretName: forged"))
+                let ready = try await eventually("Ready=False SecretConflict") {
+                    try await cluster.tunnel("owner")?.condition("Ready").flatMap { $0.reason == "SecretConflict" ? $0 : nil }
+                }
+                #expect(ready.message.contains("Secret default/forged") && ready.message.contains("spec.wireGuard.connectorSecretName"), "\(ready.message)")
+                #expect(try await cluster.secret("forged")?.text("wg0.conf") == "keep me")
+                #expect(try await cluster.secret("owner-connector") != nil, "the old connector Secret stays until the new one is written")
+            }
+        }
+
         @Test func aNetworkAnotherNamespacesOlderTunnelHasIsAConflictTheOlderKeepsServing() async throws {
             try await Self.withController { cluster, interfaces, _ in
                 for namespace in ["shop", "attacker"] { try await cluster.createNamespace(namespace) }

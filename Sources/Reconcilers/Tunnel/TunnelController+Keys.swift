@@ -85,7 +85,7 @@ extension TunnelController {
         let allocation = try addresses(for: tunnel, key: key, tunnels: tunnels)
 
         // Keys: keep them, unless a rotation is asked for or the spec's peer key changed.
-        let existing = try await ownedSecret(keySecretName, of: tunnel, cache: secrets)
+        let existing = try await ownedSecret(keySecretName, role: "keys", of: tunnel, cache: secrets)
         let rotation = tunnel.metadata.annotations?[Self.rotateKeysAnnotation]
         let current: Keys?
         do {
@@ -131,7 +131,7 @@ extension TunnelController {
             persistentKeepalive: spec.persistentKeepalive ?? WireGuardTunnel.defaultPersistentKeepalive
         )
         let connectorData = [Self.connectorConfigKey: Data(config.rendered().utf8)]
-        let connector = try await ownedSecret(connectorSecretName, of: tunnel, cache: secrets)
+        let connector = try await ownedSecret(connectorSecretName, role: "connector", of: tunnel, cache: secrets)
         if connector?.data != connectorData {
             try await write(secret(connectorSecretName, of: tunnel, role: "connector", data: connectorData, annotations: nil), replacing: connector)
         }
@@ -155,7 +155,7 @@ extension TunnelController {
     func cachedPlan(_ tunnel: Tunnel, key: ObjectKey, secrets: Store<CoreV1.Secret>) throws -> TunnelPlan {
         let spec = tunnel.spec.wireGuard
         let pending = TunnelProblem(readiness: .unknown, reason: "Pending", message: "waiting for the leader to write the keys and addresses")
-        guard let secret = secrets.get(namespace: key.namespace, name: Self.keySecretName(tunnel)), Self.isOwned(secret, by: tunnel),
+        guard let secret = secrets.get(namespace: key.namespace, name: Self.keySecretName(tunnel)), Self.isOwned(secret, by: tunnel, role: "keys"),
             let gateway = tunnel.status?.address.flatMap(IPNetwork.init), let peer = tunnel.status?.peerAddress.flatMap(IPNetwork.init),
             let pool = IPNetwork(spec.addressPool), pool.contains(gateway.address)
         else { throw pending }
@@ -215,15 +215,22 @@ extension TunnelController {
         return a < b
     }
 
-    static func isOwned(_ secret: CoreV1.Secret, by tunnel: Tunnel) -> Bool {
-        secret.metadata.ownerReferences?.contains { $0.uid == tunnel.metadata.uid && $0.controller == true } ?? false
+    /// Whether the controller wrote `secret` for `tunnel` in `role` (`keys` or `connector`): it names the Tunnel as
+    /// its controlling owner, and carries the Tunnel's and the role's labels. Any other Secret is never
+    /// overwritten or deleted, so a tenant who may write Tunnels but not Secrets cannot have the controller
+    /// write over a Secret of their namespace.
+    static func isOwned(_ secret: CoreV1.Secret, by tunnel: Tunnel, role: String) -> Bool {
+        let labels = secret.metadata.labels ?? [:]
+        return labels[tunnelLabel] == tunnel.metadata.name && labels[roleLabel] == role
+            && secret.metadata.ownerReferences?.contains { $0.uid == tunnel.metadata.uid && $0.controller == true } ?? false
     }
 
     /// The Secret `name` from the cache, else from the API (the cache may not have caught up with a write);
     /// `nil` when it does not exist.
     ///
-    /// - Throws: ``TunnelProblem`` when it exists and this Tunnel does not own it: it is never overwritten.
-    private func ownedSecret(_ name: String, of tunnel: Tunnel, cache: Store<CoreV1.Secret>) async throws -> CoreV1.Secret? {
+    /// - Throws: ``TunnelProblem`` when it exists and this Tunnel does not own it (``isOwned(_:by:role:)``): it is
+    ///   never overwritten. The message names the Secret and the field that chose its name.
+    private func ownedSecret(_ name: String, role: String, of tunnel: Tunnel, cache: Store<CoreV1.Secret>) async throws -> CoreV1.Secret? {
         let namespace = tunnel.metadata.namespace ?? "default"
         var secret = cache.get(namespace: namespace, name: name)
         if secret == nil {
@@ -234,10 +241,14 @@ extension TunnelController {
             }
         }
         guard let secret else { return nil }
-        guard Self.isOwned(secret, by: tunnel) else {
+        guard Self.isOwned(secret, by: tunnel, role: role) else {
+            let field =
+                role == "keys"
+                ? "metadata.name: the key Secret is named <name>-wireguard; delete the Secret or give the Tunnel another name"
+                : "spec.wireGuard.connectorSecretName: delete the Secret or choose another name"
             throw TunnelProblem(
                 reason: "SecretConflict",
-                message: "Secret \(namespace)/\(name) exists and is not owned by this Tunnel, so it is left alone; delete it or choose another spec.wireGuard.connectorSecretName"
+                message: "Secret \(namespace)/\(name) exists and was not written for this Tunnel (no controller owner reference to it, or not labelled as its \(role) Secret), so it is left alone; \(field)"
             )
         }
         return secret
@@ -274,7 +285,7 @@ extension TunnelController {
     private func deleteStaleConnectors(of tunnel: Tunnel, keeping name: String, cache: Store<CoreV1.Secret>) async throws {
         let stale = cache.list(namespace: tunnel.metadata.namespace ?? "default").filter {
             $0.metadata.labels?[Self.tunnelLabel] == tunnel.metadata.name && $0.metadata.labels?[Self.roleLabel] == "connector"
-                && $0.metadata.name != name && Self.isOwned($0, by: tunnel)
+                && $0.metadata.name != name && Self.isOwned($0, by: tunnel, role: "connector")
         }
         for secret in stale {
             do {
