@@ -86,7 +86,7 @@ public final class GatewayState: Sendable {
             case .prefix(let value): description["path"] = ["prefix": value]
             case .regularExpression(let value): description["path"] = ["regularExpression": value]
             }
-            if let tunnel = route.upstream.tunnel { description["tunnel"] = tunnel }
+            if let tunnel = route.upstream.tunnel { description["tunnel"] = ["name": tunnel.name, "sourceAddress": tunnel.sourceAddress.description] }
             if route.upstream.httpProtocol != .http1 { description["protocol"] = route.upstream.httpProtocol.rawValue }
             if !route.credentials.isEmpty { description["credentials"] = route.credentials.map(\.credential.name) }
             if route.upstream.tls?.clientIdentity != nil { description["clientCertificate"] = true }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// What the tests that create real WireGuard interfaces and network namespaces need: root, a TUN device and
 /// the tools (.ci/run installs wireguard-go, wireguard-tools and iproute2).
@@ -53,6 +53,15 @@ public struct NetworkNamespace: Sendable {
     /// Starts a long-running program inside the namespace.
     public func start(_ arguments: [String]) throws -> BackgroundProcess {
         try BackgroundProcess(Self.ip.url ?? URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "exec", name] + arguments)
+    }
+
+    /// `wg-quick up` on `configFile` inside the namespace, its output in `log`. The wireguard-go it starts stays
+    /// in the background, so it must not inherit this process's descriptors: Foundation's Process waits until
+    /// the last holder of the pipe it gives a child closes it. So every descriptor above 2 is closed first.
+    public func wgQuickUp(_ configFile: URL, log: URL) async throws -> (status: Int32, printed: String) {
+        let script = #"for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; exec wg-quick up "$0" >"$1" 2>&1"#
+        let output = try await attempt(["bash", "-c", script, configFile.path, log.path])
+        return (output.status, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 
     /// Deletes the namespace; errors are ignored, so this is safe in cleanup paths.

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Gateway
+import IPAddresses
 import Kubernetes
 import KubernetesClient
 import PKI
@@ -303,7 +304,11 @@ extension GatewayController {
                 }
             case .tunnel:
                 if let tunnel = caches.tunnels.get(namespace: namespace, name: reference.name) {
-                    references.tunnels[reference.name] = tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false
+                    references.tunnels[reference.name] = .init(
+                        isReady: tunnel.status?.conditions?.contains { $0.type == "Ready" && $0.status == .true } ?? false,
+                        address: tunnel.status?.address.flatMap(IPNetwork.init)?.address,
+                        allowedIPs: tunnel.spec.wireGuard.allowedIPs.compactMap(IPNetwork.init)
+                    )
                 }
             case .upstreamAuth:
                 if let resolved = state.upstreamAuths[ObjectKey(namespace: namespace, name: reference.name)] {

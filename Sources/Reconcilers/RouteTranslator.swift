@@ -1,4 +1,5 @@
 public import Gateway
+public import IPAddresses
 public import Kubernetes
 public import PortcullisAPI
 public import Foundation
@@ -29,8 +30,24 @@ public struct RouteReferences: Sendable {
     public var secrets: [String: [String: Data]]
     /// UpstreamAuths by name, as the gateway can apply them.
     public var upstreamAuths: [String: ResolvedUpstreamAuth]
-    /// Tunnels by name, with whether they are Ready.
-    public var tunnels: [String: Bool]
+    /// A Tunnel, as far as a Route through it needs to know.
+    public struct Tunnel: Sendable, Hashable {
+        /// Whether the Tunnel is `Ready`.
+        public var isReady: Bool
+        /// The gateway's tunnel address (from `status.address`), which connections through it leave from.
+        public var address: IPAddress?
+        /// The networks the Tunnel carries (`spec.wireGuard.allowedIPs`).
+        public var allowedIPs: [IPNetwork]
+
+        public init(isReady: Bool, address: IPAddress?, allowedIPs: [IPNetwork]) {
+            self.isReady = isReady
+            self.address = address
+            self.allowedIPs = allowedIPs
+        }
+    }
+
+    /// Tunnels by name.
+    public var tunnels: [String: Tunnel]
     /// Where each UpstreamAuth's credential may be sent, by name; absent: the defaults.
     public var credentialRules: [String: CredentialSendingRules]
 
@@ -38,7 +55,7 @@ public struct RouteReferences: Sendable {
         services: [String: Service] = [:],
         secrets: [String: [String: Data]] = [:],
         upstreamAuths: [String: ResolvedUpstreamAuth] = [:],
-        tunnels: [String: Bool] = [:],
+        tunnels: [String: Tunnel] = [:],
         credentialRules: [String: CredentialSendingRules] = [:]
     ) {
         self.services = services
@@ -218,7 +235,8 @@ public enum RouteTranslator {
             while basePath.hasSuffix("/") { basePath.removeLast() }
             target = UpstreamTarget(
                 scheme: scheme,
-                host: host,
+                // An IPv6 address without its brackets, which Foundation's URLComponents keeps on Linux.
+                host: host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host,
                 port: components.port ?? (scheme == .https ? 443 : 80),
                 basePath: basePath
             )
@@ -263,14 +281,39 @@ public enum RouteTranslator {
             }
             target?.tls = UpstreamTarget.TLS(trustedCAPEM: trusted, serverName: tls.serverName, insecureSkipVerify: tls.insecureSkipVerify ?? false)
         }
-        if let tunnel = upstream.tunnelRef?.name {
-            switch references.tunnels[tunnel] {
-            case nil: unresolved.append("\(field).tunnelRef.name: Tunnel \"\(tunnel)\" not found")
-            case false?: unresolved.append("\(field).tunnelRef.name: Tunnel \"\(tunnel)\" is not ready")
-            case true?: target?.tunnel = tunnel
+        if let name = upstream.tunnelRef?.name {
+            switch references.tunnels[name] {
+            case nil:
+                unresolved.append("\(field).tunnelRef.name: Tunnel \"\(name)\" not found")
+            case let tunnel? where !tunnel.isReady:
+                unresolved.append("\(field).tunnelRef.name: Tunnel \"\(name)\" is not ready")
+            case let tunnel?:
+                if let resolved = target, let problem = tunnelProblem(resolved, through: name, tunnel, upstream: upstream, field: field) {
+                    unresolved.append(problem)
+                } else if let address = tunnel.address {
+                    target?.tunnel = UpstreamTarget.Tunnel(name: name, sourceAddress: address)
+                }
             }
         }
         return target
+    }
+
+    /// Why `target` cannot be reached through the Tunnel: it has no address yet, the upstream's address is
+    /// of the other family, or an address outside the Tunnel's `allowedIPs` (which its table does not
+    /// route). A host name is checked when it resolves: the tunnel's table reaches nothing else.
+    static func tunnelProblem(_ target: UpstreamTarget, through name: String, _ tunnel: RouteReferences.Tunnel, upstream: Upstream, field: String) -> String? {
+        guard let source = tunnel.address else { return "\(field).tunnelRef.name: Tunnel \"\(name)\" has no address yet" }
+        guard let destination = IPAddress(target.host) else { return nil }
+        let upstreamField = upstream.url != nil ? "\(field).url" : "\(field).service.name"
+        let family = { (address: IPAddress) in address.bitCount == 32 ? "IPv4" : "IPv6" }
+        if destination.bitCount != source.bitCount {
+            return "\(field).tunnelRef: Tunnel \"\(name)\" carries \(family(source)) (its address is \(source)), and the upstream \(destination) in \(upstreamField) is \(family(destination))"
+        }
+        guard tunnel.allowedIPs.contains(where: { $0.contains(destination) }) else {
+            let allowed = tunnel.allowedIPs.map(\.description).joined(separator: ", ")
+            return "\(upstreamField): \(destination) is not in the allowedIPs of Tunnel \"\(name)\" (\(allowed)), so the tunnel does not route it"
+        }
+        return nil
     }
 
     static func timeouts(_ spec: Timeouts?) -> TimeoutConfiguration {

@@ -40,7 +40,8 @@ public struct WireGuardError: Error, Sendable, Hashable, CustomStringConvertible
         public static let interfaceConflict = Code(.interfaceConflict)
         /// The UDP listen port is taken by another interface or program.
         public static let listenPortInUse = Code(.listenPortInUse)
-        /// A route to one of the tunnel's networks already goes through another interface.
+        /// The routing table the interface's name selects is in use by another interface or program (a route
+        /// through another interface, or a rule this manager did not make).
         public static let routeConflict = Code(.routeConflict)
         /// The interface does not exist.
         public static let interfaceNotFound = Code(.interfaceNotFound)

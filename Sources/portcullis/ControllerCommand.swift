@@ -163,17 +163,20 @@ struct ControllerCommand: AsyncParsableCommand {
         let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
         let pki = PKISettings(namespace: pkiNamespace ?? environment["POD_NAMESPACE"] ?? "default", issuer: issuerURL)
         services.append(.init(service: credentials))
+        let policy = tenancy.policy(apiServer: client.configuration.server, gatewayPorts: [gateway.localAddress?.port ?? gatewayPort, boundAdminPort])
         services.append(
             .init(
                 service: GatewayController(
                     client: client, state: state, namespace: namespace, isLeader: isLeader, credentials: credentials, pki: pki,
-                    tenancy: tenancy.policy(apiServer: client.configuration.server, gatewayPorts: [gateway.localAddress?.port ?? gatewayPort, boundAdminPort]),
+                    tenancy: policy,
                     identity: identity, gatewayTLS: gatewayTLS, breakerExchange: breakerExchange, peerAddress: advertisedPeerAddress, logger: logger
                 )
             )
         )
         let interfaces = WireGuardInterfaceManager(logger: logger)
-        services.append(.init(service: TunnelController(client: client, interfaces: interfaces, namespace: namespace, isLeader: isLeader, logger: logger)))
+        services.append(
+            .init(service: TunnelController(client: client, interfaces: interfaces, tenancy: policy, namespace: namespace, isLeader: isLeader, logger: logger))
+        )
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

@@ -118,7 +118,7 @@ struct DevCommand: AsyncParsableCommand {
                         pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL), tenancy: policy,
                         breakerExchange: breakerExchange, peerAddress: "127.0.0.1:\(admin.localAddress?.port ?? adminPort)", logger: logger
                     )
-                    let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), logger: logger)
+                    let tunnels = TunnelController(client: client, interfaces: WireGuardInterfaceManager(logger: logger), tenancy: policy, logger: logger)
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await credentials.run() }
                         group.addTask { try await controller.run() }

@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOPosix
 
 /// A test upstream on loopback: answers every request with a JSON description of what it received
-/// (method, URI, headers, body length), or misbehaves as the request path asks:
+/// (method, URI, headers, body length, and the client address it came from), or misbehaves as the request path asks:
 /// `/hang` never answers, `/close` closes without answering, `/close-once` does so only the first
 /// time, `/stream/<n>` streams n bytes, `/require-auth/<v>` answers 401 unless Authorization is `Bearer <v>`,
 /// `/fail-first/<n>/<status>[?retry-after=<s>]` answers `status` to the first n requests on that path,
@@ -143,6 +143,7 @@ final class TestUpstream: Sendable {
                     return
                 }
                 var description: [String: Any] = ["method": head.method.rawValue, "uri": head.uri, "bodyBytes": bodyBytes]
+                description["client"] = (context.channel.remoteAddress ?? context.channel.parent?.remoteAddress)?.ipAddress
                 var headers: [[String]] = []
                 for (name, value) in head.headers { headers.append([name, value]) }
                 description["headers"] = headers

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import IPAddresses
 import Kubernetes
 import PortcullisAPI
 import PortcullisTestSupport
@@ -181,11 +182,44 @@ import Testing
         #expect(errors == [#"spec.upstream.protocol: Unsupported value: "HTTP/3": supported values: "HTTP/1.1", "HTTP/2""#], "\(errors)")
     }
 
+    static let mainframe = RouteReferences.Tunnel(isReady: true, address: IPAddress("10.44.0.1"), allowedIPs: [IPNetwork("10.0.0.0/24")!])
+
     @Test func tunnelsMustBeReady() throws {
         let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: {url: 'http://10.0.0.1', tunnelRef: {name: mainframe}}}}")
-        #expect(RouteTranslator.translate(route, references: RouteReferences(tunnels: ["mainframe": false])) == .unresolved([#"spec.upstream.tunnelRef.name: Tunnel "mainframe" is not ready"#]))
-        let config = try Self.serve(RouteTranslator.translate(route, references: RouteReferences(tunnels: ["mainframe": true])))
-        #expect(config.upstream.tunnel == "mainframe")
+        var notReady = Self.mainframe
+        notReady.isReady = false
+        #expect(RouteTranslator.translate(route, references: RouteReferences(tunnels: ["mainframe": notReady])) == .unresolved([#"spec.upstream.tunnelRef.name: Tunnel "mainframe" is not ready"#]))
+        #expect(RouteTranslator.translate(route, references: RouteReferences()) == .unresolved([#"spec.upstream.tunnelRef.name: Tunnel "mainframe" not found"#]))
+        let config = try Self.serve(RouteTranslator.translate(route, references: RouteReferences(tunnels: ["mainframe": Self.mainframe])))
+        #expect(config.upstream.tunnel == UpstreamTarget.Tunnel(name: "mainframe", sourceAddress: IPAddress("10.44.0.1")!))
+    }
+
+    @Test func aRouteThroughATunnelReachesOnlyTheTunnelsNetworksInItsFamily() throws {
+        func translate(_ upstream: String, references: RouteReferences = RouteReferences(tunnels: ["mainframe": Self.mainframe])) throws -> RouteTranslator.Outcome {
+            let route = try Self.route("{apiVersion: portcullis.io/v1alpha1, kind: Route, metadata: {name: a, namespace: d}, spec: {upstream: \(upstream)}}")
+            return RouteTranslator.translate(route, references: references)
+        }
+        #expect(
+            try translate("{url: 'http://10.0.1.5:8080', tunnelRef: {name: mainframe}}")
+                == .unresolved([#"spec.upstream.url: 10.0.1.5 is not in the allowedIPs of Tunnel "mainframe" (10.0.0.0/24), so the tunnel does not route it"#])
+        )
+        #expect(
+            try translate("{url: 'http://[fd00::5]:8080', tunnelRef: {name: mainframe}}")
+                == .unresolved([#"spec.upstream.tunnelRef: Tunnel "mainframe" carries IPv4 (its address is 10.44.0.1), and the upstream fd00::5 in spec.upstream.url is IPv6"#])
+        )
+        // The fallback upstream is checked the same way, and a Service's cluster IP too.
+        let service = RouteReferences(services: ["billing": .init(host: "10.96.0.9", ports: [80])], tunnels: ["mainframe": Self.mainframe])
+        #expect(
+            try translate("{url: 'http://10.0.0.5'}, fallback: {upstream: {service: {name: billing, port: 80}, tunnelRef: {name: mainframe}}}", references: service)
+                == .unresolved([#"spec.fallback.upstream.service.name: 10.96.0.9 is not in the allowedIPs of Tunnel "mainframe" (10.0.0.0/24), so the tunnel does not route it"#])
+        )
+        // Inside the allowed IPs, or a name (which only the tunnel's table routes, when it resolves): served.
+        #expect(try Self.serve(translate("{url: 'http://10.0.0.5', tunnelRef: {name: mainframe}}")).upstream.tunnel?.sourceAddress == IPAddress("10.44.0.1"))
+        #expect(try Self.serve(translate("{url: 'https://mainframe.internal', tunnelRef: {name: mainframe}}")).upstream.tunnel?.name == "mainframe")
+        // An IPv6 Tunnel and upstream.
+        let v6 = RouteReferences.Tunnel(isReady: true, address: IPAddress("fd00:44::1"), allowedIPs: [IPNetwork("fd00:10::/64")!])
+        let served = try Self.serve(translate("{url: 'http://[fd00:10::5]:8080', tunnelRef: {name: mainframe}}", references: RouteReferences(tunnels: ["mainframe": v6])))
+        #expect(served.upstream.host == "fd00:10::5" && served.upstream.description == "http://[fd00:10::5]:8080" && served.upstream.tunnel != nil)
     }
 
     @Test func invalidRoutesAreNotServed() throws {
@@ -210,7 +244,7 @@ import Testing
                             return (reference.name, resolved)
                         }
                     ),
-                    tunnels: ["mainframe": true]
+                    tunnels: ["mainframe": .init(isReady: true, address: IPAddress("10.44.0.1"), allowedIPs: [IPNetwork("192.168.10.0/24")!])]
                 )
                 // The quickstart is what `portcullis dev` applies, with its loopback upstream; the rest is for clusters.
                 let policy = file.path.contains("/quickstart/") ? TenancyPolicy.development : TenancyPolicy()

@@ -14,14 +14,21 @@ extension TunnelIntegrationTests {
     @Suite struct TunnelControllerTests {
         static let fast = TunnelController.Configuration(statusInterval: .milliseconds(200))
 
-        static func tunnelYAML(_ name: String, allowedIPs: String = "192.168.10.0/24", extra: String = "", annotations: String = "") -> String {
+        static func tunnelYAML(
+            _ name: String,
+            namespace: String = "default",
+            pool: String = "10.44.0.0/24",
+            allowedIPs: String = "192.168.10.0/24",
+            extra: String = "",
+            annotations: String = ""
+        ) -> String {
             """
             apiVersion: portcullis.io/v1alpha1
             kind: Tunnel
-            metadata: {name: \(name)\(annotations.isEmpty ? "" : ", annotations: {\(annotations)}")}
+            metadata: {name: \(name), namespace: \(namespace)\(annotations.isEmpty ? "" : ", annotations: {\(annotations)}")}
             spec:
               wireGuard:
-                addressPool: 10.44.0.0/24
+                addressPool: \(pool)
                 endpoint: gw.example.com:51820
                 allowedIPs: [\(allowedIPs)]
             \(extra)
@@ -32,12 +39,14 @@ extension TunnelIntegrationTests {
         static func withController(
             _ interfaces: FakeInterfaces = FakeInterfaces(),
             leading: Bool = true,
+            tenancy: TenancyPolicy = TenancyPolicy(),
             _ body: (TestCluster, FakeInterfaces, TunnelController) async throws -> Void
         ) async throws {
             try await TestCluster.with { cluster in
                 let controller = TunnelController(
                     client: cluster.client,
                     interfaces: interfaces,
+                    tenancy: tenancy,
                     isLeader: { leading },
                     configuration: fast,
                     logger: TestCluster.quiet
@@ -48,9 +57,9 @@ extension TunnelIntegrationTests {
             }
         }
 
-        static func ready(_ cluster: TestCluster, _ name: String) async throws -> Tunnel {
+        static func ready(_ cluster: TestCluster, _ name: String, namespace: String = "default") async throws -> Tunnel {
             try await eventually("Tunnel \(name) Ready") {
-                let tunnel = try await cluster.tunnel(name)
+                let tunnel = try await cluster.tunnel(name, namespace: namespace)
                 return tunnel?.condition("Ready")?.status == .true ? tunnel : nil
             }
         }
@@ -275,6 +284,134 @@ extension TunnelIntegrationTests {
                 }
                 #expect(ready.message.contains("default/mine"))
                 #expect(try await cluster.secret("mine")?.text("wg0.conf") == "keep me")
+            }
+        }
+
+        @Test func theKeySecretIsNotWrittenOverEither() async throws {
+            try await Self.withController { cluster, interfaces, _ in
+                _ = try await cluster.client.resources(CoreV1.Secret.self).create(
+                    CoreV1.Secret(metadata: ObjectMeta(name: "victim-wireguard", namespace: "default"), data: ["token": Data("keep me".utf8)])
+                )
+                try await cluster.apply(Self.tunnelYAML("victim"))
+                let ready = try await eventually("Ready=False SecretConflict") {
+                    try await cluster.tunnel("victim")?.condition("Ready").flatMap { $0.reason == "SecretConflict" ? $0 : nil }
+                }
+                #expect(ready.message.contains("Secret default/victim-wireguard") && ready.message.contains("metadata.name"), "\(ready.message)")
+                #expect(try await cluster.secret("victim-wireguard")?.data == ["token": Data("keep me".utf8)])
+                #expect(interfaces.applied.isEmpty)
+            }
+        }
+
+        @Test func aSecretNamingTheTunnelAsOwnerButNotLabelledIsLeftAlone() async throws {
+            try await Self.withController { cluster, _, _ in
+                try await cluster.apply(Self.tunnelYAML("owner"))
+                let tunnel = try await Self.ready(cluster, "owner")
+                // A Secret someone else wrote with an owner reference to the Tunnel, as a connector Secret name.
+                var metadata = ObjectMeta(name: "forged", namespace: "default")
+                metadata.ownerReferences = [
+                    OwnerReference(apiVersion: PortcullisAPIGroup.apiVersion, kind: Tunnel.kind, name: "owner", uid: tunnel.metadata.uid ?? "", controller: true)
+                ]
+                _ = try await cluster.client.resources(CoreV1.Secret.self).create(CoreV1.Secret(metadata: metadata, data: ["wg0.conf": Data("keep me".utf8)]))
+                try await cluster.apply(Self.tunnelYAML("owner", extra: "    connectorSecretName: forged"))
+                let ready = try await eventually("Ready=False SecretConflict") {
+                    try await cluster.tunnel("owner")?.condition("Ready").flatMap { $0.reason == "SecretConflict" ? $0 : nil }
+                }
+                #expect(ready.message.contains("Secret default/forged") && ready.message.contains("spec.wireGuard.connectorSecretName"), "\(ready.message)")
+                #expect(try await cluster.secret("forged")?.text("wg0.conf") == "keep me")
+                #expect(try await cluster.secret("owner-connector") != nil, "the old connector Secret stays until the new one is written")
+            }
+        }
+
+        @Test func aNetworkAnotherNamespacesOlderTunnelHasIsAConflictTheOlderKeepsServing() async throws {
+            try await Self.withController { cluster, interfaces, _ in
+                for namespace in ["shop", "attacker"] { try await cluster.createNamespace(namespace) }
+                try await cluster.apply(Self.tunnelYAML("datacenter", namespace: "shop", allowedIPs: "192.168.0.0/16"))
+                let winner = try await Self.ready(cluster, "datacenter", namespace: "shop")
+                let winnerInterface = WireGuardInterfaceConfiguration.interfaceName(for: "shop/datacenter")
+                let configured = try #require(interfaces.state.withLock { $0.applied[winnerInterface] })
+                try await Task.sleep(for: .milliseconds(1100))  // creation times have whole seconds: be the later one
+
+                // Another namespace's Tunnel for one of its backends: refused, and no interface for it.
+                try await cluster.apply(Self.tunnelYAML("capture", namespace: "attacker", pool: "10.45.0.0/24", allowedIPs: "192.168.10.20/32"))
+                let refused = try await eventually("Ready=False NetworkConflict") {
+                    try await cluster.tunnel("capture", namespace: "attacker")?.condition("Ready").flatMap { $0.status == .false ? $0 : nil }
+                }
+                #expect(refused.reason == "NetworkConflict")
+                #expect(refused.message.contains("192.168.10.20/32 overlaps 192.168.0.0/16") && refused.message.contains("namespace shop"), "\(refused.message)")
+                let attackerInterface = WireGuardInterfaceConfiguration.interfaceName(for: "attacker/capture")
+                #expect(interfaces.state.withLock { $0.applied[attackerInterface] } == nil)
+                #expect(try await cluster.secret("capture-wireguard", namespace: "attacker") == nil, "nothing is made for a refused Tunnel")
+                #expect(try await cluster.tunnel("datacenter", namespace: "shop")?.condition("Ready")?.status == .true)
+                #expect(interfaces.state.withLock { $0.applied[winnerInterface] } == configured)
+                #expect(try await cluster.tunnel("datacenter", namespace: "shop")?.status?.address == winner.status?.address)
+
+                // Once the older Tunnel goes, the other one is configured.
+                try await cluster.client.resources(Tunnel.self).delete("datacenter", namespace: "shop")
+                _ = try await Self.ready(cluster, "capture", namespace: "attacker")
+                #expect(interfaces.state.withLock { $0.applied[attackerInterface] }?.peer.allowedIPs.map(\.description) == ["10.45.0.2/32", "192.168.10.20/32"])
+            }
+        }
+
+        @Test func aTunnelEditedIntoAConflictKeepsItsInterfaceAsItWas() async throws {
+            try await Self.withController { cluster, interfaces, _ in
+                for namespace in ["shop", "bank"] { try await cluster.createNamespace(namespace) }
+                try await cluster.apply(Self.tunnelYAML("datacenter", namespace: "shop", allowedIPs: "192.168.0.0/16"))
+                _ = try await Self.ready(cluster, "datacenter", namespace: "shop")
+                try await Task.sleep(for: .milliseconds(1100))  // creation times have whole seconds: be the later one
+                try await cluster.apply(Self.tunnelYAML("vault", namespace: "bank", pool: "10.45.0.0/24", allowedIPs: "172.16.0.0/24"))
+                _ = try await Self.ready(cluster, "vault", namespace: "bank")
+                let interface = WireGuardInterfaceConfiguration.interfaceName(for: "bank/vault")
+                let before = try #require(interfaces.state.withLock { $0.applied[interface] })
+
+                try await cluster.apply(Self.tunnelYAML("vault", namespace: "bank", pool: "10.45.0.0/24", allowedIPs: "172.16.0.0/24, 192.168.10.0/24"))
+                let refused = try await eventually("Ready=False NetworkConflict") {
+                    try await cluster.tunnel("vault", namespace: "bank")?.condition("Ready").flatMap { $0.reason == "NetworkConflict" ? $0 : nil }
+                }
+                #expect(refused.message.contains("spec.wireGuard.allowedIPs[1]: 192.168.10.0/24 overlaps 192.168.0.0/16"), "\(refused.message)")
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(interfaces.state.withLock { $0.applied[interface] } == before, "the refused network is not added; the rest stays")
+            }
+        }
+
+        @Test func aClusterNetworkIsNotAllowed() async throws {
+            var tenancy = TenancyPolicy()
+            tenancy.destinations.clusterNetworks = [IPNetwork("10.96.0.0/12")!]
+            try await Self.withController(tenancy: tenancy) { cluster, interfaces, _ in
+                try await cluster.apply(Self.tunnelYAML("services", allowedIPs: "10.96.0.0/16"))
+                let refused = try await eventually("Ready=False NetworkNotAllowed") {
+                    try await cluster.tunnel("services")?.condition("Ready").flatMap { $0.status == .false ? $0 : nil }
+                }
+                #expect(refused.reason == "NetworkNotAllowed")
+                #expect(refused.message.contains("spec.wireGuard.allowedIPs[0]: 10.96.0.0/16 overlaps the cluster network 10.96.0.0/12"), "\(refused.message)")
+                #expect(interfaces.applied.isEmpty)
+            }
+        }
+
+        @Test func aReplicaThatDoesNotLeadConfiguresNoRefusedTunnel() async throws {
+            // A follower configures from the leader's status and Secret; a spec edited since into something
+            // invalid is refused there too, before anything reaches the interface.
+            try await TestCluster.with { cluster in
+                let followerInterfaces = FakeInterfaces()
+                let leader = cluster.run(TunnelController(client: cluster.client, interfaces: FakeInterfaces(), configuration: Self.fast, logger: TestCluster.quiet))
+                let follower = cluster.run(
+                    TunnelController(client: cluster.client, interfaces: followerInterfaces, isLeader: { false }, configuration: Self.fast, logger: TestCluster.quiet)
+                )
+                defer {
+                    leader.cancel()
+                    follower.cancel()
+                }
+                try await cluster.apply(Self.tunnelYAML("shared"))
+                _ = try await Self.ready(cluster, "shared")
+                let interface = WireGuardInterfaceConfiguration.interfaceName(for: "default/shared")
+                let configured = try await eventually("the follower's interface") { followerInterfaces.state.withLock { $0.applied[interface] } }
+
+                // Every IPv4 address, which the schema lets through where CEL is not evaluated.
+                try await cluster.apply(Self.tunnelYAML("shared", allowedIPs: "0.0.0.0/1, 128.0.0.0/1"))
+                _ = try await eventually("Ready=False Invalid") {
+                    try await cluster.tunnel("shared")?.condition("Ready").flatMap { $0.reason == "Invalid" ? $0 : nil }
+                }
+                try await Task.sleep(for: .seconds(1))
+                #expect(followerInterfaces.state.withLock { $0.applied[interface] } == configured)
             }
         }
 

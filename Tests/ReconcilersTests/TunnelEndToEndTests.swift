@@ -71,15 +71,9 @@ extension TunnelIntegrationTests {
                 try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: configFile.path)
             }
 
-            /// `wg-quick up` on the config file inside the namespace. The wireguard-go it starts stays in the
-            /// background, so it must not inherit this process's descriptors: Foundation's Process waits until
-            /// the last holder of the socket it gives a child closes it. So every descriptor above 2 is closed
-            /// first, and the output goes to a file.
+            /// `wg-quick up` on the config file inside the namespace.
             func wgQuickUp() async throws -> (status: Int32, printed: String) {
-                let log = directory.appendingPathComponent("wg-quick.log").path
-                let script = #"for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; exec wg-quick up "$0" >"$1" 2>&1"#
-                let output = try await namespace!.attempt(["bash", "-c", script, configFile.path, log])
-                return (output.status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+                try await namespace!.wgQuickUp(configFile, log: directory.appendingPathComponent("wg-quick.log"))
             }
 
             /// Removes everything, in an order that leaves no wireguard-go or server running: a wireguard-go

@@ -79,17 +79,17 @@ struct TestCluster {
         )
     }
 
-    func tunnel(_ name: String) async throws -> Tunnel? {
+    func tunnel(_ name: String, namespace: String = "default") async throws -> Tunnel? {
         do {
-            return try await client.resources(Tunnel.self).get(name, namespace: "default")
+            return try await client.resources(Tunnel.self).get(name, namespace: namespace)
         } catch let error as KubernetesError where error.code == .notFound {
             return nil
         }
     }
 
-    func secret(_ name: String) async throws -> CoreV1.Secret? {
+    func secret(_ name: String, namespace: String = "default") async throws -> CoreV1.Secret? {
         do {
-            return try await client.resources(CoreV1.Secret.self).get(name, namespace: "default")
+            return try await client.resources(CoreV1.Secret.self).get(name, namespace: namespace)
         } catch let error as KubernetesError where error.code == .notFound {
             return nil
         }

@@ -70,6 +70,7 @@ import Testing
             privateKey: privateKey,
             listenPort: 51999,
             address: IPNetwork("10.250.9.1/32")!,
+            addressPool: IPNetwork("10.250.9.0/24")!,
             peer: .init(publicKey: peer, allowedIPs: [IPNetwork("10.250.9.2/32")!, IPNetwork("10.250.10.0/24")!])
         )
     }

@@ -250,8 +250,9 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
     /// A path put in front of the request path (from a URL upstream), without a trailing slash.
     public var basePath: String
     public var tls: TLS?
-    /// The Tunnel interface upstream traffic goes through, if any.
-    public var tunnel: String?
+    /// The Tunnel the upstream is reached through, if any: connections to it leave from the tunnel's
+    /// address, and only they.
+    public var tunnel: Tunnel?
     /// The HTTP version spoken to the upstream. Default: HTTP/1.1.
     public var httpProtocol: HTTPProtocol
     /// The name or address connected to when it is not ``host``: an absolute DNS name (ending in `.`), so
@@ -267,7 +268,7 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
         port: Int,
         basePath: String = "",
         tls: TLS? = nil,
-        tunnel: String? = nil,
+        tunnel: Tunnel? = nil,
         httpProtocol: HTTPProtocol = .http1,
         connectHost: String? = nil,
         intoClusterNetwork: Bool = false
@@ -281,6 +282,25 @@ public struct UpstreamTarget: Sendable, Hashable, CustomStringConvertible {
         self.httpProtocol = httpProtocol
         self.connectHost = connectHost
         self.intoClusterNetwork = intoClusterNetwork
+    }
+
+    /// A Tunnel the upstream is reached through. The gateway binds the upstream connections to the
+    /// tunnel's address, which a routing rule sends to the tunnel's own table, so they go through the tunnel
+    /// (and nowhere else) while no other connection does. Connections pool per target, so those of a route
+    /// through a tunnel and those of a route to the same origin without one never share a connection.
+    public struct Tunnel: Sendable, Hashable, CustomStringConvertible {
+        /// The Tunnel's name, for descriptions.
+        public var name: String
+        /// The gateway's address on the tunnel, which upstream connections are bound to.
+        public var sourceAddress: IPAddress
+
+        public init(name: String, sourceAddress: IPAddress) {
+            self.name = name
+            self.sourceAddress = sourceAddress
+        }
+
+        /// `name (from address)`.
+        public var description: String { "\(name) (from \(sourceAddress))" }
     }
 
     /// How an https upstream is verified.

@@ -38,8 +38,10 @@ extension UpstreamPool {
         _ completion: @escaping (Result<UpstreamLease, any Error>) -> Void
     ) {
         let tlsContext: NIOSSLContext?
+        let base: ClientBootstrap
         do {
             tlsContext = try target.scheme == .https ? context(for: target.tls ?? UpstreamTarget.TLS(), http2: true) : nil
+            base = try Self.bootstrap(for: target, on: eventLoop, connectTimeout: connectTimeout)
         } catch {
             return completion(.failure(error))
         }
@@ -49,9 +51,7 @@ extension UpstreamPool {
         origin.http2.append(connection)
         let serverName = Self.serverName(target)
         let bound = NIOLoopBound((pool: self, connection: connection), eventLoop: eventLoop)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        let bootstrap = base
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let (pool, connection) = bound.value

@@ -21,7 +21,8 @@ struct UpstreamLease {
 /// connections (`UpstreamPool+HTTP2.swift`). Every origin's connections are counted in its
 /// ``UpstreamMetrics``.
 final class UpstreamPool {
-    /// Connections are reused only for the same origin, TLS settings and HTTP version.
+    /// Connections are reused only for the same origin, TLS settings, HTTP version and tunnel (the whole
+    /// target): a connection bound to a tunnel's address never serves a route without that tunnel.
     struct Key: Hashable {
         var target: UpstreamTarget
     }
@@ -85,15 +86,15 @@ final class UpstreamPool {
             return completion(.success(connection))
         }
         let tlsContext: NIOSSLContext?
+        let base: ClientBootstrap
         do {
             tlsContext = try target.scheme == .https ? context(for: target.tls ?? UpstreamTarget.TLS(), http2: false) : nil
+            base = try Self.bootstrap(for: target, on: eventLoop, connectTimeout: connectTimeout)
         } catch {
             return completion(.failure(error))
         }
         let serverName = Self.serverName(target)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        let bootstrap = base
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tlsContext {
@@ -175,6 +176,16 @@ final class UpstreamPool {
         let origin = Origin(metrics: registry.metrics(for: target.description))
         origins[key] = origin
         return origin
+    }
+
+    /// A bootstrap for connections to `target`: through a tunnel, bound to the tunnel's address (any port),
+    /// so that the tunnel's routing table, and only it, routes them.
+    static func bootstrap(for target: UpstreamTarget, on eventLoop: any EventLoop, connectTimeout: TimeAmount) throws -> ClientBootstrap {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        guard let tunnel = target.tunnel else { return bootstrap }
+        return bootstrap.bind(to: try SocketAddress(ipAddress: tunnel.sourceAddress.description, port: 0))
     }
 
     /// The SNI name: the TLS server name or the host, none for an IP address.

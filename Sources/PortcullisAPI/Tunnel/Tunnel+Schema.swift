@@ -10,6 +10,14 @@ extension Tunnel {
     /// A WireGuard key: 32 bytes in standard base64.
     static let wireGuardKeyPattern = #"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"#
 
+    /// The CEL rule refusing a default route and networks written inside the loopback, unspecified,
+    /// link-local, multicast and IPv4-mapped ranges, so a cluster answers 422. The semantic validation
+    /// refuses every network that overlaps them, however written (`128.0.0.0/1`, `0:0::1/128`).
+    static let reservedNetworkRule = """
+        !self.endsWith('/0') && !self.matches('^(0[.]|127[.]|169[.]254[.]|22[4-9][.]|23[0-9][.]|::/|::1/|::[fF]{4}:|[fF][eE][89aAbB][0-9a-fA-F]:|[fF][fF][0-9a-fA-F]{2}:)')
+        """
+    static let reservedNetworkMessage = "must not be a default route, nor a loopback, unspecified, link-local, multicast or IPv4-mapped network"
+
     public static var printerColumns: [CustomResourceDefinition.PrinterColumn] {
         [
             .init(name: "Address", type: "string", jsonPath: ".status.address", description: "The gateway's tunnel address."),
@@ -33,9 +41,9 @@ extension Tunnel {
                     required: [.addressPool, .endpoint, .allowedIPs],
                     [
                         .addressPool: .string(
-                            "The network (CIDR) tunnel addresses are drawn from, e.g. 10.44.0.0/24; the gateway and the peer get one each. Tunnels sharing a pool never get the same address.",
+                            "The network (CIDR) tunnel addresses are drawn from, e.g. 10.44.0.0/24; the gateway and the peer get one each. Tunnels of a namespace sharing a pool never get the same address; no other namespace's Tunnel may overlap it.",
                             maxLength: 64
-                        ),
+                        ).rule(reservedNetworkRule, message: reservedNetworkMessage),
                         .listenPort: .integer(
                             "The UDP port the gateway's WireGuard interface listens on.",
                             minimum: 1,
@@ -47,8 +55,8 @@ extension Tunnel {
                             maxLength: 261
                         ),
                         .allowedIPs: .array(
-                            "The private networks behind the tunnel (CIDR), routed through it; never a default route.",
-                            of: .string("A network in CIDR notation.", maxLength: 64),
+                            "The private networks behind the tunnel (CIDR), routed through it for the Routes that name the Tunnel only; never a default route, loopback, link-local, unspecified or multicast.",
+                            of: .string("A network in CIDR notation.", maxLength: 64).rule(reservedNetworkRule, message: reservedNetworkMessage),
                             minItems: 1,
                             maxItems: 64,
                             listType: "set"

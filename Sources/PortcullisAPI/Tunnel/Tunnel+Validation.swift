@@ -9,8 +9,11 @@ extension Tunnel {
         let wg = spec.wireGuard
 
         let poolPath = path.child("addressPool")
-        let pool = Tunnel.network(wg.addressPool, at: poolPath, checks: &checks)
-        if let pool, pool.size < 4 {
+        var pool = Tunnel.network(wg.addressPool, at: poolPath, checks: &checks)
+        if let network = pool, let refusal = Tunnel.refusal(of: network) {
+            checks.invalid(poolPath, .string(wg.addressPool), refusal)
+            pool = nil
+        } else if let pool, pool.size < 4 {
             checks.invalid(poolPath, .string(wg.addressPool), "must hold at least 4 addresses (a /30 or larger) for the gateway and the peer")
         }
         Tunnel.validateEndpoint(wg.endpoint, at: path.child("endpoint"), checks: &checks)
@@ -18,8 +21,8 @@ extension Tunnel {
         for (index, text) in wg.allowedIPs.enumerated() {
             let elementPath = path.child("allowedIPs").index(index)
             guard let network = Tunnel.network(text, at: elementPath, checks: &checks) else { continue }
-            if network.prefixLength == 0 {
-                checks.invalid(elementPath, .string(text), "a default route would send all of the gateway's traffic through the tunnel")
+            if let refusal = Tunnel.refusal(of: network) {
+                checks.invalid(elementPath, .string(text), refusal)
             } else if let pool, network.overlaps(pool) {
                 checks.invalid(elementPath, .string(text), "overlaps addressPool \(wg.addressPool); tunnel addresses are routed already")
             } else if let other = networks.first(where: { $0.overlaps(network) }) {
@@ -29,6 +32,24 @@ extension Tunnel {
             }
         }
         return checks.errors
+    }
+
+    /// Networks no Tunnel may route or draw addresses from, whatever the admin allows: their addresses
+    /// never belong to a private network behind a tunnel, and routing them would take the gateway's own
+    /// (or every) destination.
+    static let refusedNetworks: [(network: IPNetwork, name: String)] = [
+        ("0.0.0.0/8", "unspecified"), ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"), ("224.0.0.0/4", "multicast"),
+        ("::/128", "unspecified"), ("::1/128", "loopback"), ("::ffff:0:0/96", "IPv4-mapped"), ("fe80::/10", "link-local"),
+        ("ff00::/8", "multicast"),
+    ].map { (IPNetwork($0.0)!, $0.1) }
+
+    /// Why `network` may not be a Tunnel's, or `nil`.
+    static func refusal(of network: IPNetwork) -> String? {
+        if network.prefixLength == 0 {
+            return "a default route would send all of the gateway's traffic through the tunnel"
+        }
+        guard let refused = refusedNetworks.first(where: { $0.network.overlaps(network) }) else { return nil }
+        return "overlaps the \(refused.name) network \(refused.network); a Tunnel may not route loopback, link-local, unspecified, multicast or IPv4-mapped addresses"
     }
 
     /// Parses a CIDR that names a network exactly (no host bits set).

@@ -70,10 +70,6 @@ extension TunnelController {
     /// Makes sure the Tunnel has addresses, keys and a connector config, writing what is missing or stale.
     func ensureKeysAndAddresses(_ tunnel: Tunnel, key: ObjectKey, tunnels: Store<Tunnel>, secrets: Store<CoreV1.Secret>) async throws -> TunnelPlan {
         let spec = tunnel.spec.wireGuard
-        let errors = tunnel.validate()
-        guard errors.isEmpty else {
-            throw TunnelProblem(reason: "Invalid", message: errors.map(\.description).joined(separator: "; "))
-        }
         let keySecretName = Self.keySecretName(tunnel)
         let connectorSecretName = Self.connectorSecretName(tunnel)
         guard connectorSecretName != keySecretName else {
@@ -89,7 +85,7 @@ extension TunnelController {
         let allocation = try addresses(for: tunnel, key: key, tunnels: tunnels)
 
         // Keys: keep them, unless a rotation is asked for or the spec's peer key changed.
-        let existing = try await ownedSecret(keySecretName, of: tunnel, cache: secrets)
+        let existing = try await ownedSecret(keySecretName, role: "keys", of: tunnel, cache: secrets)
         let rotation = tunnel.metadata.annotations?[Self.rotateKeysAnnotation]
         let current: Keys?
         do {
@@ -135,7 +131,7 @@ extension TunnelController {
             persistentKeepalive: spec.persistentKeepalive ?? WireGuardTunnel.defaultPersistentKeepalive
         )
         let connectorData = [Self.connectorConfigKey: Data(config.rendered().utf8)]
-        let connector = try await ownedSecret(connectorSecretName, of: tunnel, cache: secrets)
+        let connector = try await ownedSecret(connectorSecretName, role: "connector", of: tunnel, cache: secrets)
         if connector?.data != connectorData {
             try await write(secret(connectorSecretName, of: tunnel, role: "connector", data: connectorData, annotations: nil), replacing: connector)
         }
@@ -147,6 +143,7 @@ extension TunnelController {
                 privateKey: keys.gateway,
                 listenPort: spec.listenPort ?? WireGuardTunnel.defaultListenPort,
                 address: gatewayAddress,
+                addressPool: try Self.addressPool(of: tunnel),
                 peer: .init(publicKey: keys.peerPublic, allowedIPs: [peerAddress] + spec.allowedIPs.compactMap(IPNetwork.init))
             ),
             peerAddress: peerAddress,
@@ -158,8 +155,9 @@ extension TunnelController {
     func cachedPlan(_ tunnel: Tunnel, key: ObjectKey, secrets: Store<CoreV1.Secret>) throws -> TunnelPlan {
         let spec = tunnel.spec.wireGuard
         let pending = TunnelProblem(readiness: .unknown, reason: "Pending", message: "waiting for the leader to write the keys and addresses")
-        guard let secret = secrets.get(namespace: key.namespace, name: Self.keySecretName(tunnel)), Self.isOwned(secret, by: tunnel),
-            let gateway = tunnel.status?.address.flatMap(IPNetwork.init), let peer = tunnel.status?.peerAddress.flatMap(IPNetwork.init)
+        guard let secret = secrets.get(namespace: key.namespace, name: Self.keySecretName(tunnel)), Self.isOwned(secret, by: tunnel, role: "keys"),
+            let gateway = tunnel.status?.address.flatMap(IPNetwork.init), let peer = tunnel.status?.peerAddress.flatMap(IPNetwork.init),
+            let pool = IPNetwork(spec.addressPool), pool.contains(gateway.address)
         else { throw pending }
         let keys = try Keys(secret)
         return TunnelPlan(
@@ -168,6 +166,7 @@ extension TunnelController {
                 privateKey: keys.gateway,
                 listenPort: spec.listenPort ?? WireGuardTunnel.defaultListenPort,
                 address: gateway,
+                addressPool: pool,
                 peer: .init(publicKey: keys.peerPublic, allowedIPs: [peer] + spec.allowedIPs.compactMap(IPNetwork.init))
             ),
             peerAddress: peer,
@@ -178,9 +177,7 @@ extension TunnelController {
     /// The Tunnel's addresses: the ones it has, unless they left the pool or an older Tunnel holds one;
     /// else the lowest free pair of the pool, reserved at once so the next Tunnel does not get it too.
     func addresses(for tunnel: Tunnel, key: ObjectKey, tunnels: Store<Tunnel>) throws -> TunnelAddressAllocator.Allocation {
-        guard let pool = IPNetwork(tunnel.spec.wireGuard.addressPool) else {
-            throw TunnelProblem(reason: "Invalid", message: "spec.wireGuard.addressPool: \(tunnel.spec.wireGuard.addressPool) is not a network")
-        }
+        let pool = try Self.addressPool(of: tunnel)
         let reservations = reserved.withLock { $0 }
         func held(_ other: Tunnel) -> [IPAddress] {
             if let reservation = reservations[other.objectKey] { return [reservation.gateway, reservation.peer] }
@@ -203,6 +200,14 @@ extension TunnelController {
         }
     }
 
+    /// The Tunnel's address pool.
+    static func addressPool(of tunnel: Tunnel) throws -> IPNetwork {
+        guard let pool = IPNetwork(tunnel.spec.wireGuard.addressPool) else {
+            throw TunnelProblem(reason: "Invalid", message: "spec.wireGuard.addressPool: \(tunnel.spec.wireGuard.addressPool) is not a network")
+        }
+        return pool
+    }
+
     /// Whether `first` keeps its addresses over `second` when they collide: the older one, then by key.
     static func precedes(_ first: Tunnel, _ second: Tunnel) -> Bool {
         let a = (first.metadata.creationTimestamp ?? "", first.objectKey)
@@ -210,15 +215,22 @@ extension TunnelController {
         return a < b
     }
 
-    static func isOwned(_ secret: CoreV1.Secret, by tunnel: Tunnel) -> Bool {
-        secret.metadata.ownerReferences?.contains { $0.uid == tunnel.metadata.uid && $0.controller == true } ?? false
+    /// Whether the controller wrote `secret` for `tunnel` in `role` (`keys` or `connector`): it names the Tunnel as
+    /// its controlling owner, and carries the Tunnel's and the role's labels. Any other Secret is never
+    /// overwritten or deleted, so a tenant who may write Tunnels but not Secrets cannot have the controller
+    /// write over a Secret of their namespace.
+    static func isOwned(_ secret: CoreV1.Secret, by tunnel: Tunnel, role: String) -> Bool {
+        let labels = secret.metadata.labels ?? [:]
+        return labels[tunnelLabel] == tunnel.metadata.name && labels[roleLabel] == role
+            && secret.metadata.ownerReferences?.contains { $0.uid == tunnel.metadata.uid && $0.controller == true } ?? false
     }
 
     /// The Secret `name` from the cache, else from the API (the cache may not have caught up with a write);
     /// `nil` when it does not exist.
     ///
-    /// - Throws: ``TunnelProblem`` when it exists and this Tunnel does not own it: it is never overwritten.
-    private func ownedSecret(_ name: String, of tunnel: Tunnel, cache: Store<CoreV1.Secret>) async throws -> CoreV1.Secret? {
+    /// - Throws: ``TunnelProblem`` when it exists and this Tunnel does not own it (``isOwned(_:by:role:)``): it is
+    ///   never overwritten. The message names the Secret and the field that chose its name.
+    private func ownedSecret(_ name: String, role: String, of tunnel: Tunnel, cache: Store<CoreV1.Secret>) async throws -> CoreV1.Secret? {
         let namespace = tunnel.metadata.namespace ?? "default"
         var secret = cache.get(namespace: namespace, name: name)
         if secret == nil {
@@ -229,10 +241,14 @@ extension TunnelController {
             }
         }
         guard let secret else { return nil }
-        guard Self.isOwned(secret, by: tunnel) else {
+        guard Self.isOwned(secret, by: tunnel, role: role) else {
+            let field =
+                role == "keys"
+                ? "metadata.name: the key Secret is named <name>-wireguard; delete the Secret or give the Tunnel another name"
+                : "spec.wireGuard.connectorSecretName: delete the Secret or choose another name"
             throw TunnelProblem(
                 reason: "SecretConflict",
-                message: "Secret \(namespace)/\(name) exists and is not owned by this Tunnel, so it is left alone; delete it or choose another spec.wireGuard.connectorSecretName"
+                message: "Secret \(namespace)/\(name) exists and was not written for this Tunnel (no controller owner reference to it, or not labelled as its \(role) Secret), so it is left alone; \(field)"
             )
         }
         return secret
@@ -269,7 +285,7 @@ extension TunnelController {
     private func deleteStaleConnectors(of tunnel: Tunnel, keeping name: String, cache: Store<CoreV1.Secret>) async throws {
         let stale = cache.list(namespace: tunnel.metadata.namespace ?? "default").filter {
             $0.metadata.labels?[Self.tunnelLabel] == tunnel.metadata.name && $0.metadata.labels?[Self.roleLabel] == "connector"
-                && $0.metadata.name != name && Self.isOwned($0, by: tunnel)
+                && $0.metadata.name != name && Self.isOwned($0, by: tunnel, role: "connector")
         }
         for secret in stale {
             do {

@@ -23,8 +23,13 @@ import Synchronization
 /// | finalizer ``finalizer`` | the interface is removed before the Tunnel goes |
 ///
 /// Setting the annotation ``rotateKeysAnnotation`` to a new value generates new key pairs once.
-/// Interface problems (no NET_ADMIN, no `/dev/net/tun`, a port or route in use) become `Ready=False` with a
-/// message naming the interface, port or network; the process keeps running.
+/// Interface problems (no NET_ADMIN, no `/dev/net/tun`, a port or routing table in use) become `Ready=False`
+/// with a message naming the interface, port or network; the process keeps running.
+///
+/// A Tunnel whose spec is invalid or whose networks are refused (``TunnelNetworkClaims``: a cluster network,
+/// or another namespace's older Tunnel's) is `Ready=False` and its interface is not touched: one configured
+/// before keeps what it had, so the Routes through it keep serving, and its routes stay in its own table,
+/// where they reach only those Routes; a refused network is never added.
 public final class TunnelController: Service, Sendable {
     public struct Configuration: Sendable, Hashable {
         /// The start of every interface name; at most 5 characters. Default `wg`.
@@ -57,6 +62,7 @@ public final class TunnelController: Service, Sendable {
 
     let client: KubernetesClient
     let interfaces: any WireGuardInterfaceManaging
+    let tenancy: TenancyPolicy
     let namespace: String?
     let isLeader: @Sendable () -> Bool
     let configuration: Configuration
@@ -68,12 +74,14 @@ public final class TunnelController: Service, Sendable {
 
     /// - Parameters:
     ///   - interfaces: Creates and reads the interfaces: ``WireGuardInterfaceManager`` on this host.
-    ///   - namespace: Watch one namespace, or all when `nil`. Tunnels in namespaces not watched may share a
-    ///     pool unseen, so watch all when pools are shared across namespaces.
+    ///   - tenancy: The cluster admin's policy: no Tunnel network may overlap its cluster networks.
+    ///   - namespace: Watch one namespace, or all when `nil`. Tunnels in namespaces not watched are not seen
+    ///     to overlap, so watch all where several namespaces have Tunnels.
     ///   - isLeader: Whether this replica may write now (Secrets, finalizers, status).
     public init(
         client: KubernetesClient,
         interfaces: any WireGuardInterfaceManaging,
+        tenancy: TenancyPolicy = TenancyPolicy(),
         namespace: String? = nil,
         isLeader: @escaping @Sendable () -> Bool = { true },
         configuration: Configuration = Configuration(),
@@ -81,6 +89,7 @@ public final class TunnelController: Service, Sendable {
     ) {
         self.client = client
         self.interfaces = interfaces
+        self.tenancy = tenancy
         self.namespace = namespace
         self.isLeader = isLeader
         self.configuration = configuration
@@ -93,7 +102,12 @@ public final class TunnelController: Service, Sendable {
         let tunnels = factory.informer(for: Tunnel.self)
         let secrets = factory.informer(for: CoreV1.Secret.self, labelSelector: Self.tunnelLabel)
         let queue = WorkQueue<ObjectKey>(name: "tunnel", clock: ContinuousClock())
-        tunnels.addEventHandler(.enqueue(into: queue))
+        // A Tunnel's change may refuse, or free, the Tunnels of other namespaces that overlap it.
+        tunnels.addEventHandler(
+            .enqueue(into: queue) { [store = tunnels.store] tunnel in
+                [tunnel.objectKey] + TunnelNetworkClaims.overlapping(tunnel, in: store.list())
+            }
+        )
         secrets.addEventHandler(
             .enqueue(into: queue) { secret in
                 secret.metadata.labels?[Self.tunnelLabel].map { [ObjectKey(namespace: secret.metadata.namespace ?? "", name: $0)] } ?? []
@@ -139,9 +153,16 @@ public final class TunnelController: Service, Sendable {
         }
         let name = interfaceName(key)
         do {
+            if leading { try await addFinalizer(to: tunnel) }
+            let errors = tunnel.validate()
+            guard errors.isEmpty else {
+                throw TunnelProblem(reason: "Invalid", message: errors.map(\.description).joined(separator: "; "))
+            }
+            if let refusal = TunnelNetworkClaims(tunnels: tunnels.list(), clusterNetworks: tenancy.destinations.clusterNetworks).refusals[key] {
+                throw refusal
+            }
             let plan: TunnelPlan
             if leading {
-                try await addFinalizer(to: tunnel)
                 plan = try await ensureKeysAndAddresses(tunnel, key: key, tunnels: tunnels, secrets: secrets)
                 status.publicKey = plan.interface.privateKey.publicKey.base64
                 status.address = plan.interface.address.description

@@ -20,10 +20,12 @@ final class WireGuardGoProcess: Sendable {
     private let output = Mutex("")
 
     /// Starts wireguard-go for `interface`. It creates the TUN device and the UAPI socket.
-    init(executable: URL, interface: String) throws {
+    ///
+    /// - Parameter command: wireguard-go, or a command that runs it with these arguments (`ip netns exec`).
+    init(command: (executable: URL, arguments: [String]), interface: String) throws {
         self.interface = interface
-        process.executableURL = executable
-        process.arguments = ["-f", interface]
+        process.executableURL = command.executable
+        process.arguments = command.arguments + ["-f", interface]
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "error"
         // Marks the process as the foreground daemon, which also silences the "use the kernel module" banner.

@@ -5,11 +5,13 @@ import Synchronization
 
 /// Manages WireGuard interfaces on this host: kernel WireGuard where the kernel has it
 /// (`ip link add <name> type wireguard`, configured with `wg`), else a `wireguard-go` child per interface
-/// (configured over its UAPI socket); addresses, link state and routes with `ip`.
+/// (configured over its UAPI socket); addresses, link state, routes and rules with `ip`.
 ///
-/// Traffic from this host to an allowed IP then goes through the interface by the kernel's routing, so
-/// nothing above the socket layer needs to know about the tunnel. Every command runs off the cooperative
-/// pool; every failure is a ``WireGuardError`` naming the interface, port or network involved.
+/// Each interface routes its networks in a routing table of its own, which a rule selects for connections
+/// from the interface's address only (see `WireGuardInterfaceManager+Routing.swift`): a connection bound
+/// to that address goes through the tunnel, and no other connection of this host does, whatever the
+/// tunnel's networks. Every command runs off the cooperative pool; every failure is a ``WireGuardError``
+/// naming the interface, port, table or network involved.
 public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
     public struct Configuration: Sendable, Hashable {
         /// Which WireGuard implementation new interfaces use.
@@ -26,11 +28,20 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
         public var socketDirectory: String
         /// How long a new wireguard-go may take to open its UAPI socket. Default 5 s.
         public var startTimeout: Duration
+        /// The named network namespace (`ip netns`) the interfaces, routes and rules are made in. Default `nil`:
+        /// this process's. Tests use it to keep what they route off the host.
+        public var networkNamespace: String?
 
-        public init(implementation: Implementation = .automatic, socketDirectory: String = "/var/run/wireguard", startTimeout: Duration = .seconds(5)) {
+        public init(
+            implementation: Implementation = .automatic,
+            socketDirectory: String = "/var/run/wireguard",
+            startTimeout: Duration = .seconds(5),
+            networkNamespace: String? = nil
+        ) {
             self.implementation = implementation
             self.socketDirectory = socketDirectory
             self.startTimeout = startTimeout
+            self.networkNamespace = networkNamespace
         }
     }
 
@@ -60,6 +71,7 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
     public func apply(_ interface: WireGuardInterfaceConfiguration) async throws {
         try interface.validate()
         let name = interface.name
+        let routing = try await routingState(table: interface.routingTable, of: name)
         let control: Control
         if let existing = try await self.control(of: name) {
             control = existing
@@ -74,7 +86,7 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
         }
         try await ensureAddress(interface.address, on: name)
         try await ensureUp(name)
-        try await ensureRoutes(interface.peer.allowedIPs, on: name)
+        try await ensureRouting(interface, present: routing)
     }
 
     public func state(of name: String) async throws -> WireGuardDeviceState? {
@@ -83,6 +95,12 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
     }
 
     public func remove(_ name: String) async throws {
+        // The rule first, so that no lookup finds the table half emptied; the interface's routes go with it. A
+        // table that another interface shares (this one's apply refused it) is left to that interface.
+        let table = WireGuardInterfaceConfiguration.routingTable(for: name)
+        let routing = try await ownRouting(table: table, of: name)
+        let shared = !routing.foreign.isEmpty
+        try await deleteRules(shared ? [] : routing.rules, table: table, of: name)
         let deleted = try await ip(["link", "del", "dev", name])
         if deleted.status != 0 && !Self.isMissingDevice(deleted) {
             throw Self.failure(deleted, doing: "deleting interface \(name)")
@@ -90,6 +108,7 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
         if let daemon = daemons.withLock({ $0.removeValue(forKey: name) }) {
             await daemon.waitForExit(timeout: .seconds(5))
         }
+        try await deleteUnreachableDefaults(shared ? [] : routing.unreachableFamilies, table: table, of: name)
         if deleted.status == 0 { logger.info("deleted WireGuard interface", metadata: ["wireguard.interface": "\(name)"]) }
     }
 
@@ -142,7 +161,7 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
                 "creating interface \(name): the kernel has no WireGuard and wireguard-go is not installed (Debian: apt-get install wireguard-go)"
             )
         }
-        let daemon = try WireGuardGoProcess(executable: wireGuardGo, interface: name)
+        let daemon = try WireGuardGoProcess(command: inNamespace(wireGuardGo), interface: name)
         daemons.withLock { $0[name] = daemon }
         let socket = socketPath(name)
         let deadline = ContinuousClock.now + configuration.startTimeout
@@ -205,20 +224,24 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
 
     // MARK: - Address, link and routes
 
+    /// The address, without a prefix route (`noprefixroute`): the tunnel's networks are routed only in its table.
     private func ensureAddress(_ address: IPNetwork, on name: String) async throws {
         let listed = try await ip(["-o", "addr", "show", "dev", name])
         guard listed.status == 0 else { throw Self.failure(listed, doing: "reading the addresses of interface \(name)") }
         var present: [IPNetwork] = []
+        var withoutPrefixRoute: Set<IPNetwork> = []
         for line in listed.standardOutput.split(separator: "\n") where !line.contains("scope link") {
             let words = line.split(separator: " ")
             if let index = words.firstIndex(where: { $0 == "inet" || $0 == "inet6" }), index + 1 < words.count,
                 let network = IPNetwork(String(words[index + 1]))
             {
                 present.append(network)
+                if words.contains("noprefixroute") { withoutPrefixRoute.insert(network) }
             }
         }
-        if !present.contains(address) {
-            let added = try await ip(["addr", "add", address.description, "dev", name])
+        if !withoutPrefixRoute.contains(address) {
+            let verb = present.contains(address) ? "replace" : "add"
+            let added = try await ip(["addr", verb, address.description, "dev", name, "noprefixroute"])
             guard added.status == 0 else { throw Self.failure(added, doing: "adding address \(address) to interface \(name)") }
         }
         for stale in present where stale != address {
@@ -236,51 +259,24 @@ public final class WireGuardInterfaceManager: WireGuardInterfaceManaging {
         guard up.status == 0 else { throw Self.failure(up, doing: "bringing interface \(name) up") }
     }
 
-    private func ensureRoutes(_ networks: [IPNetwork], on name: String) async throws {
-        var present: [IPNetwork] = []
-        for family in ["-4", "-6"] {
-            let listed = try await ip([family, "-o", "route", "show", "dev", name])
-            guard listed.status == 0 else { throw Self.failure(listed, doing: "reading the routes through interface \(name)") }
-            for line in listed.standardOutput.split(separator: "\n") where !line.contains("proto kernel") {
-                guard let destination = line.split(separator: " ").first.map(String.init) else { continue }
-                if let network = IPNetwork(destination) {
-                    present.append(network)
-                } else if let address = IPAddress(destination) {
-                    present.append(IPNetwork(address: address, prefixLength: address.bitCount))
-                }
-            }
-        }
-        for network in networks where !present.contains(network) {
-            let added = try await ip(["route", "add", network.description, "dev", name])
-            guard added.status != 0 else { continue }
-            if added.printed.contains("File exists") {
-                let family = network.address.bitCount == 32 ? "-4" : "-6"
-                let existing = try await ip([family, "route", "show", "exact", network.description])
-                let words = existing.standardOutput.split(whereSeparator: \.isWhitespace)
-                let device = words.firstIndex(of: "dev").flatMap { words.index(after: $0) < words.endIndex ? String(words[words.index(after: $0)]) : nil }
-                throw WireGuardError(
-                    .routeConflict,
-                    "interface \(name): a route to \(network) already exists\(device.map { " through \($0)" } ?? ""); another Tunnel or the host uses that network (ip route show \(network))"
-                )
-            }
-            throw Self.failure(added, doing: "adding a route to \(network) through interface \(name)")
-        }
-        for stale in present where !networks.contains(stale) {
-            let removed = try await ip(["route", "del", stale.description, "dev", name])
-            guard removed.status == 0 else { throw Self.failure(removed, doing: "removing the route to \(stale) through interface \(name)") }
-        }
-    }
-
     // MARK: - Tools and errors
 
-    private func ip(_ arguments: [String]) async throws -> CommandRunner.Output {
+    func ip(_ arguments: [String]) async throws -> CommandRunner.Output {
         guard let ipTool else { throw WireGuardError(.toolMissing, "ip (iproute2) is not installed (Debian: apt-get install iproute2)") }
-        return try await CommandRunner.run(ipTool, arguments)
+        return try await CommandRunner.run(ipTool, configuration.networkNamespace.map { ["-n", $0] + arguments } ?? arguments)
     }
 
     private func wg(_ arguments: [String], standardInput: Data? = nil) async throws -> CommandRunner.Output {
         guard let wgTool else { throw WireGuardError(.toolMissing, "wg is not installed (Debian: apt-get install wireguard-tools)") }
-        return try await CommandRunner.run(wgTool, arguments, standardInput: standardInput)
+        let command = try inNamespace(wgTool)
+        return try await CommandRunner.run(command.executable, command.arguments + arguments, standardInput: standardInput)
+    }
+
+    /// `executable`, run in ``Configuration/networkNamespace`` when there is one (`ip netns exec`).
+    private func inNamespace(_ executable: URL) throws -> (executable: URL, arguments: [String]) {
+        guard let namespace = configuration.networkNamespace else { return (executable, []) }
+        guard let ipTool else { throw WireGuardError(.toolMissing, "ip (iproute2) is not installed (Debian: apt-get install iproute2)") }
+        return (ipTool, ["netns", "exec", namespace, executable.path])
     }
 
     private static func isMissingDevice(_ output: CommandRunner.Output) -> Bool {
