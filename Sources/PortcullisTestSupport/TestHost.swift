@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// A host of its own for a test: a network namespace joined to this one by a veth pair (this side
 /// `10.213.<octet>.1`, the host `10.213.<octet>.2`), running an HTTP or HTTPS server that records every
@@ -40,7 +41,7 @@ public final class TestHost: Sendable {
     ///     that must reach it through loopback needs (`port` must then be free).
     public init(_ name: String, certificate: (chainPEM: String, keyPEM: String)? = nil, port: Int = 8443, onLoopback: Bool = false) async throws {
         let suffix = WireGuardTestEnvironment.uniqueSuffix()
-        let octet = WireGuardTestEnvironment.randomOctet()
+        let octet = onLoopback ? 0 : try await Self.freeOctet()
         self.name = name
         self.port = port
         scheme = certificate == nil ? "http" : "https"
@@ -85,6 +86,7 @@ public final class TestHost: Sendable {
         } catch {
             _ = try? await NetworkNamespace.ip.run(["link", "del", hostVeth])
             await namespace.delete()
+            _ = Self.octetsInUse.withLock { $0.remove(octet) }
             try? FileManager.default.removeItem(at: directory)
             throw error
         }
@@ -99,6 +101,23 @@ public final class TestHost: Sendable {
 
         /// The first value of `name`, compared case-insensitively.
         public func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name.lowercased() }?.value }
+    }
+
+    /// Octets of `10.213.<octet>.0/24` this process gave out and has not taken back.
+    private static let octetsInUse = Mutex<Set<Int>>([])
+
+    /// An octet no host of this process uses and no address of this machine is in (another process's host,
+    /// or one a killed test left behind).
+    private static func freeOctet() async throws -> Int {
+        let listed = try await NetworkNamespace.ip.run(["-o", "-4", "addr", "show"]).stdout
+        let taken = Set(listed.matches(of: /inet 10\.213\.(\d+)\./).compactMap { Int($0.1) })
+        return try octetsInUse.withLock { inUse in
+            guard let octet = (10...249).shuffled().first(where: { !inUse.contains($0) && !taken.contains($0) }) else {
+                throw NetworkSetupError(message: "every test host network 10.213.10–249.0/24 is taken")
+            }
+            inUse.insert(octet)
+            return octet
+        }
     }
 
     /// Every request received so far, in order.
@@ -125,6 +144,9 @@ public final class TestHost: Sendable {
         if let namespace {
             _ = try? await NetworkNamespace.ip.run(["link", "del", hostVeth])
             await namespace.delete()
+            if let octet = address.split(separator: ".").dropFirst(2).first.flatMap({ Int($0) }) {
+                _ = Self.octetsInUse.withLock { $0.remove(octet) }
+            }
         }
         try? FileManager.default.removeItem(at: directory)
     }

@@ -131,7 +131,7 @@ extension GatewayController {
             state.statusPending.insert(key)
         }
         // Resolved whenever a Route's accepted version changed or one went: a loser may now win.
-        let hostnamesChanged = (acceptedChanged || changes.everything) && resolveHostnames(&state)
+        let hostnamesChanged = (acceptedChanged || changes.everything) && Self.resolveHostnames(&state, policy: tenancy)
         let configChanged = servedRemoved || hostnamesChanged
 
         let issuer = pki.issuerDocuments
@@ -196,15 +196,21 @@ extension GatewayController {
     /// Routes whose outcome changed have their status looked at again.
     ///
     /// - Returns: Whether what the gateway serves changed.
-    func resolveHostnames(_ state: inout RouteState) -> Bool {
-        var claims = HostnameClaims(shared: tenancy.sharedHostnames, catchAllNamespaces: tenancy.catchAllNamespaces)
+    static func resolveHostnames(_ state: inout RouteState, policy: TenancyPolicy) -> Bool {
+        var claims = HostnameClaims(shared: policy.sharedHostnames, catchAllNamespaces: policy.catchAllNamespaces)
         var changed = false
-        var order: [(key: RouteKey, createdAt: Int64)] = []
+        // Creation times have whole seconds: between Routes created in the same second, one already serving
+        // keeps its hostnames, so a Route created in a race with another cannot take them by its name's order.
+        var order: [(key: RouteKey, createdAt: Int64, serving: Bool)] = []
         for (key, entry) in state.entries {
-            if let config = entry.accepted ?? entry.served { order.append((key, config.createdAt)) }
+            if let config = entry.accepted ?? entry.served { order.append((key, config.createdAt, entry.served != nil)) }
         }
-        order.sort { $0.createdAt != $1.createdAt ? $0.createdAt < $1.createdAt : $0.key < $1.key }
-        for (key, _) in order {
+        order.sort { a, b in
+            if a.createdAt != b.createdAt { return a.createdAt < b.createdAt }
+            if a.serving != b.serving { return a.serving }
+            return a.key < b.key
+        }
+        for (key, _, _) in order {
             guard var entry = state.entries[key] else { continue }
             let before = (served: entry.served, conflict: entry.conflict)
             entry.conflict = nil

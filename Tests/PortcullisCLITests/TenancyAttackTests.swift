@@ -303,7 +303,8 @@ extension TenancyAttackTests {
         let configured = try await poll {
             try await teams.kubectl("get", "tunnel", "pinpoint", "-n", "evil", "-o", #"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#).stdout == "True"
         }
-        #expect(configured, "\(try await teams.kubectl("get", "tunnels", "-n", "evil", "-o", "yaml").stdout)")
+        let tunnels = try await teams.kubectl("get", "tunnels", "-n", "evil", "-o", "yaml").stdout
+        #expect(configured, "\(tunnels)")
         _ = everything  // refused (it covers loopback) or configured: either way it must capture nothing
         // shop's Route, which names no Tunnel, still reaches its backend directly, request after request.
         for _ in 0..<5 {
@@ -350,12 +351,21 @@ final class TwoTeams: Sendable {
             let issued = try authority.issue(.server(dnsNames: ["\(name).test"], ipAddresses: addresses), now: now)
             return try await TestHost(name, certificate: (issued.certificatePEM, issued.privateKeyPEM))
         }
-        let shopBackend = try await backend("shop-backend", shopAuthority)
-        let evilBackend = try await backend("evil-backend", evilAuthority)
-        let evilCleartext = try await TestHost("evil-cleartext", port: 8080)
-        let cluster = try await Cluster()
-        for namespace in ["shop", "evil"] { try await cluster.kubectl("create", "namespace", namespace) }
-        let controller = try await cluster.startController(["--issuer-url", "https://gateway.portcullis.test"], allowingLoopbackUpstreams: false)
+        var hosts: [TestHost] = []
+        let cluster: Cluster
+        let controller: ControllerProcess
+        do {
+            hosts.append(try await backend("shop-backend", shopAuthority))
+            hosts.append(try await backend("evil-backend", evilAuthority))
+            hosts.append(try await TestHost("evil-cleartext", port: 8080))
+            cluster = try await Cluster()
+            for namespace in ["shop", "evil"] { try await cluster.kubectl("create", "namespace", namespace) }
+            controller = try await cluster.startController(["--issuer-url", "https://gateway.portcullis.test"], allowingLoopbackUpstreams: false)
+        } catch {
+            for host in hosts { await host.stop() }
+            throw error
+        }
+        let (shopBackend, evilBackend, evilCleartext) = (hosts[0], hosts[1], hosts[2])
         let teams = TwoTeams(
             cluster: cluster, controller: controller, shopAuthority: shopAuthority, evilAuthority: evilAuthority,
             shopBackend: shopBackend, evilBackend: evilBackend, evilCleartext: evilCleartext

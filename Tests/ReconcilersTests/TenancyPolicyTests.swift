@@ -320,3 +320,62 @@ import UpstreamCredentials
         #expect(claims.claim(["portal.example.com"], namespace: "b") == nil)
     }
 }
+
+@Suite struct HostnameResolutionTests {
+    static func config(_ namespace: String, _ name: String, hostnames: [String], createdAt: Int64, generation: Int64 = 1) -> RouteConfig {
+        RouteConfig(
+            key: RouteKey(namespace: namespace, name: name),
+            generation: generation,
+            createdAt: createdAt,
+            match: RouteMatchRule(hostnames: hostnames, path: .prefix("/")),
+            upstream: UpstreamTarget(scheme: .https, host: "backend.example.com", port: 443)
+        )
+    }
+
+    static func entry(_ config: RouteConfig) -> RouteState.Entry {
+        RouteState.Entry(generation: config.generation, accepted: config)
+    }
+
+    @Test func theOldestWinsAndTheLoserServesNothingUntilTheWinnerGoes() {
+        var state = RouteState()
+        let shop = Self.config("shop", "api", hostnames: ["shop.example.com"], createdAt: 100)
+        let evil = Self.config("evil", "login", hostnames: ["shop.example.com"], createdAt: 200)
+        state.entries = [shop.key: Self.entry(shop), evil.key: Self.entry(evil)]
+        #expect(GatewayController.resolveHostnames(&state, policy: TenancyPolicy()))
+        #expect(state.entries[shop.key]?.served == shop)
+        #expect(state.entries[evil.key]?.served == nil)
+        #expect(state.entries[evil.key]?.conflict?.message.contains("namespace shop") == true)
+
+        state.entries[shop.key] = nil
+        #expect(GatewayController.resolveHostnames(&state, policy: TenancyPolicy()))
+        #expect(state.entries[evil.key]?.served == evil, "the hostname is free again")
+        #expect(state.entries[evil.key]?.conflict == nil)
+    }
+
+    @Test func aRouteCreatedInTheSameSecondDoesNotTakeAServingRoutesHostnames() {
+        // "evil" sorts before "shop": without incumbency it would win the tie.
+        var state = RouteState()
+        let shop = Self.config("shop", "api", hostnames: ["shop.example.com"], createdAt: 100)
+        state.entries = [shop.key: Self.entry(shop)]
+        _ = GatewayController.resolveHostnames(&state, policy: TenancyPolicy())
+        let evil = Self.config("evil", "login", hostnames: ["shop.example.com"], createdAt: 100)
+        state.entries[evil.key] = Self.entry(evil)
+        #expect(!GatewayController.resolveHostnames(&state, policy: TenancyPolicy()), "shop keeps serving, without a blip")
+        #expect(state.entries[shop.key]?.served == shop)
+        #expect(state.entries[evil.key]?.served == nil)
+    }
+
+    @Test func aNewVersionThatConflictsLeavesThePreviousOneServing() {
+        var state = RouteState()
+        let shop = Self.config("shop", "api", hostnames: ["shop.example.com"], createdAt: 100)
+        let evil = Self.config("evil", "app", hostnames: ["evil.example.com"], createdAt: 200)
+        state.entries = [shop.key: Self.entry(shop), evil.key: Self.entry(evil)]
+        _ = GatewayController.resolveHostnames(&state, policy: TenancyPolicy())
+        let grabbing = Self.config("evil", "app", hostnames: ["evil.example.com", "shop.example.com"], createdAt: 200, generation: 2)
+        state.entries[evil.key]?.accepted = grabbing
+        _ = GatewayController.resolveHostnames(&state, policy: TenancyPolicy())
+        #expect(state.entries[evil.key]?.served == evil, "generation 1 keeps serving")
+        #expect(state.entries[evil.key]?.conflict?.reason == "HostnameConflict")
+        #expect(state.entries[shop.key]?.served == shop)
+    }
+}

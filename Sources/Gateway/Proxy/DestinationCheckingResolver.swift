@@ -90,18 +90,15 @@ final class DestinationCheckingResolver: Resolver, Sendable {
         while let info = entry?.pointee {
             defer { entry = info.ai_next }
             guard let socketAddress = info.ai_addr else { continue }
+            let resolved: SocketAddress
             switch info.ai_family {
-            case AF_INET:
-                var address = socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                addresses.append(SocketAddress(address, host: host))
-            case AF_INET6:
-                var address = socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }
-                address.sin6_port = in_port_t(UInt16(port).bigEndian)
-                addresses.append(SocketAddress(address, host: host))
-            default:
-                continue
+            case AF_INET: resolved = SocketAddress(socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }, host: host)
+            case AF_INET6: resolved = SocketAddress(socketAddress.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }, host: host)
+            default: continue
             }
+            // getaddrinfo was asked for no service, so the port is set here.
+            guard let text = resolved.ipAddress, let withPort = try? SocketAddress(ipAddress: text, port: port) else { continue }
+            addresses.append(withPort)
         }
         return addresses
     }
