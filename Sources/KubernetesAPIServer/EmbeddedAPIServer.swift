@@ -128,7 +128,7 @@ public final class EmbeddedAPIServer: Sendable {
             return try NIOSSLContext(configuration: tls)
         }
         let core = self.core
-        let token = configuration.token
+        let token = configuration.token.map(BearerToken.init)
         let server = HTTPServer(
             host: configuration.host,
             port: configuration.port,
@@ -136,7 +136,7 @@ public final class EmbeddedAPIServer: Sendable {
             group: MultiThreadedEventLoopGroup.singleton,
             logger: logger
         ) { request in
-            if let token, !EmbeddedAPIServer.isPublic(request.path), request.headers.first(name: "authorization") != "Bearer \(token)" {
+            if let token, !EmbeddedAPIServer.isPublic(request.path), !token.accepts(request.headers.first(name: "authorization")) {
                 return HTTPServer.statusResponse(.unauthorized)
             }
             return await core.handle(request)

@@ -218,7 +218,7 @@ struct DevCommand: AsyncParsableCommand {
 
     static func writeEndpoints(_ directory: URL, api: String, gateway: String, admin: String, kubeconfig: String) throws {
         let endpoints: JSONValue = ["apiServer": .string(api), "gateway": .string(gateway), "admin": .string(admin), "kubeconfig": .string(kubeconfig)]
-        try (endpoints.description + "\n").write(to: directory.appendingPathComponent("endpoints.json"), atomically: true, encoding: .utf8)
+        try LocalState.writeSecret(endpoints.description + "\n", to: directory.appendingPathComponent("endpoints.json"))
     }
 }
 
