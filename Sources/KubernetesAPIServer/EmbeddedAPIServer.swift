@@ -125,6 +125,7 @@ public final class EmbeddedAPIServer: Sendable {
                 privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
             )
             tls.applicationProtocols = ["http/1.1"]
+            tls.minimumTLSVersion = .tlsv12
             return try NIOSSLContext(configuration: tls)
         }
         let core = self.core
