@@ -10,6 +10,7 @@ import Reconcilers
 import ServiceLifecycle
 import Tunnels
 import UnixSignals
+import UpstreamCredentials
 
 /// `portcullis controller`: the controller and gateway, against a cluster.
 struct ControllerCommand: AsyncParsableCommand {
@@ -159,7 +160,7 @@ struct ControllerCommand: AsyncParsableCommand {
         } else {
             isLeader = { true }
         }
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = HTTPClient.forTokenEndpoints()
         let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
         let pki = PKISettings(namespace: pkiNamespace ?? environment["POD_NAMESPACE"] ?? "default", issuer: issuerURL)
         services.append(.init(service: credentials))

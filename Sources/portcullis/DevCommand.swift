@@ -12,6 +12,7 @@ import Reconcilers
 import ServiceLifecycle
 import Tunnels
 import UnixSignals
+import UpstreamCredentials
 
 /// `portcullis dev`: everything on one machine, with an embedded API server.
 struct DevCommand: AsyncParsableCommand {
@@ -84,7 +85,7 @@ struct DevCommand: AsyncParsableCommand {
                     breakerExchange: breakerExchange
                 ).start()
                 let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
-                let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+                let httpClient = HTTPClient.forTokenEndpoints()
                 try await Self.running({
                     let demoUpstream = demo ? try await DemoUpstream.start(port: 8090, issuer: gatewayURL, httpClient: httpClient) : nil
                     let adminURL = "http://127.0.0.1:\(admin.localAddress?.port ?? adminPort)"
