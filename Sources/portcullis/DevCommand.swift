@@ -37,6 +37,9 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "The admin port (/healthz, /readyz, /debug/config, /debug/breakers, /metrics); 0 picks a free one.")
     var adminPort: Int = 9090
 
+    @Flag(help: "Serve the admin port's /debug/config and /debug/breakers to clients off this host too; without it only loopback clients (kubectl port-forward) get them.")
+    var exposeDebug = false
+
     @Option(name: .customLong("apply"), help: "A manifest file or folder to apply at start; repeatable. Default: examples/quickstart.")
     var manifests: [String] = []
 
@@ -82,7 +85,8 @@ struct DevCommand: AsyncParsableCommand {
                     isReady: { gatewayState.isReady },
                     describeConfig: { gatewayState.describe() },
                     renderMetrics: renderMetrics,
-                    breakerExchange: breakerExchange
+                    breakerExchange: breakerExchange,
+                    exposeDebug: exposeDebug
                 ).start()
                 let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
                 let httpClient = HTTPClient.forTokenEndpoints()

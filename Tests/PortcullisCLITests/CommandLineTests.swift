@@ -29,6 +29,14 @@ import Testing
         }
     }
 
+    @Test func controllerAndDevOfferToExposeDebug() async throws {
+        for command in ["controller", "dev"] {
+            let output = try await Self.portcullis(command, "--help")
+            #expect(output.status == 0)
+            #expect(output.stdout.contains("--expose-debug"), "\(command): \(output.stdout)")
+        }
+    }
+
     @Test func versionNamesTheAPIVersion() async throws {
         let output = try await Self.portcullis("version")
         #expect(output.status == 0)
