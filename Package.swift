@@ -297,6 +297,8 @@ let package = Package(
                 "KubernetesAPIServer", "KubernetesClient", "PKI", "UpstreamCredentials", "CredentialFakes", "Tunnels", "IPAddresses",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -6,9 +6,9 @@ import NIOTLS
 public import NIOSSL
 public import PKI
 
-/// An HTTPS server on loopback that speaks TLS only up to a given version (1.1, say) and answers every request
-/// with 200 and `ok`: what a client that requires TLS 1.2 must refuse, and one that allows older versions reaches.
-public final class OldTLSServer: Sendable {
+/// An HTTPS server on loopback that answers every request with 200 and `ok`, speaking TLS up to a given version:
+/// one that stops at TLS 1.1 is what a client that requires TLS 1.2 must refuse.
+public final class HTTPSTestServer: Sendable {
     public let channel: any Channel
     public var port: Int { channel.localAddress!.port! }
 

@@ -27,7 +27,7 @@ import Testing
     }
 
     /// Proxies one request to `upstream` and returns the gateway's answer.
-    static func proxy(to upstream: OldTLSServer, http2: Bool) async throws -> String {
+    static func proxy(to upstream: HTTPSTestServer, http2: Bool) async throws -> String {
         var target = UpstreamTarget(scheme: .https, host: "127.0.0.1", port: upstream.port)
         target.tls = UpstreamTarget.TLS(trustedCAPEM: try authority.trustAnchorPEM)
         if http2 { target.httpProtocol = .http2 }
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test(arguments: [false, true]) func upstreamsThatSpeakOnlyTLS11AreRefused(http2: Bool) async throws {
-        let old = try await OldTLSServer(authority: Self.authority, maximumVersion: .tlsv11)
+        let old = try await HTTPSTestServer(authority: Self.authority, maximumVersion: .tlsv11)
         let answer = try await Self.proxy(to: old, http2: http2)
         #expect(answer.hasPrefix("HTTP/1.1 502"), "\(answer)")
         #expect(answer.contains("PROTOCOL_VERSION"), "the handshake failed on the version: \(answer)")
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func anUpstreamThatSpeaksTLS12IsReached() async throws {
-        let current = try await OldTLSServer(authority: Self.authority, maximumVersion: .tlsv12)
+        let current = try await HTTPSTestServer(authority: Self.authority, maximumVersion: .tlsv12)
         let answer = try await Self.proxy(to: current, http2: false)
         #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
         #expect(answer.hasSuffix("ok"))

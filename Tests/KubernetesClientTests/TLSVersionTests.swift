@@ -14,7 +14,7 @@ import Testing
 
     @Test func theClientRefusesAServerThatSpeaksOnlyTLS11() async throws {
         let authority = try CertificateAuthority.generate(now: Date())
-        func list(from server: OldTLSServer) async throws -> String {
+        func list(from server: HTTPSTestServer) async throws -> String {
             let client = try KubernetesClient(
                 configuration: .init(server: "https://127.0.0.1:\(server.port)", tls: .init(certificateAuthorityPEM: try authority.trustAnchorPEM)),
                 logger: Self.quiet
@@ -28,11 +28,11 @@ import Testing
             try await client.shutdown()
             return outcome
         }
-        let old = try await OldTLSServer(authority: authority, maximumVersion: .tlsv11)
+        let old = try await HTTPSTestServer(authority: authority, maximumVersion: .tlsv11)
         let refused = try await list(from: old)
         #expect(refused.contains("PROTOCOL_VERSION"), "\(refused)")
         // Speaking TLS 1.2, the same server is reached (and answers something that is not a namespace list).
-        let current = try await OldTLSServer(authority: authority, maximumVersion: .tlsv12)
+        let current = try await HTTPSTestServer(authority: authority, maximumVersion: .tlsv12)
         let reached = try await list(from: current)
         #expect(!reached.contains("PROTOCOL_VERSION") && !reached.contains("handshake"), "\(reached)")
         try await old.stop()

@@ -73,7 +73,7 @@ import Testing
     @Test func tokenEndpointsThatSpeakOnlyTLS11AreRefused() async throws {
         let authority = try CertificateAuthority.generate(now: Date())
         let client = HTTPClient.forTokenEndpoints()
-        func fetch(from server: OldTLSServer) async -> CredentialError? {
+        func fetch(from server: HTTPSTestServer) async -> CredentialError? {
             do {
                 let configuration = try OAuth2ClientCredentialsConfiguration(
                     tokenURL: "https://127.0.0.1:\(server.port)/token",
@@ -87,12 +87,12 @@ import Testing
                 return error as? CredentialError
             }
         }
-        let old = try await OldTLSServer(authority: authority, maximumVersion: .tlsv11)
+        let old = try await HTTPSTestServer(authority: authority, maximumVersion: .tlsv11)
         let refused = await fetch(from: old)
         #expect(refused?.reason == .unreachable)
         #expect(refused?.message.contains("PROTOCOL_VERSION") == true, "refused for its version: \(refused?.message ?? "no error")")
         // The same server speaking TLS 1.2 gets as far as its certificate, which the system's roots do not trust.
-        let current = try await OldTLSServer(authority: authority, maximumVersion: .tlsv12)
+        let current = try await HTTPSTestServer(authority: authority, maximumVersion: .tlsv12)
         let untrusted = await fetch(from: current)
         #expect(untrusted?.message.contains("PROTOCOL_VERSION") == false, "\(untrusted?.message ?? "no error")")
         #expect(untrusted?.message.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(untrusted?.message ?? "no error")")
