@@ -1,3 +1,4 @@
+import IPAddresses
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
@@ -7,6 +8,10 @@ import NIOSSL
 /// served), `/debug/config` (the live config, without secrets), `/debug/breakers` (circuit breakers and
 /// breaker peers, when given), `/metrics` (the Prometheus text format, when a renderer is given).
 /// Everything else is 404.
+///
+/// `/debug/*` shows every namespace's routes and upstreams, so it answers only connections from a
+/// loopback address (`kubectl port-forward` arrives as one) unless ``exposeDebug`` is set; others get a
+/// 403 `debug-not-exposed` problem naming the flag. The probes and `/metrics` answer everyone.
 ///
 /// The same port speaks plain HTTP (kubelet probes, Prometheus) and, for peer replicas, TLS: a
 /// connection whose first byte is a TLS handshake record (0x16) must present a client certificate that
@@ -24,6 +29,8 @@ public struct AdminServer: Sendable {
     /// Where peer replicas' breaker transitions go, and its `/debug/breakers`; `nil` answers both with 404
     /// and refuses TLS.
     public let breakerExchange: BreakerExchange?
+    /// Whether `/debug/*` answers clients that are not on a loopback address. Default `false`.
+    public let exposeDebug: Bool
 
     public init(
         host: String = "0.0.0.0",
@@ -31,7 +38,8 @@ public struct AdminServer: Sendable {
         isReady: @escaping @Sendable () -> Bool,
         describeConfig: @escaping @Sendable () -> String,
         renderMetrics: (@Sendable () -> String)? = nil,
-        breakerExchange: BreakerExchange? = nil
+        breakerExchange: BreakerExchange? = nil,
+        exposeDebug: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -39,6 +47,7 @@ public struct AdminServer: Sendable {
         self.describeConfig = describeConfig
         self.renderMetrics = renderMetrics
         self.breakerExchange = breakerExchange
+        self.exposeDebug = exposeDebug
     }
 
     /// Binds the listener; the returned channel serves until closed.
@@ -53,6 +62,13 @@ public struct AdminServer: Sendable {
             }
             .bind(host: host, port: port)
             .get()
+    }
+
+    /// Whether `address` is a loopback address: `127.0.0.0/8`, `::1`, or `::ffff:127.0.0.0/104` (an IPv4
+    /// loopback client of a dual-stack listener).
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let text = address?.ipAddress, let ip = IPAddress(text)?.unmapped else { return false }
+        return DestinationPolicy.loopbackNetworks.contains { $0.contains(ip) }
     }
 
     /// HTTP/1.1 on `channel`; `peer` when it runs inside a verified TLS connection.
@@ -138,6 +154,15 @@ private final class AdminHandler: ChannelInboundHandler {
             let plain = "text/plain; charset=utf-8"
             let (status, contentType, body): (HTTPResponseStatus, String, String)
             switch path {
+            case _ where path.hasPrefix("/debug/") && !server.exposeDebug
+                && !AdminServer.isLoopback(context.channel.remoteAddress):
+                let problem = Problem(
+                    kind: .debugNotExposed,
+                    detail: "\(path) answers clients on a loopback address only (kubectl port-forward); "
+                        + "start the controller with --expose-debug to serve it to others",
+                    instance: path
+                )
+                (status, contentType, body) = (problem.kind.status, "application/problem+json", problem.json)
             case "/healthz", "/livez": (status, contentType, body) = (.ok, plain, "ok\n")
             case "/readyz":
                 (status, contentType, body) = server.isReady()

@@ -3,7 +3,7 @@ import Synchronization
 
 /// The gateway's own certificate for TLS termination, replaceable while the gateway runs: each new
 /// connection uses the certificate current when it arrives; open connections keep theirs. ALPN
-/// offers HTTP/2 and HTTP/1.1.
+/// offers HTTP/2 and HTTP/1.1; TLS 1.2 is the oldest version accepted.
 public final class GatewayTLS: Sendable {
     private let context: Mutex<(context: NIOSSLContext, certificateChainPEM: String)>
 
@@ -36,6 +36,7 @@ public final class GatewayTLS: Sendable {
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem))
         )
         configuration.applicationProtocols = ["h2", "http/1.1"]
+        configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
     }
 }

@@ -15,8 +15,12 @@ extension JSONValue {
 
     /// Parses every document of a YAML stream (documents separated by `---`), skipping empty ones.
     ///
-    /// - Throws: ``YAMLError`` when the text is not YAML or a key is not a string.
+    /// Anchors and aliases are refused before anything is composed (see ``YAMLAnchors``), so a document cannot
+    /// expand into more than it spells out.
+    ///
+    /// - Throws: ``YAMLError`` when the text is not YAML, has an anchor or alias, or a key is not a string.
     public static func documents(yaml: String) throws -> [JSONValue] {
+        try YAMLAnchors.refuse(in: yaml)
         do {
             var documents: [JSONValue] = []
             var nodes = try Yams.compose_all(yaml: yaml, JSONValue.resolver)
@@ -35,7 +39,7 @@ extension JSONValue {
 
     /// Parses a single YAML (or JSON, which is YAML) document.
     ///
-    /// - Throws: ``YAMLError`` when the text is not YAML or holds more than one document.
+    /// - Throws: ``YAMLError`` when the text is not YAML, has an anchor or alias, or holds more than one document.
     public init(yaml: String) throws {
         let documents = try JSONValue.documents(yaml: yaml)
         guard documents.count <= 1 else {
@@ -69,7 +73,7 @@ extension JSONValue {
             }
             self = .object(members)
         case .alias:
-            throw YAMLError(description: "YAML aliases are not supported")
+            throw YAMLError(description: "YAML anchors and aliases are not accepted")
         }
     }
 

@@ -125,10 +125,11 @@ public final class EmbeddedAPIServer: Sendable {
                 privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
             )
             tls.applicationProtocols = ["http/1.1"]
+            tls.minimumTLSVersion = .tlsv12
             return try NIOSSLContext(configuration: tls)
         }
         let core = self.core
-        let token = configuration.token
+        let token = configuration.token.map(BearerToken.init)
         let server = HTTPServer(
             host: configuration.host,
             port: configuration.port,
@@ -136,7 +137,7 @@ public final class EmbeddedAPIServer: Sendable {
             group: MultiThreadedEventLoopGroup.singleton,
             logger: logger
         ) { request in
-            if let token, !EmbeddedAPIServer.isPublic(request.path), request.headers.first(name: "authorization") != "Bearer \(token)" {
+            if let token, !EmbeddedAPIServer.isPublic(request.path), !token.accepts(request.headers.first(name: "authorization")) {
                 return HTTPServer.statusResponse(.unauthorized)
             }
             return await core.handle(request)

@@ -54,13 +54,14 @@ final class WriteAheadLog: Sendable {
         file.withLock { _ = close($0.descriptor) }
     }
 
-    /// Loads the state kept in `directory` (creating it if needed) and opens a fresh log.
+    /// Loads the state kept in `directory` (creating it, mode 0700, if needed) and opens a fresh log. Its files
+    /// are created with mode 0600: they hold every object, Secrets among them.
     ///
     /// - Returns: The log to append to, and the objects and resourceVersion recovered.
     static func recover(
         from directory: URL
     ) throws -> (log: WriteAheadLog, objects: [String: [ObjectKey: JSONValue]], resourceVersion: Int64) {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var objects: [String: [ObjectKey: JSONValue]] = [:]
         var resourceVersion: Int64 = 0
 

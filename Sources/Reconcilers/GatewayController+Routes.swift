@@ -267,7 +267,9 @@ extension GatewayController {
                         uniquingKeysWith: { first, _ in first }
                     )
                 }
-                let (usable, algorithms) = upstreamAuths.resolve(auth, secrets: secretsByNamespace[key.namespace] ?? [:])
+                let (usable, algorithms) = upstreamAuths.resolve(
+                    auth, secrets: secretsByNamespace[key.namespace] ?? [:], unreadableSecrets: secretReferences.problems(in: key.namespace)
+                )
                 resolved = (usable, algorithms, CredentialSendingRules(auth.spec))
             } else {
                 resolved = nil
@@ -295,7 +297,11 @@ extension GatewayController {
         for reference in RouteReference.all(of: route) {
             switch reference.kind {
             case .secret:
-                if let secret = caches.secrets.get(namespace: namespace, name: reference.name) { references.secrets[reference.name] = secret.data ?? [:] }
+                if let secret = caches.secrets.get(namespace: namespace, name: reference.name) {
+                    references.secrets[reference.name] = secret.data ?? [:]
+                } else {
+                    references.unreadableSecrets[reference.name] = secretReferences.problem(namespace: namespace, name: reference.name)
+                }
             case .service:
                 if let service = caches.services.get(namespace: namespace, name: reference.name) {
                     let clusterIP = service[path: ["spec", "clusterIP"]]?.stringValue.flatMap { $0.isEmpty || $0 == "None" ? nil : $0 }

@@ -18,12 +18,17 @@ import Synchronization
 /// gateway serves changed. A Route that becomes invalid or unresolvable keeps its last good version
 /// serving, and its status says so. Only the leader writes status.
 ///
-/// Beside the config it runs two more loops on the same caches: the installation's PKI (CA and
-/// signing keys in Secrets, see ``InstallationPKI``) and each UpstreamAuth's certificate and status
-/// (``UpstreamAuthReconciler``).
+/// Beside the config it runs three more loops on the same caches: the installation's PKI (CA and
+/// signing keys in Secrets, see ``InstallationPKI``), each UpstreamAuth's certificate and status
+/// (``UpstreamAuthReconciler``), and the lookups of referenced Secrets the cache does not hold
+/// (``SecretReferences``).
+///
+/// Secrets are cached only when labelled ``SecretLabel/key`` (not the installation's), plus every Secret of the
+/// controller's own namespace (the PKI's, and an admin's CA, which may not be labelled) and the gateway's TLS
+/// Secret by name: never every Secret of the cluster.
 ///
 /// Besides the runtime's metrics (controllers and queues `gateway`/`gateway-config`,
-/// `installation-pki` and `upstreamauth`, one informer per watched resource), it records the gauges
+/// `installation-pki`, `upstreamauth` and `secret-references`, one informer per watched resource), it records the gauges
 /// `portcullis_gateway_config_generation` (the generation of the config the gateway serves) and
 /// `portcullis_gateway_routes` (how many routes it serves).
 public final class GatewayController: Service, Sendable {
@@ -61,6 +66,11 @@ public final class GatewayController: Service, Sendable {
     /// The key of the PKI loop.
     static let pkiKey = ObjectKey(namespace: "", name: "installation-pki")
 
+    /// Why referenced Secrets the cache does not hold cannot be read.
+    let secretReferences = SecretReferences()
+    /// How those are looked up.
+    let secretLookup: SecretLookupConfiguration
+
     /// - Parameters:
     ///   - namespace: Watch one namespace, or all when `nil`.
     ///   - isLeader: Whether this replica may write status, Secrets and ConfigMaps now.
@@ -72,6 +82,7 @@ public final class GatewayController: Service, Sendable {
     ///   - breakerExchange: Shares breaker transitions with the other replicas: this controller finds them
     ///     through their Leases, loads the peer certificate into it, and runs it.
     ///   - peerAddress: `host:port` where the other replicas reach this one's admin port (its Lease says so).
+    ///   - secretLookup: How referenced Secrets without the `portcullis.io/secret` label are looked up for conditions.
     ///   - metricsFactory: Where the controller's metrics go. Default: the process's `MetricsSystem.factory`.
     public init(
         client: KubernetesClient,
@@ -85,6 +96,7 @@ public final class GatewayController: Service, Sendable {
         gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil,
         breakerExchange: BreakerExchange? = nil,
         peerAddress: String? = nil,
+        secretLookup: SecretLookupConfiguration = SecretLookupConfiguration(),
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
@@ -110,6 +122,7 @@ public final class GatewayController: Service, Sendable {
         )
         self.gatewayTLS = gatewayTLS
         self.breakerExchange = breakerExchange
+        self.secretLookup = secretLookup
     }
 
     public func run() async throws {
@@ -118,14 +131,19 @@ public final class GatewayController: Service, Sendable {
         let auths = factory.informer(for: UpstreamAuth.self)
         let tunnels = factory.informer(for: Tunnel.self)
         let services = factory.informer(.services, as: JSONValue.self)
-        let secrets = factory.informer(for: CoreV1.Secret.self)
-        // The PKI's own objects, in the controller's namespace (which a one-namespace watch may not cover).
+        // The Secrets references may resolve to: labelled, and not the installation's.
+        let secrets = factory.informer(for: CoreV1.Secret.self, labelSelector: SecretLabel.referenceableSelector)
+        // The PKI's own objects, in the controller's namespace: every Secret there, labelled or not.
         let pkiNamespace = pki.settings.namespace
-        let pkiSecrets = namespace == nil || namespace == pkiNamespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some(pkiNamespace))
+        let pkiSecrets = factory.informer(for: CoreV1.Secret.self, namespace: .some(pkiNamespace))
         let pkiConfigMaps = factory.informer(for: CoreV1.ConfigMap.self, namespace: .some(pkiNamespace))
         let replicaLeases = factory.informer(for: CoordinationV1.Lease.self, namespace: .some(pkiNamespace), labelSelector: ReplicaReports.label)
-        // The gateway's own certificate, which may live outside a one-namespace watch.
-        let tlsSecrets = gatewayTLS.map { namespace == nil || namespace == $0.secret.namespace ? secrets : factory.informer(for: CoreV1.Secret.self, namespace: .some($0.secret.namespace)) }
+        // The gateway's own certificate: from the controller's namespace, or that one Secret by name.
+        let tlsSecrets = gatewayTLS.map {
+            $0.secret.namespace == pkiNamespace
+                ? pkiSecrets
+                : factory.informer(for: CoreV1.Secret.self, namespace: .some($0.secret.namespace), fieldSelector: "metadata.name=\($0.secret.name)")
+        }
         let pkiNames: Set<String> = [
             pki.settings.caSecretName, pki.settings.signingKeysSecretName, pki.settings.trustBundleConfigMapName, pki.settings.jwksConfigMapName,
             pki.settings.peerCASecretName, pki.settings.peerSecretName,
@@ -158,7 +176,9 @@ public final class GatewayController: Service, Sendable {
             }
             replicaLeases.addEventHandler(InformerEventHandler(onAdd: { _ in findPeers() }, onUpdate: { _, _ in findPeers() }, onDelete: { _ in findPeers() }))
         }
-        if let tlsSecrets, tlsSecrets !== secrets { tlsSecrets.addEventHandler(.enqueue(into: queue) { _ in [Self.configKey] }) }
+        if let tlsSecrets, let gatewayTLS {
+            tlsSecrets.addEventHandler(.enqueue(into: queue) { $0.objectKey == gatewayTLS.secret ? [Self.configKey] : [] })
+        }
         queue.add(Self.configKey)
 
         let pkiQueue = WorkQueue<ObjectKey>(name: "installation-pki", metricsFactory: metricsFactory)
@@ -225,13 +245,28 @@ public final class GatewayController: Service, Sendable {
             metricsFactory: metricsFactory
         ) { [self] key in
             guard isLeader(), let auth = auths.store.get(key), auth.metadata.deletionTimestamp == nil else { return .done }
-            return try await upstreamAuths.reconcile(auth, secrets: secrets.store, client: client)
+            return try await upstreamAuths.reconcile(
+                auth, secrets: secrets.store, unreadableSecrets: secretReferences.problems(in: key.namespace), client: client
+            )
+        }
+        // Referenced Secrets the cache does not hold: why not, for the conditions (SecretReferences).
+        let (lookupController, lookUpAll) = makeSecretLookups(routes: routes, auths: auths, secrets: secrets) { key in
+            changes.record { pending in
+                let value = RouteReference.indexValue(.secret, namespace: key.namespace, name: key.name)
+                for route in routes.store.keys(byIndex: RouteReference.index, value: value) {
+                    pending.routes.insert(RouteKey(namespace: route.namespace, name: route.name))
+                }
+                pending.upstreamAuthNamespaces.insert(key.namespace)
+            }
+            queue.add(Self.configKey)
+            for auth in auths.store.keys(byIndex: Store<UpstreamAuth>.namespaceIndex, value: key.namespace) { authQueue.add(auth) }
         }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await factory.run() }
             group.addTask { try await controller.run() }
             group.addTask { try await pkiController.run() }
             group.addTask { try await authController.run() }
+            group.addTask { try await lookupController.run() }
             group.addTask { try await self.events.run() }
             if let breakerExchange {
                 // Transitions in flight are not worth waiting for: peers keep their own state.
@@ -256,6 +291,7 @@ public final class GatewayController: Service, Sendable {
                             queue.add(Self.configKey)
                             pkiQueue.add(Self.pkiKey)
                             for key in auths.store.keys { authQueue.add(key) }
+                            lookUpAll()
                         }
                         leading = now
                     }

@@ -222,15 +222,17 @@ public final class InstallationPKI: Sendable {
         let secretClient = client.resources(CoreV1.Secret.self)
         let configMapClient = client.resources(CoreV1.ConfigMap.self)
         let labels = ["app.kubernetes.io/managed-by": "portcullis"]
+        // The installation's own Secrets: never in the cache references resolve against (SecretLabel).
+        let secretLabels = labels.merging([SecretLabel.key: SecretLabel.installation]) { _, new in new }
 
         // The CAs.
         try await reconcileAuthority(
             settings.caSecretName, commonName: "Portcullis CA \(namespace)", into: \.installationCA,
-            secrets: secrets, client: secretClient, isLeader: isLeader, labels: labels, now: now
+            secrets: secrets, client: secretClient, isLeader: isLeader, labels: secretLabels, now: now
         )
         try await reconcileAuthority(
             settings.peerCASecretName, commonName: "Portcullis peer CA \(namespace)", into: \.peerCA,
-            secrets: secrets, client: secretClient, isLeader: isLeader, labels: labels, now: now
+            secrets: secrets, client: secretClient, isLeader: isLeader, labels: secretLabels, now: now
         )
         if isLeader, let authority = self.authority {
             try await ensureConfigMap(
@@ -238,7 +240,7 @@ public final class InstallationPKI: Sendable {
                 cache: configMaps, client: configMapClient
             )
         }
-        let peerRenewal = try await reconcilePeerCertificate(secrets: secrets, client: secretClient, isLeader: isLeader, labels: labels, now: now)
+        let peerRenewal = try await reconcilePeerCertificate(secrets: secrets, client: secretClient, isLeader: isLeader, labels: secretLabels, now: now)
 
         // The signing keys.
         let algorithms = state.withLock { $0.algorithms }
@@ -271,7 +273,7 @@ public final class InstallationPKI: Sendable {
                 } else {
                     _ = try await createIgnoringConflict(
                         CoreV1.Secret(
-                            metadata: ObjectMeta(name: settings.signingKeysSecretName, namespace: namespace, labels: labels),
+                            metadata: ObjectMeta(name: settings.signingKeysSecretName, namespace: namespace, labels: secretLabels),
                             data: [Self.keyRingKey: encoded],
                             type: "Opaque"
                         ),

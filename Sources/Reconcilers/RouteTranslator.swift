@@ -28,6 +28,9 @@ public struct RouteReferences: Sendable {
     public var services: [String: Service]
     /// Secrets by name: each key's decoded value.
     public var secrets: [String: [String: Data]]
+    /// Why Secrets not in ``secrets`` cannot be read, by name, when they exist (e.g. not labelled
+    /// `portcullis.io/secret`); a name in neither is not found.
+    public var unreadableSecrets: [String: String]
     /// UpstreamAuths by name, as the gateway can apply them.
     public var upstreamAuths: [String: ResolvedUpstreamAuth]
     /// A Tunnel, as far as a Route through it needs to know.
@@ -54,12 +57,14 @@ public struct RouteReferences: Sendable {
     public init(
         services: [String: Service] = [:],
         secrets: [String: [String: Data]] = [:],
+        unreadableSecrets: [String: String] = [:],
         upstreamAuths: [String: ResolvedUpstreamAuth] = [:],
         tunnels: [String: Tunnel] = [:],
         credentialRules: [String: CredentialSendingRules] = [:]
     ) {
         self.services = services
         self.secrets = secrets
+        self.unreadableSecrets = unreadableSecrets
         self.upstreamAuths = upstreamAuths
         self.tunnels = tunnels
         self.credentialRules = credentialRules
@@ -276,7 +281,8 @@ public enum RouteTranslator {
                         unresolved.append("\(field).tls.caSecretRef.key: Secret \"\(reference.name)\" has no key \"\(key)\"")
                     }
                 } else {
-                    unresolved.append("\(field).tls.caSecretRef.name: Secret \"\(reference.name)\" not found")
+                    let problem = references.unreadableSecrets[reference.name] ?? "Secret \"\(reference.name)\" not found"
+                    unresolved.append("\(field).tls.caSecretRef.name: \(problem)")
                 }
             }
             target?.tls = UpstreamTarget.TLS(trustedCAPEM: trusted, serverName: tls.serverName, insecureSkipVerify: tls.insecureSkipVerify ?? false)

@@ -10,9 +10,9 @@ import UpstreamCredentials
 
 /// UpstreamAuths on both sides of the leader line.
 ///
-/// - Every replica: ``resolve(_:secrets:)`` turns an UpstreamAuth into what the gateway applies (a
+/// - Every replica: ``resolve(_:secrets:unreadableSecrets:)`` turns an UpstreamAuth into what the gateway applies (a
 ///   running credential or a client certificate), for the config rebuild.
-/// - The leader: ``reconcile(_:secrets:client:now:)`` issues and renews client certificates into
+/// - The leader: ``reconcile(_:secrets:unreadableSecrets:client:now:)`` issues and renews client certificates into
 ///   Secrets owned by the UpstreamAuth, and writes status — conditions, the credential's lifecycle,
 ///   the certificate — only when it changed, at most once a second per object.
 final class UpstreamAuthReconciler: Sendable {
@@ -38,10 +38,17 @@ final class UpstreamAuthReconciler: Sendable {
 
     /// What a Route can use of `auth` right now.
     ///
+    /// - Parameters:
+    ///   - secrets: The readable Secrets of its namespace, by name.
+    ///   - unreadableSecrets: Why others it may name cannot be read (``SecretReferences``).
     /// - Returns: The resolution, and the signing algorithms the auth needs a key for.
-    func resolve(_ auth: UpstreamAuth, secrets: [String: [String: Data]]) -> (ResolvedUpstreamAuth, Set<SigningKey.Algorithm>) {
+    func resolve(
+        _ auth: UpstreamAuth,
+        secrets: [String: [String: Data]],
+        unreadableSecrets: [String: String] = [:]
+    ) -> (ResolvedUpstreamAuth, Set<SigningKey.Algorithm>) {
         let key = Self.key(auth)
-        switch UpstreamAuthTranslator.translate(auth, secrets: secrets, policy: tenancy) {
+        switch UpstreamAuthTranslator.translate(auth, secrets: secrets, unreadableSecrets: unreadableSecrets, policy: tenancy) {
         case .invalid(let errors):
             return (.unusable("is invalid: " + errors.map(\.description).joined(separator: "; ")), [])
         case .notAllowed(_, let errors):
@@ -87,8 +94,17 @@ final class UpstreamAuthReconciler: Sendable {
 
     /// As leader: issues or renews the client certificate, and writes status when it changed.
     ///
+    /// - Parameters:
+    ///   - secrets: The readable Secrets (labelled ``SecretLabel/key``).
+    ///   - unreadableSecrets: Why others of the namespace it may name cannot be read (``SecretReferences``).
     /// - Returns: When to look again: the renewal time, or soon for a token credential's status.
-    func reconcile(_ auth: UpstreamAuth, secrets: Store<CoreV1.Secret>, client: KubernetesClient, now: Date = Date()) async throws -> ReconcileResult {
+    func reconcile(
+        _ auth: UpstreamAuth,
+        secrets: Store<CoreV1.Secret>,
+        unreadableSecrets: [String: String] = [:],
+        client: KubernetesClient,
+        now: Date = Date()
+    ) async throws -> ReconcileResult {
         let namespace = auth.metadata.namespace ?? "default"
         let objectKey = ObjectKey(namespace: namespace, name: auth.metadata.name ?? "")
         let secretData = Dictionary(secrets.list(namespace: namespace).map { ($0.metadata.name ?? "", $0.data ?? [:]) }, uniquingKeysWith: { first, _ in first })
@@ -101,7 +117,7 @@ final class UpstreamAuthReconciler: Sendable {
         status.type = auth.spec.credentialType
         var next: Duration?
 
-        switch UpstreamAuthTranslator.translate(auth, secrets: secretData, policy: tenancy) {
+        switch UpstreamAuthTranslator.translate(auth, secrets: secretData, unreadableSecrets: unreadableSecrets, policy: tenancy) {
         case .invalid(let errors):
             set("Ready", .false, "Invalid", errors.map(\.description).joined(separator: "; "))
             set("CredentialReady", .unknown, "Invalid", "no credential is obtained for an invalid spec")
@@ -155,11 +171,18 @@ final class UpstreamAuthReconciler: Sendable {
                     next = .seconds(1)
                     break
                 }
-                let issued = try await ensureCertificate(auth, secretName: secretName, request: request, authority: authority, secrets: secrets, client: client, now: now)
                 set("Ready", .true, "Ready", "the spec is valid")
-                set("CredentialReady", .true, "CertificateIssued", "certificate \(issued.serialNumber) is valid until \(RFC3339.string(from: issued.notAfter))")
-                status.certificate = Self.certificateStatus(issued, secretName: secretName)
-                next = .seconds(max(1, issued.renewAt.timeIntervalSince(now)))
+                do {
+                    let issued = try await ensureCertificate(auth, secretName: secretName, request: request, authority: authority, secrets: secrets, client: client, now: now)
+                    set("CredentialReady", .true, "CertificateIssued", "certificate \(issued.serialNumber) is valid until \(RFC3339.string(from: issued.notAfter))")
+                    status.certificate = Self.certificateStatus(issued, secretName: secretName)
+                    next = .seconds(max(1, issued.renewAt.timeIntervalSince(now)))
+                } catch let conflict as SecretConflict {
+                    set("CredentialReady", .false, "SecretConflict", conflict.message)
+                    status.certificate = nil
+                    // An unlabelled Secret's deletion reaches no cache: look again now and then.
+                    next = .seconds(30)
+                }
             case .providedCertificate(let secretName):
                 status.secretless = true
                 status.credential = nil
@@ -203,8 +226,16 @@ final class UpstreamAuthReconciler: Sendable {
         return next.map { .requeueAfter($0) } ?? .done
     }
 
+    /// A Secret of the certificate's name exists and the UpstreamAuth does not own it: it is left alone.
+    struct SecretConflict: Error {
+        var message: String
+    }
+
     /// The UpstreamAuth's certificate Secret, (re)issued when it is missing, due for renewal, unreadable,
-    /// or was issued for another request or CA.
+    /// or was issued for another request or CA. It is labelled ``SecretLabel/owned`` and owned by the UpstreamAuth;
+    /// one this UpstreamAuth owns without the label (written before the label existed) is taken over.
+    ///
+    /// - Throws: ``SecretConflict`` when a Secret of that name belongs to something else.
     private func ensureCertificate(
         _ auth: UpstreamAuth,
         secretName: String,
@@ -216,7 +247,8 @@ final class UpstreamAuthReconciler: Sendable {
     ) async throws -> IssuedCertificate {
         let namespace = auth.metadata.namespace ?? "default"
         let fingerprint = Self.fingerprint(request, authority: authority)
-        let existing = secrets.get(namespace: namespace, name: secretName)
+        var existing = secrets.get(namespace: namespace, name: secretName)
+        if let found = existing, !Self.isOwned(found, by: auth) { throw Self.conflict(namespace: namespace, name: secretName) }
         if let existing, existing.metadata.annotations?[Self.requestAnnotation] == fingerprint,
             let current = try? Self.certificate(in: existing.data ?? [:], renewBefore: request.renewBefore), current.renewAt > now
         {
@@ -228,18 +260,37 @@ final class UpstreamAuthReconciler: Sendable {
         )
         var secret = existing ?? CoreV1.Secret(metadata: ObjectMeta(name: secretName, namespace: namespace))
         secret.type = "kubernetes.io/tls"
-        secret.metadata.labels = (secret.metadata.labels ?? [:]).merging(["app.kubernetes.io/managed-by": "portcullis"]) { _, new in new }
+        secret.metadata.labels = (secret.metadata.labels ?? [:]).merging(["app.kubernetes.io/managed-by": "portcullis", SecretLabel.key: SecretLabel.owned]) { _, new in new }
         secret.metadata.annotations = (secret.metadata.annotations ?? [:]).merging([Self.requestAnnotation: fingerprint]) { _, new in new }
         secret.metadata.ownerReferences = [owner]
         secret.data = issued.secretData.mapValues { Data($0.utf8) }
         let secretClient = client.resources(CoreV1.Secret.self)
         if existing == nil {
-            _ = try await secretClient.create(secret)
+            do {
+                _ = try await secretClient.create(secret)
+            } catch let error as KubernetesError where error.code == .alreadyExists {
+                // Not in the cache, which holds labelled Secrets only: ours from before the label, or someone else's.
+                existing = try await secretClient.get(secretName, namespace: namespace)
+                guard let found = existing, Self.isOwned(found, by: auth) else { throw Self.conflict(namespace: namespace, name: secretName) }
+                secret.metadata.resourceVersion = found.metadata.resourceVersion
+                secret.metadata.labels = (found.metadata.labels ?? [:]).merging(secret.metadata.labels ?? [:]) { _, new in new }
+                _ = try await secretClient.update(secret)
+            }
         } else {
             _ = try await secretClient.update(secret)
         }
         logger.info("issued a client certificate", metadata: ["secret": "\(namespace)/\(secretName)", "serial": "\(issued.serialNumber)"])
         return issued
+    }
+
+    static func isOwned(_ secret: CoreV1.Secret, by auth: UpstreamAuth) -> Bool {
+        secret.metadata.ownerReferences?.contains { $0.uid == auth.metadata.uid } ?? false
+    }
+
+    static func conflict(namespace: String, name: String) -> SecretConflict {
+        SecretConflict(
+            message: "Secret \(namespace)/\(name) exists and this UpstreamAuth does not own it, so no certificate is issued into it; delete it or rename the UpstreamAuth"
+        )
     }
 
     /// `namespace/name`, the key of an UpstreamAuth's credential.

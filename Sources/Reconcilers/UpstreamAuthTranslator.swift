@@ -47,8 +47,15 @@ public enum UpstreamAuthTranslator {
 
     /// - Parameters:
     ///   - secrets: The Secrets of the UpstreamAuth's namespace, by name: each key's value.
+    ///   - unreadableSecrets: Why Secrets not in `secrets` cannot be read, by name, when they exist (e.g. not
+    ///     labelled `portcullis.io/secret`); a name in neither is not found.
     ///   - policy: What the cluster admin allows: token endpoints, the projected token.
-    public static func translate(_ auth: UpstreamAuth, secrets: [String: [String: Data]], policy: TenancyPolicy) -> Outcome {
+    public static func translate(
+        _ auth: UpstreamAuth,
+        secrets: [String: [String: Data]],
+        unreadableSecrets: [String: String] = [:],
+        policy: TenancyPolicy
+    ) -> Outcome {
         let errors = auth.validate()
         if !errors.isEmpty { return .invalid(errors) }
         let namespace = auth.metadata.namespace ?? "default"
@@ -60,7 +67,7 @@ public enum UpstreamAuthTranslator {
         func secret(_ reference: SecretKeyReference, defaultKey: String, field: String) -> ClientSecret? {
             let key = reference.key ?? defaultKey
             guard let data = secrets[reference.name] else {
-                unresolved.append("\(field).name: Secret \"\(reference.name)\" not found")
+                unresolved.append("\(field).name: \(unreadableSecrets[reference.name] ?? "Secret \"\(reference.name)\" not found")")
                 return nil
             }
             guard let value = data[key] else {
@@ -73,7 +80,7 @@ public enum UpstreamAuthTranslator {
         if let mtls = spec.mutualTLS {
             if let reference = mtls.secretRef {
                 guard let data = secrets[reference.name] else {
-                    return .unresolved(["spec.mutualTLS.secretRef.name: Secret \"\(reference.name)\" not found"])
+                    return .unresolved(["spec.mutualTLS.secretRef.name: \(unreadableSecrets[reference.name] ?? "Secret \"\(reference.name)\" not found")"])
                 }
                 let missing = [IssuedCertificate.certificateKey, IssuedCertificate.privateKeyKey].filter { data[$0] == nil }
                 if !missing.isEmpty {

@@ -10,6 +10,7 @@ import Reconcilers
 import ServiceLifecycle
 import Tunnels
 import UnixSignals
+import UpstreamCredentials
 
 /// `portcullis controller`: the controller and gateway, against a cluster.
 struct ControllerCommand: AsyncParsableCommand {
@@ -30,6 +31,9 @@ struct ControllerCommand: AsyncParsableCommand {
 
     @Option(help: "The admin port: /healthz, /readyz, /debug/config, /debug/breakers, /metrics; peer replicas exchange breaker transitions on it over mutual TLS.")
     var adminPort: Int = 9090
+
+    @Flag(help: "Serve the admin port's /debug/config and /debug/breakers to clients off this host too; without it only loopback clients (kubectl port-forward) get them.")
+    var exposeDebug = false
 
     @Option(help: "HOST:PORT where the other gateway replicas reach this one's admin port to share circuit-breaker state; defaults to POD_IP and --admin-port.")
     var peerAddress: String?
@@ -126,7 +130,8 @@ struct ControllerCommand: AsyncParsableCommand {
             isReady: { state.isReady },
             describeConfig: { state.describe() },
             renderMetrics: renderMetrics,
-            breakerExchange: breakerExchange
+            breakerExchange: breakerExchange,
+            exposeDebug: exposeDebug
         ).start()
         logger.info("gateway on port \(gateway.localAddress?.port ?? gatewayPort), admin on port \(admin.localAddress?.port ?? adminPort)")
         let boundAdminPort = admin.localAddress?.port ?? adminPort
@@ -159,7 +164,7 @@ struct ControllerCommand: AsyncParsableCommand {
         } else {
             isLeader = { true }
         }
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = HTTPClient.forTokenEndpoints()
         let credentials = CredentialRuntime(httpClient: httpClient, logger: logger)
         let pki = PKISettings(namespace: pkiNamespace ?? environment["POD_NAMESPACE"] ?? "default", issuer: issuerURL)
         services.append(.init(service: credentials))

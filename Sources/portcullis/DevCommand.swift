@@ -12,6 +12,7 @@ import Reconcilers
 import ServiceLifecycle
 import Tunnels
 import UnixSignals
+import UpstreamCredentials
 
 /// `portcullis dev`: everything on one machine, with an embedded API server.
 struct DevCommand: AsyncParsableCommand {
@@ -35,6 +36,9 @@ struct DevCommand: AsyncParsableCommand {
 
     @Option(help: "The admin port (/healthz, /readyz, /debug/config, /debug/breakers, /metrics); 0 picks a free one.")
     var adminPort: Int = 9090
+
+    @Flag(help: "Serve the admin port's /debug/config and /debug/breakers to clients off this host too; without it only loopback clients (kubectl port-forward) get them.")
+    var exposeDebug = false
 
     @Option(name: .customLong("apply"), help: "A manifest file or folder to apply at start; repeatable. Default: examples/quickstart.")
     var manifests: [String] = []
@@ -81,10 +85,11 @@ struct DevCommand: AsyncParsableCommand {
                     isReady: { gatewayState.isReady },
                     describeConfig: { gatewayState.describe() },
                     renderMetrics: renderMetrics,
-                    breakerExchange: breakerExchange
+                    breakerExchange: breakerExchange,
+                    exposeDebug: exposeDebug
                 ).start()
                 let gatewayURL = "http://127.0.0.1:\(gateway.localAddress?.port ?? gatewayPort)"
-                let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+                let httpClient = HTTPClient.forTokenEndpoints()
                 try await Self.running({
                     let demoUpstream = demo ? try await DemoUpstream.start(port: 8090, issuer: gatewayURL, httpClient: httpClient) : nil
                     let adminURL = "http://127.0.0.1:\(admin.localAddress?.port ?? adminPort)"
@@ -218,7 +223,7 @@ struct DevCommand: AsyncParsableCommand {
 
     static func writeEndpoints(_ directory: URL, api: String, gateway: String, admin: String, kubeconfig: String) throws {
         let endpoints: JSONValue = ["apiServer": .string(api), "gateway": .string(gateway), "admin": .string(admin), "kubeconfig": .string(kubeconfig)]
-        try (endpoints.description + "\n").write(to: directory.appendingPathComponent("endpoints.json"), atomically: true, encoding: .utf8)
+        try LocalState.writeSecret(endpoints.description + "\n", to: directory.appendingPathComponent("endpoints.json"))
     }
 }
 

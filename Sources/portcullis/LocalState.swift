@@ -8,7 +8,8 @@ import PKI
 
 /// What `portcullis apiserver` and `portcullis dev` keep in their state directory: the objects
 /// (see EmbeddedAPIServer), a CA for the serving certificate, the bearer token and the kubeconfig.
-/// Secret files are written with mode 0600.
+/// Everything in it is its owner's alone: the directories it creates have mode 0700 and every file
+/// mode 0600 (the objects include Secrets). A directory that exists already keeps its mode.
 struct LocalState {
     let directory: URL
     let authority: CertificateAuthority
@@ -17,7 +18,7 @@ struct LocalState {
     /// Loads the CA and token kept in `directory`, creating them on first use.
     init(directory: URL) throws {
         self.directory = directory
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let certificateFile = directory.appendingPathComponent("ca.crt")
         let keyFile = directory.appendingPathComponent("ca.key")
         if FileManager.default.fileExists(atPath: certificateFile.path) {
@@ -28,7 +29,7 @@ struct LocalState {
         } else {
             authority = try CertificateAuthority.generate(commonName: "Portcullis local API server CA", now: Date())
             try LocalState.writeSecret(try authority.privateKeyPEM, to: keyFile)
-            try (try authority.certificatePEM).write(to: certificateFile, atomically: true, encoding: .utf8)
+            try LocalState.writeSecret(try authority.certificatePEM, to: certificateFile)
         }
         let tokenFile = directory.appendingPathComponent("token")
         if let stored = try? String(contentsOf: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !stored.isEmpty {
@@ -66,13 +67,27 @@ struct LocalState {
         return file
     }
 
-    /// Writes a file readable by its owner only.
+    /// Writes a file readable by its owner only: created with mode 0600 (never readable by others, not even for a
+    /// moment), then renamed over `file`.
     static func writeSecret(_ text: String, to file: URL) throws {
         let temporary = file.appendingPathExtension("tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+        unlink(temporary.path)
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
         }
-        guard rename(temporary.path, file.path) == 0 else {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written >= 0 else {
+                close(descriptor)
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
+            }
+            offset += written
+        }
+        guard close(descriptor) == 0, rename(temporary.path, file.path) == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
         }
     }

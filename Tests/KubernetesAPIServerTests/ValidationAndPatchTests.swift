@@ -151,3 +151,22 @@ import Testing
         #expect(noManager.status == 400)
     }
 }
+
+@Suite struct YAMLBodyTests {
+    /// A YAML request body with aliases is a 400 naming them, before anything expands: the server stays up.
+    @Test(.timeLimit(.minutes(1))) func aBillionLaughsBodyIsABadRequest() async throws {
+        let api = try await APIServerHarness()
+        var lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: laughs}", "data:", "  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for level in 1...9 {
+            lines.append("  a\(level): &a\(level) [\(Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", "))]")
+        }
+        let response = await api.request(
+            .POST, "/api/v1/namespaces/default/configmaps", rawBody: Array(lines.joined(separator: "\n").utf8), contentType: "application/yaml"
+        )
+        #expect(response.status == 400)
+        #expect(response.body["message"]?.stringValue?.contains("YAML anchors and aliases are not accepted: line 5 has an anchor (&a0)") == true, "\(response.body)")
+        let after = await api.request(.GET, "/api/v1/namespaces/default/configmaps")
+        #expect(after.status == 200)
+        try await api.shutdown()
+    }
+}

@@ -29,6 +29,14 @@ import Testing
         }
     }
 
+    @Test func controllerAndDevOfferToExposeDebug() async throws {
+        for command in ["controller", "dev"] {
+            let output = try await Self.portcullis(command, "--help")
+            #expect(output.status == 0)
+            #expect(output.stdout.contains("--expose-debug"), "\(command): \(output.stdout)")
+        }
+    }
+
     @Test func versionNamesTheAPIVersion() async throws {
         let output = try await Self.portcullis("version")
         #expect(output.status == 0)
@@ -83,6 +91,52 @@ import Testing
         #expect(namespaces.status == 0, "\(namespaces.stderr)")
         #expect(namespaces.stdout.contains("namespace/default"))
         await server.stop()
+    }
+
+    /// Everything under `directory` whose mode is not 0700 (directories) or 0600 (files), and how many entries were looked at.
+    static func notOwnerOnly(under directory: URL) throws -> (wrong: [String], count: Int) {
+        var wrong: [String] = []
+        var paths = [directory.path]
+        var index = 0
+        while index < paths.count {
+            let path = paths[index]
+            index += 1
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            let mode = (attributes[.posixPermissions] as? Int) ?? -1
+            if attributes[.type] as? FileAttributeType == .typeDirectory {
+                if mode != 0o700 { wrong.append("\(path): \(String(mode, radix: 8))") }
+                paths += try FileManager.default.contentsOfDirectory(atPath: path).map { "\(path)/\($0)" }
+            } else if mode != 0o600 {
+                wrong.append("\(path): \(String(mode, radix: 8))")
+            }
+        }
+        return (wrong, paths.count)
+    }
+
+    @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
+    func theStateDirectoryIsItsOwnersAlone() async throws {
+        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: parent) }
+        let state = parent.appendingPathComponent("state")
+        let server = try BackgroundProcess(RepositoryFiles.builtProduct("portcullis"), ["apiserver", "--state-dir", state.path, "--port", "0"])
+        defer { server.terminate() }
+        #expect(try await server.waitFor("kubeconfig: "), "\(server.printed)")
+        let kubeconfig = state.appendingPathComponent("kubeconfig").path
+        // A Secret goes to the write-ahead log, and on the next start into the snapshot.
+        let created = try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig, "create", "secret", "generic", "creds", "--from-literal=token=s3cr3t"])
+        #expect(created.status == 0, "\(created.stderr)")
+        await server.stop()
+        let restarted = try BackgroundProcess(RepositoryFiles.builtProduct("portcullis"), ["apiserver", "--state-dir", state.path, "--port", "0"])
+        defer { restarted.terminate() }
+        #expect(try await restarted.waitFor("kubeconfig: "), "\(restarted.printed)")
+        await restarted.stop()
+
+        let (wrong, count) = try Self.notOwnerOnly(under: state)
+        #expect(wrong.isEmpty, "group or others may read: \(wrong)")
+        for file in ["ca.crt", "ca.key", "token", "kubeconfig", "objects/snapshot.json", "objects/wal.log"] {
+            #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent(file).path), "\(file)")
+        }
+        #expect(count >= 8)
     }
 
     @Test(.enabled(if: ExternalTool.kubectl.url != nil, "kubectl is not on PATH; .ci/run requires it"))
@@ -141,6 +195,7 @@ import Testing
         defer { dev.terminate() }
         #expect(try await dev.waitFor("Ctrl-C stops everything."), "\(dev.printed)")
         let endpoints = try JSONValue(json: String(contentsOf: state.appendingPathComponent("endpoints.json"), encoding: .utf8))
+        #expect(try Self.notOwnerOnly(under: state).wrong.isEmpty, "the state directory is its owner's alone")
         let gateway = try #require(endpoints["gateway"]?.stringValue)
         let kubeconfig = try #require(endpoints["kubeconfig"]?.stringValue)
         let kubectl = { (arguments: [String]) in try await ExternalTool.kubectl.run(["--kubeconfig", kubeconfig] + arguments) }

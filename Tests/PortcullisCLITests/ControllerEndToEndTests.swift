@@ -6,7 +6,7 @@ import Testing
 
 /// `portcullis apiserver` and `portcullis controller` processes driven with the real kubectl and curl
 /// through what goes wrong in a cluster: the API server restarting, a watch expiring, the leader dying,
-/// a Secret changing. One test at a time: each runs several processes, which is plenty for 2 cores.
+/// a Secret appearing unlabelled, being labelled and changing. One test at a time: each runs several processes, which is plenty for 2 cores.
 @Suite(
     .serialized,
     .enabled(if: ExternalTool.kubectl.url != nil && ExternalTool("curl").url != nil, "kubectl and curl are needed")
@@ -134,10 +134,21 @@ struct ControllerEndToEndTests {
         #expect(try await cluster.condition("secure", "Ready", "reason") == "NotServed")
         #expect(try await controller.servedRoutes()["default/secure"] == nil)
 
-        // The Secret appears: the Route is served and Ready, as `kubectl wait` sees it.
+        // The Secret appears without the label: the controller does not read it, and says so.
         let caFile = cluster.state.appendingPathComponent("ca.crt").path
         let created = try await cluster.kubectl("create", "secret", "generic", "upstream-ca", "--from-file=ca.crt=\(caFile)")
         #expect(created.status == 0, "\(created.stderr)")
+        let unlabelled = try await poll {
+            try await cluster.condition("secure", "ResolvedRefs", "message").contains(
+                #"Secret "upstream-ca" is not labelled portcullis.io/secret; label it so the controller may read it"#
+            )
+        }
+        #expect(unlabelled)
+        #expect(try await controller.servedRoutes()["default/secure"] == nil)
+
+        // Labelled: the Route is served and Ready, as `kubectl wait` sees it.
+        let labelled = try await cluster.kubectl("label", "secret", "upstream-ca", "portcullis.io/secret=referenced")
+        #expect(labelled.status == 0, "\(labelled.stderr)")
         #expect(try await cluster.waitReady("secure"), "\(controller.process.printed)")
         #expect(try await controller.servedRoutes()["default/secure"] == 1)
         let servedGeneration = try await controller.metrics().value("portcullis_gateway_config_generation") ?? 0

@@ -119,7 +119,7 @@ import Testing
         try await installation.apply("""
             apiVersion: v1
             kind: Secret
-            metadata: {name: unrelated, namespace: default}
+            metadata: {name: unrelated, namespace: default, labels: {portcullis.io/secret: referenced}}
             stringData: {key: value}
             ---
             apiVersion: v1

@@ -79,6 +79,7 @@ extension TunnelIntegrationTests {
                 let keys = try #require(try await cluster.secret("datacenter-wireguard"))
                 #expect(keys.metadata.ownerReferences?.first?.uid == tunnel.metadata.uid)
                 #expect(keys.metadata.ownerReferences?.first?.kind == "Tunnel")
+                #expect(keys.metadata.labels?[SecretLabel.key] == SecretLabel.owned)
                 let gateway = try WireGuardPrivateKey(base64: try #require(keys.text("privateKey")))
                 let peer = try WireGuardPrivateKey(base64: try #require(keys.text("peerPrivateKey")))
                 #expect(status.publicKey == gateway.publicKey.base64)
@@ -87,6 +88,7 @@ extension TunnelIntegrationTests {
 
                 let connector = try #require(try await cluster.secret("datacenter-connector"))
                 #expect(connector.metadata.ownerReferences?.first?.uid == tunnel.metadata.uid)
+                #expect(connector.metadata.labels?[SecretLabel.key] == SecretLabel.owned, "the Secrets the controller writes are labelled")
                 let config = try #require(connector.text("wg0.conf"))
                 #expect(config.hasSuffix("""
                     [Interface]

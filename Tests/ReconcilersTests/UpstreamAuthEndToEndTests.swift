@@ -6,6 +6,7 @@ import Kubernetes
 import KubernetesAPIServer
 import KubernetesClient
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import PKI
@@ -29,8 +30,16 @@ final class Installation: Sendable {
     private let gateway: any Channel
     static let systemNamespace = "portcullis-system"
 
-    /// - Parameter gatewayTLS: The gateway terminates TLS with the certificate of this Secret, loaded by the controller.
-    init(keyRing: KeyRing.Configuration = KeyRing.Configuration(), gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil) async throws {
+    /// - Parameters:
+    ///   - gatewayTLS: The gateway terminates TLS with the certificate of this Secret, loaded by the controller.
+    ///   - secretLookup: How the controller looks up referenced Secrets its cache does not hold.
+    ///   - metricsFactory: Where the controller's metrics go.
+    init(
+        keyRing: KeyRing.Configuration = KeyRing.Configuration(),
+        gatewayTLS: (secret: ObjectKey, tls: GatewayTLS)? = nil,
+        secretLookup: SecretLookupConfiguration = SecretLookupConfiguration(),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) async throws {
         cluster = try await TestCluster.start()
         client = cluster.client
         let logger = Logger(label: "test.controller", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -42,7 +51,7 @@ final class Installation: Sendable {
         let controller = GatewayController(
             client: client, state: state, credentials: credentials,
             pki: PKISettings(namespace: Self.systemNamespace, issuer: gatewayURL, keyRing: keyRing), tenancy: .development, gatewayTLS: gatewayTLS,
-            logger: logger
+            secretLookup: secretLookup, logger: logger, metricsFactory: metricsFactory
         )
         self.controller = Task {
             try await withThrowingDiscardingTaskGroup { group in
@@ -215,7 +224,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         try await installation.apply("""
             apiVersion: v1
             kind: Secret
-            metadata: {name: backend-ca, namespace: default}
+            metadata: {name: backend-ca, namespace: default, labels: {portcullis.io/secret: referenced}}
             data: {ca.crt: \(serverCA)}
             ---
             apiVersion: portcullis.io/v1alpha1
@@ -234,6 +243,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         #expect(Set(secret.data?.keys.map { $0 } ?? []) == ["tls.crt", "tls.key", "ca.crt"])
         #expect(secret.metadata.ownerReferences?.first?.kind == "UpstreamAuth")
         #expect(secret.metadata.ownerReferences?.first?.name == "client-cert")
+        #expect(secret.metadata.labels?["portcullis.io/secret"] == "owned", "the controller's cache holds what it issues")
         try await eventually("the upstream sees the certificate") { try await installation.get("/").body == first }
         #expect(try await installation.condition("CredentialReady", of: "client-cert")?.reason == "CertificateIssued")
 
@@ -271,7 +281,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         try await installation.apply("""
             apiVersion: v1
             kind: Secret
-            metadata: {name: oauth-client, namespace: default}
+            metadata: {name: oauth-client, namespace: default, labels: {portcullis.io/secret: referenced}}
             stringData: {client-secret: a-wrong-secret}
             ---
             apiVersion: portcullis.io/v1alpha1
@@ -298,7 +308,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: (
         try await installation.apply("""
             apiVersion: v1
             kind: Secret
-            metadata: {name: oauth-client, namespace: default}
+            metadata: {name: oauth-client, namespace: default, labels: {portcullis.io/secret: referenced}}
             stringData: {client-secret: the-right-secret}
             """)
         try await eventually("TokenReady", timeout: .seconds(30)) { try await installation.condition("CredentialReady", of: "oauth")?.reason == "TokenReady" }

@@ -16,6 +16,8 @@ struct Problem: Sendable {
         case circuitOpen = "circuit-open"
         case bulkheadFull = "bulkhead-full"
         case upstreamAuthFailed = "upstream-auth-failed"
+        /// The admin port's `/debug/*` asked from off the host, without `--expose-debug`.
+        case debugNotExposed = "debug-not-exposed"
 
         var status: HTTPResponseStatus {
             switch self {
@@ -26,6 +28,7 @@ struct Problem: Sendable {
             case .upstreamUnreachable, .upstreamProtocolError, .upstreamDestinationRefused: return .badGateway
             case .timeout: return .gatewayTimeout
             case .circuitOpen, .bulkheadFull, .upstreamAuthFailed: return .serviceUnavailable
+            case .debugNotExposed: return .forbidden
             }
         }
 
@@ -42,6 +45,7 @@ struct Problem: Sendable {
             case .circuitOpen: return "The upstream's circuit breaker is open"
             case .bulkheadFull: return "The upstream has too many requests in flight"
             case .upstreamAuthFailed: return "The gateway could not obtain a credential for the upstream"
+            case .debugNotExposed: return "The debug endpoints answer loopback clients only"
             }
         }
     }
@@ -88,6 +92,12 @@ struct Problem: Sendable {
         }
         if !keepAlive { headers.add(name: "connection", value: "close") }
         return (HTTPResponseHead(version: version, status: kind.status, headers: headers), body)
+    }
+
+    /// The body alone, as text (the admin port's answers, off the hot path).
+    var json: String {
+        let (_, body) = response(version: .http1_1, keepAlive: true)
+        return String(buffer: body)
     }
 
     /// Writes `text` as a JSON string; in one piece when nothing in it needs escaping, as is usual.

@@ -194,11 +194,12 @@ final class UpstreamPool {
         return name.first?.isNumber == true || name.contains(":") ? nil : name
     }
 
-    /// The client TLS context for `tls`, offering `h2` or `http/1.1` by ALPN.
+    /// The client TLS context for `tls` (TLS 1.2 or later), offering `h2` or `http/1.1` by ALPN.
     func context(for tls: UpstreamTarget.TLS, http2: Bool) throws -> NIOSSLContext {
         let key = TLSContextKey(tls: tls, http2: http2)
         if let context = tlsContexts[key] { return context }
         var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
         if let pem = tls.trustedCAPEM {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
         }

@@ -55,9 +55,10 @@ public final class SharedInformerFactory: Service, CacheSyncing, Sendable {
     public func informer<Object: KubernetesResource>(
         for type: Object.Type,
         namespace: String?? = nil,
-        labelSelector: String? = nil
+        labelSelector: String? = nil,
+        fieldSelector: String? = nil
     ) -> Informer<Object> {
-        informer(Object.resource, as: type, namespace: namespace, labelSelector: labelSelector)
+        informer(Object.resource, as: type, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
     }
 
     /// The shared informer of a resource decoded as `Object` (a typed model or `JSONValue`).
@@ -65,15 +66,19 @@ public final class SharedInformerFactory: Service, CacheSyncing, Sendable {
     /// - Parameters:
     ///   - namespace: `nil` uses the factory's namespace; `.some(nil)` watches all namespaces.
     ///   - labelSelector: Only objects with these labels (a separate informer and watch per selector).
+    ///   - fieldSelector: Only objects with these fields, e.g. `metadata.name=tls` (a separate informer and watch
+    ///     per selector).
     public func informer<Object: KubernetesObject>(
         _ resource: ResourceDescriptor,
         as type: Object.Type,
         namespace: String?? = nil,
-        labelSelector: String? = nil
+        labelSelector: String? = nil,
+        fieldSelector: String? = nil
     ) -> Informer<Object> {
         let scope = resource.namespaced ? (namespace ?? self.namespace) : nil
         var configuration = defaultConfiguration
         if let labelSelector { configuration.labelSelector = labelSelector }
+        if let fieldSelector { configuration.fieldSelector = fieldSelector }
         let key = Key(
             resource: resource,
             namespace: scope,

@@ -8,7 +8,7 @@ import NIOHTTP1
 import NIOSSL
 import Synchronization
 
-/// A Kubernetes API client on one shared AsyncHTTPClient: TLS verified against the configured CA,
+/// A Kubernetes API client on one shared AsyncHTTPClient: TLS 1.2 or later, verified against the configured CA,
 /// bearer tokens (fixed, from a file, or from an exec plugin) or client certificates, errors decoded
 /// from the server's Status into ``KubernetesError``.
 ///
@@ -116,6 +116,7 @@ extension KubernetesClient {
 
     static func makeTLSConfiguration(_ tls: Configuration.TLS, identity: ClientIdentity) throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
         configuration.applicationProtocols = ["h2", "http/1.1"]
         // A watch cancelled mid-stream closes its connection; do not wait long for the peer's close_notify.
         configuration.shutdownTimeout = .seconds(1)

@@ -254,12 +254,12 @@ extension TunnelController {
         return secret
     }
 
-    /// A Secret owned by the Tunnel, labelled with its name and role.
+    /// A Secret owned by the Tunnel, labelled with its name and role, and ``SecretLabel/owned``.
     private func secret(_ name: String, of tunnel: Tunnel, role: String, data: [String: Data], annotations: [String: String]?) -> CoreV1.Secret {
         var metadata = ObjectMeta(
             name: name,
             namespace: tunnel.metadata.namespace,
-            labels: [Self.tunnelLabel: tunnel.metadata.name ?? "", Self.roleLabel: role],
+            labels: [Self.tunnelLabel: tunnel.metadata.name ?? "", Self.roleLabel: role, SecretLabel.key: SecretLabel.owned],
             annotations: annotations
         )
         metadata.ownerReferences = [

@@ -13,7 +13,8 @@ import Synchronization
 /// the leader reports in the Tunnel's status (`Ready`: the interface is configured; `Connected`: the last
 /// handshake is younger than ``Configuration/connectedWithin``).
 ///
-/// What the leader keeps, per Tunnel `<name>` (both Secrets owned by the Tunnel, so they go with it):
+/// What the leader keeps, per Tunnel `<name>` (both Secrets owned by the Tunnel, so they go with it, and labelled
+/// `portcullis.io/secret: owned`, see ``SecretLabel``):
 ///
 /// | where | what |
 /// |---|---|

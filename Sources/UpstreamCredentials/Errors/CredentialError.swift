@@ -55,6 +55,9 @@ public struct CredentialError: Error, Sendable, Hashable {
         public static let timeout = Reason("Timeout")
         /// The token service answered with something that is not the documented shape.
         public static let malformedResponse = Reason("MalformedResponse")
+        /// The token endpoint answered with a redirect (3xx). Token requests never follow one: it would carry the
+        /// assertion or client secret to the host it names. Configure the endpoint's final URL.
+        public static let redirected = Reason("Redirected")
         /// The configuration cannot work (a malformed provider name, an extra parameter the gateway sets itself).
         public static let invalidConfiguration = Reason("InvalidConfiguration")
         /// The gateway has no signing key for the algorithm, or no issuer, so it cannot mint an assertion.

@@ -13,8 +13,10 @@ struct TokenEndpointResponse: Sendable {
 
 /// POSTs to token endpoints with AsyncHTTPClient and turns transport failures into ``CredentialError``s.
 ///
-/// Control plane only: one request per refresh. Redirects are not followed (a token endpoint that redirects is
-/// misconfigured, and following would resend the credential elsewhere).
+/// Control plane only: one request per refresh. Redirects are not followed when the `HTTPClient` is configured as
+/// ``AsyncHTTPClient/HTTPClient/Configuration/tokenEndpoints`` (what `portcullis controller` and `dev` use): a token
+/// endpoint that redirects is misconfigured, and following would resend the credential elsewhere. The redirect
+/// becomes ``CredentialError/Reason/redirected``.
 struct TokenEndpointClient: Sendable {
     /// The largest response read: STS tokens are at most 12 288 bytes, ID tokens and error bodies far smaller.
     static let maximumResponseSize = 256 * 1024

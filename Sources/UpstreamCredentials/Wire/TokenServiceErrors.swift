@@ -1,3 +1,5 @@
+import NIOHTTP1
+
 /// Turns a token service's error response into a ``CredentialError``.
 enum TokenServiceErrors {
     /// Whose error format to expect.
@@ -18,6 +20,15 @@ enum TokenServiceErrors {
         redacting secrets: [String]
     ) -> CredentialError {
         let status = response.status
+        if (300...399).contains(status) {
+            let location = response.headers.first(name: "location").map { " to \($0)" } ?? ""
+            return CredentialError(
+                .redirected,
+                "\(endpoint) answered HTTP \(status), a redirect\(location); token requests do not follow redirects (one would send the credential to another host): configure the endpoint's final URL",
+                httpStatus: status,
+                redacting: secrets
+            )
+        }
         let transientStatus = status >= 500 || status == 429
         switch dialect {
         case .oauth2, .entra:
