@@ -109,7 +109,6 @@ struct TenancyAttackTests {
     @Test func aRouteCannotSendACredentialWhereItsUpstreamAuthDoesNotLetIt() async throws {
         let teams = try await TwoTeams.start()
         // Someone with rights on shop's Routes (not its UpstreamAuths) points shop's credential at the attacker.
-        let evilCA = Data(try teams.evilAuthority.certificatePEM.utf8).base64EncodedString()
         let leaks = [
             ("leak-cleartext", "/leak-cleartext", "url: '\(teams.evilCleartext.url)'", "orders-identity"),
             ("leak-unverified", "/leak-unverified", "{url: '\(teams.evilBackend.url)', tls: {insecureSkipVerify: true}}", "orders-identity"),
@@ -117,12 +116,8 @@ struct TenancyAttackTests {
             ("leak-elsewhere", "/leak-elsewhere", "{url: '\(teams.evilBackend.url)', tls: {caSecretRef: {name: attacker-ca}}}", "pinned"),
         ]
         let pinned = try await teams.apply(
+            try TwoTeams.caSecret("attacker-ca", namespace: "shop", authority: teams.evilAuthority),
             """
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: attacker-ca, namespace: shop, labels: {portcullis.io/secret: referenced}}
-            data: {ca.crt: \(evilCA)}
-            ---
             apiVersion: portcullis.io/v1alpha1
             kind: UpstreamAuth
             metadata: {name: pinned, namespace: shop}
@@ -370,14 +365,9 @@ final class TwoTeams: Sendable {
             cluster: cluster, controller: controller, shopAuthority: shopAuthority, evilAuthority: evilAuthority,
             shopBackend: shopBackend, evilBackend: evilBackend, evilCleartext: evilCleartext
         )
-        let shopCA = Data(try shopAuthority.certificatePEM.utf8).base64EncodedString()
         let setup = try await teams.apply(
+            try caSecret("backend-ca", namespace: "shop", authority: shopAuthority),
             """
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: backend-ca, namespace: shop, labels: {portcullis.io/secret: referenced}}
-            data: {ca.crt: \(shopCA)}
-            ---
             apiVersion: portcullis.io/v1alpha1
             kind: UpstreamAuth
             metadata: {name: orders-identity, namespace: shop}
@@ -423,11 +413,14 @@ final class TwoTeams: Sendable {
 
     /// evil's CA in a Secret its Routes name, so the gateway verifies evil's backend.
     func applyEvilCA() async throws {
-        let pem = Data(try evilAuthority.certificatePEM.utf8).base64EncodedString()
-        let result = try await apply(
-            "apiVersion: v1\nkind: Secret\nmetadata: {name: evil-ca, namespace: evil, labels: {portcullis.io/secret: referenced}}\ndata: {ca.crt: \(pem)}"
-        )
+        let result = try await apply(try Self.caSecret("evil-ca", namespace: "evil", authority: evilAuthority))
         #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    /// A Secret with `authority`'s certificate as `ca.crt`, labelled so the controller may read it.
+    static func caSecret(_ name: String, namespace: String, authority: CertificateAuthority) throws -> String {
+        let pem = Data(try authority.certificatePEM.utf8).base64EncodedString()
+        return "apiVersion: v1\nkind: Secret\nmetadata: {name: \(name), namespace: \(namespace), labels: {portcullis.io/secret: referenced}}\ndata: {ca.crt: \(pem)}"
     }
 
     /// A Route of evil's, on `evil.example.com` unless `hostnames` says otherwise.
